@@ -1,0 +1,73 @@
+"""Config -> :class:`UnrolledNetwork`. Knows no concrete step or scheme: names go through the registry."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from pydantic import ValidationError
+
+from .config import ExperimentConfig, NetworkConfig, ProblemConfig
+from .errors import ConfigError
+from .integrator import IntegratorLayout
+from .network import UnrolledNetwork
+from .options import Options
+from .problems import build_problem
+from .problems.base import Problem
+from .registry import ComponentInfo, Registry, get_registry
+from .step import LayerInfo
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def validate_options(info: ComponentInfo, options: dict[str, Any]) -> Options:
+    """Validate ``options`` against the component's options model; errors name the component and key."""
+    try:
+        return info.cls.Options.model_validate(options)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            loc = ".".join(str(p) for p in e["loc"]) or "(options)"
+            msg = "unknown option" if e["type"] == "extra_forbidden" else e["msg"]
+            problems.append(f"{loc}: {msg}")
+        known = ", ".join(info.cls.Options.model_fields) or "(none)"
+        raise ConfigError(
+            f"invalid options for {info.kind} '{info.name}': " + "; ".join(problems) + f". Known options: {known}."
+        ) from None
+
+
+def compose_network(problem: Problem, network: NetworkConfig, registry: Optional[Registry] = None) -> UnrolledNetwork:
+    """Build T layers of ``network.step`` on ``problem`` joined by ``network.integrator``."""
+    registry = registry or get_registry()
+    step_info = registry.step(network.step.name)
+    integ_info = registry.integrator(network.integrator.name)
+    step_options = validate_options(step_info, network.step.options)
+    integ_options = validate_options(integ_info, network.integrator.options)
+    step_info.cls.check_problem(problem)
+    shared: Optional[dict] = {} if network.tied else None
+    layers = [
+        step_info.cls(problem, step_options, LayerInfo(index=t, count=network.layers, shared=shared))
+        for t in range(network.layers)
+    ]
+    integrator = integ_info.cls(integ_options, IntegratorLayout(num_layers=network.layers))
+    return UnrolledNetwork(problem, layers, integrator)
+
+
+def compose(config: ExperimentConfig | dict[str, Any], registry: Optional[Registry] = None) -> UnrolledNetwork:
+    """The unrolled network an experiment config describes, in the config's dtype.
+
+    Seeds ``torch.manual_seed(training.seed)`` first, so steps with random initial weights
+    are reproducible. Accepts a validated config or a plain dict.
+    """
+    from .config import parse_config
+
+    cfg = config if isinstance(config, ExperimentConfig) else parse_config(config)
+    torch.manual_seed(cfg.training.seed)
+    problem = build_problem(cfg.problem)
+    net = compose_network(problem, cfg.network, registry)
+    return net.to(dtype=DTYPES[cfg.training.dtype])
+
+
+def compose_from_parts(problem: ProblemConfig, network: NetworkConfig, registry: Optional[Registry] = None) -> UnrolledNetwork:
+    """Shorthand used by tests and notebooks: problem config + network config, float32."""
+    return compose_network(build_problem(problem), network, registry)

@@ -1,0 +1,154 @@
+"""Experiment configuration: pydantic v2 models, loadable from YAML or TOML.
+
+Unknown keys are rejected everywhere. Component options are validated against the
+component's own options model when the network is composed (see :mod:`hno_framework.composer`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentSpec(StrictModel):
+    """A component by registry ``name`` with its ``options``; a bare string means no options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class ProblemConfig(StrictModel):
+    """The inverse problem: ``kind`` (``lasso``), Φ of size ``m × n``, sparsity p of x*,
+    ``snr_db`` (None = noiseless), condition number κ of Φ, λ, and the ``seed`` of Φ and of
+    the validation/test sets."""
+
+    kind: str = "lasso"
+    m: PositiveInt = 250
+    n: PositiveInt = 500
+    sparsity: float = Field(0.1, gt=0.0, le=1.0)
+    snr_db: Optional[float] = None
+    condition_number: float = Field(1.0, ge=1.0)
+    lam: PositiveFloat = 0.4
+    seed: int = 0
+
+
+class NetworkConfig(StrictModel):
+    """The unrolled network: ``step`` and ``integrator`` by name, ``layers`` T, ``tied`` weights."""
+
+    step: ComponentSpec
+    integrator: ComponentSpec = Field(default_factory=lambda: ComponentSpec(name="euler"))
+    layers: PositiveInt = 16
+    tied: bool = True
+
+
+class TrainingConfig(StrictModel):
+    """End-to-end training on the MSE of ``x_T`` with fresh batches per iteration."""
+
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: PositiveFloat = 5e-4
+    iterations: PositiveInt = 2000
+    batch_size: PositiveInt = 64
+    schedule: Literal["constant", "cosine", "step"] = "cosine"
+    grad_clip: Optional[PositiveFloat] = None
+    aux_loss_weight: float = Field(1.0, ge=0.0)
+    validate_every: PositiveInt = 100
+    validation_size: PositiveInt = 1000
+    test_size: PositiveInt = 1000
+    seed: int = 0
+    device: str = "cpu"
+    dtype: Literal["float32", "float64"] = "float32"
+    threads: Optional[PositiveInt] = None
+
+
+class OutputConfig(StrictModel):
+    """Where runs go: ``dir / <experiment name>/`` holds checkpoints and metrics."""
+
+    dir: Path = Path("runs")
+
+
+class ExperimentConfig(StrictModel):
+    """One experiment: a problem, a network, how to train it, where to write."""
+
+    name: str = "experiment"
+    problem: ProblemConfig = Field(default_factory=ProblemConfig)
+    network: NetworkConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output.dir / self.name
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{loc}: {msg}")
+    return f"invalid config {source}: " + "; ".join(parts)
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a dict."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"unsupported config format '{path.suffix}' for {path}; use .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must contain a mapping at the top level")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars) to a nested dict."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like section.key=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{item}': '{part}' is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def parse_config(data: dict[str, Any], source: str = "<dict>") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_config(path: str | Path, overrides: Optional[list[str]] = None) -> ExperimentConfig:
+    """Load and validate an :class:`ExperimentConfig` from YAML or TOML, with optional overrides."""
+    path = Path(path)
+    data = apply_overrides(read_mapping(path), overrides or [])
+    return parse_config(data, str(path))

@@ -1,0 +1,39 @@
+"""The hooks a plugin implements.
+
+A plugin is a module exposed through an entry point in the ``hno_framework`` group.
+It implements one or both hooks below with the :data:`hookimpl` marker; each hook
+receives a ``register`` callback and calls it once per component class::
+
+    from hno_framework import hookimpl
+
+    @hookimpl
+    def register_steps(register):
+        register(MyStep)
+
+The project name ``hno_framework`` is shared by the hook markers, the pluggy plugin
+manager and the entry-point group, as in pluggy/pytest practice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+PROJECT_NAME = "hno_framework"
+ENTRY_POINT_GROUP = "hno_framework"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+Register = Callable[[type[Any]], None]
+
+
+@hookspec
+def register_steps(register: Register) -> None:
+    """Register :class:`~hno_framework.step.UnfoldingStep` subclasses, one ``register(cls)`` each."""
+
+
+@hookspec
+def register_integrators(register: Register) -> None:
+    """Register :class:`~hno_framework.integrator.Integrator` subclasses, one ``register(cls)`` each."""

@@ -1,0 +1,120 @@
+"""The :class:`Integrator` interface: a numerical scheme for ``dx/dt = f(x) = G(x | Θ_t) − x``.
+
+Layer ``t`` of the unrolled network is one step of the scheme. The network loop keeps a
+:class:`History` of the last ``r`` states ``x_t, x_{t−1}, …`` and of the derivatives
+``f(x_{t−i} | Θ_{t−i})`` evaluated when each state was current, and hands the integrator a
+:class:`VectorField` for layer ``t``. So
+
+* a one-step scheme (Euler) uses ``history.x(0)`` and ``history.f(0)``;
+* an r-step linear multistep scheme (seed eq. 6/10) looks back ``history.x(i)``, ``history.f(i)``
+  for ``i < r``, reusing stored values (no recomputation);
+* a Runge-Kutta scheme (seed eqs. 4-5) calls ``field(x)`` for its extra stages, each of which
+  evaluates layer ``t``'s step.
+
+The composer never special-cases a scheme: all of the above go through :meth:`Integrator.advance`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+from .options import Options
+
+Family = Literal["one-step", "multistep", "runge-kutta", "predictor-corrector"]
+
+
+class IntegratorMetadata(BaseModel):
+    """What a scheme is: ``family``; ``past_states`` r (states it looks back on, ≥ 1);
+    ``stages`` (f evaluations per layer); ``order`` of accuracy with its fixed/reference
+    coefficients; ``learnable`` (has trainable coefficients); ``consistent`` (a constant
+    history at a fixed point of G is mapped to itself)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: Family
+    past_states: int = 1
+    stages: int = 1
+    order: int = 1
+    learnable: bool = False
+    consistent: bool = True
+
+
+class History:
+    """The last ``depth`` states and their derivatives, newest first.
+
+    ``x(i)`` is ``x_{t−i}`` and ``f(i)`` is ``f(x_{t−i} | Θ_{t−i})``, each ``(batch, n)``;
+    ``len(history)`` is how many are available (``min(t + 1, depth)``). Memory is O(depth).
+    """
+
+    def __init__(self, depth: int) -> None:
+        if depth < 1:
+            raise ValueError("history depth must be ≥ 1")
+        self.depth = depth
+        self._x: deque[Tensor] = deque(maxlen=depth)
+        self._f: deque[Tensor] = deque(maxlen=depth)
+
+    def push(self, x: Tensor, fx: Tensor) -> None:
+        """Make ``x`` the current state ``x_t`` with derivative ``fx = f(x_t | Θ_t)``."""
+        self._x.appendleft(x)
+        self._f.appendleft(fx)
+
+    def x(self, i: int = 0) -> Tensor:
+        return self._x[i]
+
+    def f(self, i: int = 0) -> Tensor:
+        return self._f[i]
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+
+VectorField = Callable[[Tensor], Tensor]
+"""``field(x) = f(x | Θ_t) = G_t(x) − x`` for the current layer ``t``: ``(batch, n) -> (batch, n)``."""
+
+
+@dataclass(frozen=True)
+class IntegratorLayout:
+    """How the network is unrolled: ``num_layers`` T."""
+
+    num_layers: int
+
+
+class Integrator(nn.Module):
+    """A scheme advancing the state by one layer; subclasses implement :meth:`advance`.
+
+    Class attributes a subclass sets: ``name`` (registry name), ``Options`` (pydantic model).
+    Subclasses describe themselves through :meth:`describe` (metadata may depend on options,
+    e.g. the number of steps r of ``lm``). Per-layer learnable coefficients are registered
+    parameters of the integrator, indexed by the layer ``t``.
+    """
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[Options]] = Options
+
+    def __init__(self, options: Options, layout: IntegratorLayout) -> None:
+        super().__init__()
+        self.options = options
+        self.layout = layout
+        self.metadata = self.describe(options)
+
+    @classmethod
+    def describe(cls, options: Options) -> IntegratorMetadata:  # pragma: no cover - abstract
+        """Metadata of the scheme with these options."""
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def advance(self, t: int, history: History, field: VectorField) -> Tensor:  # pragma: no cover
+        """``x_{t+1}`` from the history (``history.x(0) = x_t``, ``history.f(0) = f(x_t | Θ_t)``)."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        m = self.metadata
+        return f"family={m.family}, r={m.past_states}, stages={m.stages}, order={m.order}, learnable={m.learnable}"

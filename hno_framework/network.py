@@ -1,0 +1,87 @@
+"""The unrolled network: T layers of a step, combined by one integrator.
+
+Layer ``t`` evaluates ``f_t = f(x_t | Θ_t)``, stores ``(x_t, f_t)`` in the :class:`History`
+and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plain DUN
+``x_{t+1} = G(x_t | Θ_t)``; with ``2no`` it is seed eq. 11. ``x_0 = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .integrator import History, Integrator
+from .problems.base import Problem
+from .step import ForwardContext, UnfoldingStep
+
+
+@dataclass
+class UnrollResult:
+    """``estimate`` ``(batch, n)`` = x_T; ``trajectory`` ``(batch, T + 1, n)`` = x_0..x_T when kept;
+    ``aux_loss``: sum of the steps' auxiliary losses (0 when none)."""
+
+    estimate: Tensor
+    trajectory: Optional[Tensor]
+    aux_loss: Tensor
+
+
+class UnrolledNetwork(nn.Module):
+    """``forward(y) -> x_T``; :meth:`unroll` also returns the trajectory x_0..x_T.
+
+    ``problem`` holds Φ (and D); ``layers[t]`` is the step of layer t; ``integrator`` the scheme.
+    """
+
+    def __init__(self, problem: Problem, layers: Sequence[UnfoldingStep], integrator: Integrator) -> None:
+        super().__init__()
+        if len(layers) < 1:
+            raise ValueError("an unrolled network needs at least one layer")
+        self.problem = problem
+        self.layers = nn.ModuleList(layers)
+        self.integrator = integrator
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    def unroll(
+        self, y: Tensor, *, keep_trajectory: bool = False, depth: Optional[int] = None, x0: Optional[Tensor] = None
+    ) -> UnrollResult:
+        """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, m)``."""
+        depth = self.num_layers if depth is None else depth
+        if not 1 <= depth <= self.num_layers:
+            raise ValueError(f"depth must be in [1, {self.num_layers}], got {depth}")
+        ctx = ForwardContext(y=y)
+        x = y.new_zeros(y.shape[0], self.problem.n) if x0 is None else x0
+        history = History(self.integrator.metadata.past_states)
+        states = [x] if keep_trajectory else []
+        for t in range(depth):
+            layer = self.layers[t]
+
+            def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
+                return _layer.f(z, ctx)
+
+            history.push(x, field(x))
+            x = self.integrator.advance(t, history, field)
+            if keep_trajectory:
+                states.append(x)
+        aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else y.new_zeros(())
+        trajectory = torch.stack(states, dim=1) if keep_trajectory else None
+        return UnrollResult(x, trajectory, aux)
+
+    def forward(self, y: Tensor) -> Tensor:
+        """The estimate ``x_T`` ``(batch, n)`` for measurements ``y`` ``(batch, m)``."""
+        return self.unroll(y).estimate
+
+    def trajectory(self, y: Tensor) -> Tensor:
+        """All states ``x_0..x_T`` as ``(batch, T + 1, n)``."""
+        result = self.unroll(y, keep_trajectory=True)
+        assert result.trajectory is not None
+        return result.trajectory
+
+
+def count_learnable(module: nn.Module) -> int:
+    """Number of distinct learnable scalars (tied parameters counted once)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,67 @@
+"""Problem kinds: each builds a :class:`Problem` from a config and samples ``(x*, y)`` batches for it.
+
+A kind is a :class:`ProblemKind` in :data:`PROBLEM_KINDS` (core code: problems are data, not plugins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
+
+import torch
+
+from ..errors import ConfigError
+from .base import Problem, SignalBatch
+from .lasso import SparseSignalSampler, make_lasso_problem
+
+if TYPE_CHECKING:
+    from ..config import ProblemConfig
+
+
+class Sampler(Protocol):
+    """Draws a :class:`SignalBatch` of ``batch`` samples from a seeded generator."""
+
+    def sample(self, batch: int, generator: torch.Generator) -> SignalBatch: ...
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """How to build one kind of problem (``build``) and draw data for it (``sampler``)."""
+
+    build: Callable[["ProblemConfig"], Problem]
+    sampler: Callable[[Problem, "ProblemConfig"], Sampler]
+    summary: str = ""
+
+
+PROBLEM_KINDS: dict[str, ProblemKind] = {
+    "lasso": ProblemKind(
+        build=lambda c: make_lasso_problem(c.m, c.n, c.lam, c.seed, c.condition_number),
+        sampler=lambda p, c: SparseSignalSampler(p, c.sparsity, c.snr_db),
+        summary="synthetic sparse coding: Gaussian Φ (m×n), Bernoulli-Gaussian x*, D = I",
+    ),
+}
+
+
+def problem_kind(name: str) -> ProblemKind:
+    try:
+        return PROBLEM_KINDS[name]
+    except KeyError:
+        raise ConfigError(f"unknown problem kind '{name}'; known kinds: {', '.join(sorted(PROBLEM_KINDS))}") from None
+
+
+def build_problem(cfg: "ProblemConfig") -> Problem:
+    """The :class:`Problem` described by ``cfg`` (deterministic in ``cfg.seed``)."""
+    return problem_kind(cfg.kind).build(cfg)
+
+
+def make_sampler(problem: Problem, cfg: "ProblemConfig") -> Sampler:
+    """A sampler of ``(x*, y)`` for ``problem`` (which may come from a checkpoint)."""
+    return problem_kind(cfg.kind).sampler(problem, cfg)
+
+
+def fixed_set(sampler: Sampler, size: int, seed: int) -> SignalBatch:
+    """A reproducible set of ``size`` samples (validation / test) drawn from its own seed."""
+    return sampler.sample(size, torch.Generator().manual_seed(seed))
+
+
+__all__ = ["Problem", "SignalBatch", "Sampler", "ProblemKind", "PROBLEM_KINDS", "build_problem", "make_sampler", "fixed_set"]

@@ -1,0 +1,88 @@
+"""The linear inverse problem every step is built from.
+
+Problem (1) of the seed paper: ``min_x ½‖y − Φx‖² + λ‖Dx‖₁`` (Lasso when ``D = I``).
+Tensors are batch-first: a signal batch is ``(batch, n)``, a measurement batch ``(batch, m)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+
+class Problem(nn.Module):
+    """Operators of ``y = Φx + e`` with the sparsity prior ``λ‖Dx‖₁``.
+
+    Buffers (saved in checkpoints, moved by ``.to()``):
+      * ``phi``   ``(m, n)`` the measurement matrix Φ;
+      * ``basis`` ``(n, n)`` an orthonormal analysis basis D, or absent (D = I).
+    Attributes: ``lam`` (λ), ``lipschitz`` (L = ‖Φ‖₂², the largest eigenvalue of ΦᵀΦ),
+    ``kind`` (``"lasso"``, ``"cs"``, ...), ``patch_shape`` (image problems: ``(h, w)``, h·w = n).
+    """
+
+    phi: Tensor
+
+    def __init__(
+        self,
+        phi: Tensor,
+        lam: float,
+        *,
+        basis: Optional[Tensor] = None,
+        kind: str = "lasso",
+        patch_shape: Optional[tuple[int, int]] = None,
+    ) -> None:
+        super().__init__()
+        if phi.ndim != 2:
+            raise ValueError(f"Φ must be a matrix (m, n), got shape {tuple(phi.shape)}")
+        self.register_buffer("phi", phi)
+        if basis is not None:
+            n = phi.shape[1]
+            if basis.shape != (n, n):
+                raise ValueError(f"basis D must be ({n}, {n}), got {tuple(basis.shape)}")
+            self.register_buffer("basis", basis)
+        else:
+            self.basis = None  # type: ignore[assignment]
+        self.lam = float(lam)
+        self.lipschitz = float(torch.linalg.matrix_norm(phi.double(), ord=2) ** 2)
+        self.kind = kind
+        self.patch_shape = patch_shape
+
+    @property
+    def m(self) -> int:
+        return int(self.phi.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.phi.shape[1])
+
+    def measure(self, x: Tensor) -> Tensor:
+        """``Φx`` for a batch: ``(batch, n) -> (batch, m)``."""
+        return x @ self.phi.T
+
+    def adjoint(self, r: Tensor) -> Tensor:
+        """``Φᵀr`` for a batch: ``(batch, m) -> (batch, n)``."""
+        return r @ self.phi
+
+    def extra_repr(self) -> str:
+        d = "D" if self.basis is not None else "I"
+        return f"kind={self.kind}, m={self.m}, n={self.n}, λ={self.lam:g}, L={self.lipschitz:.4g}, D={d}"
+
+
+@dataclass
+class SignalBatch:
+    """A batch of ground-truth signals ``x`` ``(batch, n)`` and measurements ``y`` ``(batch, m)``."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "SignalBatch":
+        return SignalBatch(self.x.to(device, dtype), self.y.to(device, dtype))
+
+    def slice(self, start: int, stop: int) -> "SignalBatch":
+        return SignalBatch(self.x[start:stop], self.y[start:stop])

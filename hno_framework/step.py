@@ -1,0 +1,119 @@
+"""The :class:`UnfoldingStep` interface: one layer ``G(x | y, Θ_t)`` of a deep unfolding network.
+
+A DUN iterates ``x_{t+1} = G(x_t | y, Θ_t)`` (seed eq. 7). Read as an ODE, that is one
+forward-Euler step of ``dx/dt = f(x) = G(x) − x`` (seed eq. 8); an
+:class:`~hno_framework.integrator.Integrator` decides how the ``f`` evaluations are combined.
+
+A step knows nothing about integrators. It is built once per layer ``t`` from the problem
+(Φ, optional basis D, λ, L = ‖Φ‖₂²) and its options. Parameters listed in ``tieable`` are
+shared across layers when the network is *tied* (one ``W``) and are per layer when *untied*
+(``W_t``); every other parameter is per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Optional
+
+from torch import Tensor, nn
+
+from .errors import ProblemMismatchError
+from .options import Options
+from .problems.base import Problem
+
+
+@dataclass
+class ForwardContext:
+    """What one forward pass shares between its layers.
+
+    * ``y`` ``(batch, m)``: the measurements;
+    * ``state``: per-pass memory for steps that need it (e.g. LAMP's residual), keyed by the step;
+    * ``aux_losses``: extra training losses steps add (e.g. ISTA-Net's symmetry loss).
+    """
+
+    y: Tensor
+    state: dict[str, Any] = field(default_factory=dict)
+    aux_losses: list[Tensor] = field(default_factory=list)
+
+
+@dataclass
+class LayerInfo:
+    """Where a step sits: layer ``index`` of ``count``; ``shared`` holds tied parameters (None: untied)."""
+
+    index: int
+    count: int
+    shared: Optional[dict[str, nn.Parameter]] = None
+
+    @property
+    def tied(self) -> bool:
+        return self.shared is not None
+
+
+class UnfoldingStep(nn.Module):
+    """One DUN layer ``G(x | y, Θ_t)``; subclasses implement :meth:`forward`.
+
+    Class attributes a subclass sets:
+      * ``name``: registry name, lower case with dashes (``"lista"``);
+      * ``Options``: a pydantic :class:`~hno_framework.options.Options` model;
+      * ``tieable``: names of parameters that tying shares across layers;
+      * ``requires``: what the problem must provide: ``"basis"`` (D), ``"patch"`` (image patches).
+
+    Shapes: ``x`` ``(batch, n)``, ``ctx.y`` ``(batch, m)``; :meth:`forward` returns ``(batch, n)``.
+    """
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[Options]] = Options
+    tieable: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, problem: Problem, options: Options, layer: LayerInfo) -> None:
+        super().__init__()
+        self.check_problem(problem)
+        # The network owns the problem (one copy of Φ in the state_dict); layers keep a plain
+        # reference, so ``network.to(...)`` converts Φ once and every layer sees it.
+        object.__setattr__(self, "problem", problem)
+        self.options = options
+        self.layer = layer
+
+    @classmethod
+    def check_problem(cls, problem: Problem) -> None:
+        """Raise :class:`ProblemMismatchError` when ``problem`` lacks what this step needs."""
+        if "basis" in cls.requires and problem.basis is None:
+            raise ProblemMismatchError(
+                f"step '{cls.name}' needs a basis D, but problem kind '{problem.kind}' has none; "
+                "use a problem kind with a basis (e.g. kind: cs)"
+            )
+        if "patch" in cls.requires and problem.patch_shape is None:
+            raise ProblemMismatchError(
+                f"step '{cls.name}' works on image patches, but problem kind '{problem.kind}' is not an image problem"
+            )
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def tieable_parameter(self, name: str, init: Callable[[], Tensor]) -> nn.Parameter:
+        """Register parameter ``name``: shared by all layers when tied, this layer's own when untied.
+
+        ``init`` is called once per distinct parameter (so only once when tied).
+        """
+        if name not in self.tieable:
+            raise TypeError(f"{type(self).__name__}: '{name}' is not declared in tieable={self.tieable}")
+        shared = self.layer.shared
+        if shared is None:
+            param = nn.Parameter(init())
+        else:
+            if name not in shared:
+                shared[name] = nn.Parameter(init())
+            param = shared[name]
+        self.register_parameter(name, param)
+        return param
+
+    def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:  # pragma: no cover - abstract
+        """``G(x | y, Θ_t)``: ``(batch, n) -> (batch, n)``."""
+        raise NotImplementedError
+
+    def f(self, x: Tensor, ctx: ForwardContext) -> Tensor:
+        """The ODE right-hand side ``f(x | Θ_t) = G(x | Θ_t) − x`` (seed eq. 8)."""
+        return self(x, ctx) - x

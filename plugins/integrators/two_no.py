@@ -1,0 +1,50 @@
+"""2NO, the second-order HNO scheme (seed eq. 11).
+
+``x_{t+1} = (1 − β_t) x_t + β_t x_{t−1} + α_t f(x_t | Θ_t)`` for t ≥ 1, and ``x_1 = x_0 + f(x_0)``
+(α_0 = 1, β_0 = 0 fixed). α_t, β_t are learnable, initialised at 1.0 and −0.5 (seed).
+It is a two-step linear multistep method with ξ = (1 − β_t, β_t), γ = (α_t, 0), h = 1; with
+α = 1, β = 0 it reduces to Euler (order 1). A constant history at a fixed point of G is
+preserved for every α, β, because f vanishes there and the ξ weights sum to 1.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
+
+
+class TwoNOOptions(Options):
+    alpha_init: float = Field(1.0, description="initial α_t (seed: 1.0)")
+    beta_init: float = Field(-0.5, description="initial β_t (seed: −0.5)")
+    learnable: bool = Field(True, description="train α_t, β_t (False keeps them at their initial values)")
+
+
+class TwoNO(Integrator):
+    """2NO (seed eq. 11): x_{t+1} = (1−β_t)x_t + β_t x_{t−1} + α_t f(x_t), learnable α_t, β_t."""
+
+    name = "2no"
+    Options = TwoNOOptions
+
+    def __init__(self, options: TwoNOOptions, layout: IntegratorLayout) -> None:
+        super().__init__(options, layout)
+        count = max(layout.num_layers - 1, 0)  # layer 0 is fixed to Euler
+        alpha = torch.full((count,), options.alpha_init)
+        beta = torch.full((count,), options.beta_init)
+        if options.learnable:
+            self.alpha, self.beta = nn.Parameter(alpha), nn.Parameter(beta)
+        else:
+            self.register_buffer("alpha", alpha)
+            self.register_buffer("beta", beta)
+
+    @classmethod
+    def describe(cls, options: TwoNOOptions) -> IntegratorMetadata:
+        return IntegratorMetadata(family="multistep", past_states=2, stages=1, order=1, learnable=options.learnable)
+
+    def advance(self, t: int, history: History, field: VectorField) -> Tensor:
+        if t == 0 or len(history) < 2:
+            return history.x(0) + history.f(0)
+        a, b = self.alpha[t - 1], self.beta[t - 1]
+        return (1 - b) * history.x(0) + b * history.x(1) + a * history.f(0)
