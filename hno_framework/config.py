@@ -33,9 +33,16 @@ class ComponentSpec(StrictModel):
 
 
 class ProblemConfig(StrictModel):
-    """The inverse problem: ``kind`` (``lasso``), Φ of size ``m × n``, sparsity p of x*,
-    ``snr_db`` (None = noiseless), condition number κ of Φ, λ, and the ``seed`` of Φ and of
-    the validation/test sets."""
+    """The inverse problem: ``kind`` (``lasso``, ``cs``, ``inpainting``), Φ of size ``m × n``,
+    sparsity p of x* (of its coefficients Dx* for kinds with a basis), ``snr_db`` (None =
+    noiseless), condition number κ of Φ, λ, and the ``seed`` of Φ and of the
+    validation/test sets.
+
+    Image kinds (``cs``, ``inpainting``) work on square ``patch_size × patch_size`` patches,
+    so ``n = patch_size²``: give ``patch_size`` (``n`` is derived), or a square ``n``
+    (``patch_size`` is derived by the kind). ``missing_ratio`` (inpainting) is the fraction
+    of pixels not observed; it fixes ``m = n − round(missing_ratio · n)``.
+    """
 
     kind: str = "lasso"
     m: PositiveInt = 250
@@ -45,6 +52,36 @@ class ProblemConfig(StrictModel):
     condition_number: float = Field(1.0, ge=1.0)
     lam: PositiveFloat = 0.4
     seed: int = 0
+    patch_size: Optional[PositiveInt] = Field(
+        None, description="side of the square image patch (image kinds); n = patch_size² (derived when n is not given)"
+    )
+    missing_ratio: Optional[float] = Field(
+        None, ge=0.0, lt=1.0,
+        description="inpainting: fraction of missing pixels; sets m = n − round(missing_ratio·n) (derived when m is not given)",
+    )
+
+    @model_validator(mode="after")
+    def _derive_image_sizes(self) -> "ProblemConfig":
+        given = self.model_fields_set
+        if self.patch_size is not None:
+            n = self.patch_size**2
+            if "n" in given and self.n != n:
+                raise ValueError(
+                    f"n={self.n} does not match patch_size={self.patch_size} (n must be patch_size² = {n}); "
+                    "give only one of them"
+                )
+            object.__setattr__(self, "n", n)
+        if self.missing_ratio is not None:
+            m = self.n - round(self.missing_ratio * self.n)
+            if m < 1:
+                raise ValueError(f"missing_ratio={self.missing_ratio} leaves no observed pixel of n={self.n}")
+            if "m" in given and self.m != m:
+                raise ValueError(
+                    f"m={self.m} does not match missing_ratio={self.missing_ratio} with n={self.n} "
+                    f"(m must be n − round(missing_ratio·n) = {m}); give only one of them"
+                )
+            object.__setattr__(self, "m", m)
+        return self
 
 
 class NetworkConfig(StrictModel):

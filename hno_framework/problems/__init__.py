@@ -12,6 +12,8 @@ import torch
 
 from ..errors import ConfigError
 from .base import Problem, SignalBatch
+from .cs import BasisSparseSampler, make_cs_problem
+from .inpainting import make_inpainting_problem
 from .lasso import SparseSignalSampler, make_lasso_problem
 
 if TYPE_CHECKING:
@@ -38,6 +40,16 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
         build=lambda c: make_lasso_problem(c.m, c.n, c.lam, c.seed, c.condition_number),
         sampler=lambda p, c: SparseSignalSampler(p, c.sparsity, c.snr_db),
         summary="synthetic sparse coding: Gaussian Φ (m×n), Bernoulli-Gaussian x*, D = I",
+    ),
+    "cs": ProblemKind(
+        build=make_cs_problem,
+        sampler=lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db),
+        summary="image-patch CS: Gaussian Φ (m×p²), 2-D DCT basis D, patches sparse in D",
+    ),
+    "inpainting": ProblemKind(
+        build=make_inpainting_problem,
+        sampler=lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db),
+        summary="image-patch inpainting: Φ = observed rows of I (seeded mask), 2-D DCT basis D, patches sparse in D",
     ),
 }
 

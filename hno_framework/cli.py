@@ -1,0 +1,257 @@
+"""The ``hno`` command line. Thin: every command calls the library.
+
+Imports of torch and of plugins happen inside the commands, so ``hno --help`` stays fast.
+User errors (bad config, unknown name, missing file) exit with status 2 and one ``Error:`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+SET_HELP = "override a config value, e.g. --set training.iterations=200 (repeatable)"
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+class HNOGroup(click.Group):
+    """Turns library errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import HNOError
+
+        try:
+            return super().invoke(ctx)
+        except HNOError as exc:
+            raise UserError(str(exc)) from None
+        except FileNotFoundError as exc:
+            raise UserError(f"file not found: {exc.filename}") from None
+
+
+@click.group(cls=HNOGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hno-framework", prog_name="hno")
+def cli() -> None:
+    """hno: deep unfolding networks as learnable ODE solvers.
+
+    \b
+    Components (steps, integrators) come from plugins registered through entry points.
+      hno list                      every registered step and integrator
+      hno show lista                options and documentation of one component
+      hno compose CONFIG            build a network from a YAML/TOML config
+      hno train CONFIG              train it, keep the best checkpoint
+      hno eval CHECKPOINT           NMSE (dB) per layer on the test set
+      hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
+    """
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def _console():
+    import shutil
+
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=max(120, shutil.get_terminal_size().columns))
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["all", "steps", "integrators", "plugins"]), default="all")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def list_cmd(what: str, as_json: bool) -> None:
+    """List registered steps, integrators or plugins (broken plugins are listed with their error)."""
+    from rich.table import Table
+
+    from .registry import get_registry
+
+    reg = get_registry()
+    kind = {"steps": "step", "integrators": "integrator"}.get(what)
+    if what == "plugins":
+        rows = [{"plugin": p.provider.distribution, "version": p.provider.version, "entry_point": p.provider.entry_point,
+                 "module": p.module, "steps": p.steps, "integrators": p.integrators, "error": None} for p in reg.plugins]
+        rows += [{**b.as_dict(), "module": None, "steps": [], "integrators": []} for b in reg.broken]
+        if as_json:
+            return _echo_json(rows)
+        table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
+        for r in rows:
+            provides = ", ".join(r["steps"] + r["integrators"])
+            table.add_row(r["plugin"], r["version"], r["entry_point"], provides, "[red]broken[/]" if r["error"] else "ok")
+        _console().print(table)
+    else:
+        comps = reg.components(kind)  # type: ignore[arg-type]
+        if as_json:
+            rows = [c.as_dict() for c in comps]
+            rows += [{"kind": "broken-plugin", **b.as_dict()} for b in reg.broken]
+            return _echo_json(rows)
+        table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
+        for c in comps:
+            if c.kind == "integrator":
+                m = c.metadata() or {}
+                details = f"{m['family']}, r={m['past_states']}, stages={m['stages']}, order={m['order']}" + (
+                    ", learnable" if m["learnable"] else "")
+            else:
+                details = ("tieable: " + ",".join(c.cls.tieable)) if c.cls.tieable else ""
+            table.add_row(c.name, c.kind, c.provider.distribution, c.provider.version, details, c.summary)
+        _console().print(table)
+    con = _console()
+    for b in reg.broken:
+        con.print(f"[red]broken plugin[/] {b.provider}: {b.error}")
+    for (k, name), providers in reg.conflicts.items():
+        con.print(f"[red]conflict[/] {k} '{name}' is provided by: " + "; ".join(str(p) for p in providers))
+
+
+@cli.command("show")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["step", "integrator"]), default=None, help="when a name is both")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def show_cmd(name: str, kind: Optional[str], as_json: bool) -> None:
+    """Show one component: provider, documentation, options (with defaults) and metadata."""
+    import inspect
+
+    from .errors import UnknownComponentError
+    from .registry import get_registry
+
+    reg = get_registry()
+    found = []
+    for k in ([kind] if kind else ["step", "integrator"]):
+        try:
+            found.append(reg.get(k, name))  # type: ignore[arg-type]
+        except UnknownComponentError as exc:
+            last = exc
+    if not found:
+        known = reg.names("step") + reg.names("integrator")
+        raise UnknownComponentError(kind or "component", name, known) if kind is None else last
+    info = found[0]
+    if as_json:
+        return _echo_json(info.as_dict())
+    con = _console()
+    con.print(f"[bold]{info.name}[/] ({info.kind}) from {info.provider}")
+    con.print(inspect.getdoc(info.cls) or "")
+    module_doc = inspect.getdoc(sys.modules[info.cls.__module__])
+    if module_doc:
+        con.print("\n" + module_doc)
+    if info.kind == "integrator":
+        con.print("\nmetadata (default options): " + json.dumps(info.metadata()))
+    else:
+        con.print(f"\ntieable parameters: {list(info.cls.tieable) or 'none'}; requires: {sorted(info.cls.requires) or 'nothing extra'}")
+    fields = info.cls.Options.model_fields
+    con.print("\noptions:" if fields else "\noptions: none")
+    for fname, f in fields.items():
+        default = f.get_default(call_default_factory=True)
+        con.print(f"  {fname} = {default!r}  {f.description or ''}")
+
+
+def _load(config: Path, overrides: tuple[str, ...]):
+    from .config import load_config
+
+    return load_config(config, list(overrides))
+
+
+@cli.command("compose")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+def compose_cmd(config: Path, overrides: tuple[str, ...]) -> None:
+    """Build the network a config describes; print its architecture and learnable-parameter count."""
+    from .composer import compose
+    from .network import count_learnable
+
+    cfg = _load(config, overrides)
+    net = compose(cfg)
+    click.echo(net)
+    click.echo(f"step: {cfg.network.step.name}  integrator: {cfg.network.integrator.name}  "
+               f"layers: {cfg.network.layers}  tied: {cfg.network.tied}")
+    click.echo(f"learnable parameters: {count_learnable(net):,} "
+               f"(steps {count_learnable(net.layers):,}, integrator {count_learnable(net.integrator):,})")
+
+
+def _nmse_table(columns: dict[str, list[float]], title: str):
+    from rich.table import Table
+
+    table = Table("layer", *columns, title=title)
+    depth = max(len(v) for v in columns.values())
+    for t in range(depth):
+        table.add_row(str(t), *(f"{v[t]:.2f}" if t < len(v) else "" for v in columns.values()))
+    return table
+
+
+@cli.command("train")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, help=SET_HELP)
+@click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, progress: bool, as_json: bool) -> None:
+    """Train a network; writes best.pt, last.pt and metrics.json under output.dir/name."""
+    from .training import train
+
+    result = train(_load(config, overrides), resume=resume, progress=progress)
+    if as_json:
+        return _echo_json(result.as_dict())
+    _console().print(_nmse_table({result.name: result.test_nmse_db}, "test NMSE (dB) per layer"))
+    click.echo(f"best validation NMSE {result.best_validation_nmse_db:.2f} dB after {result.iterations} iterations "
+               f"({result.seconds:.1f} s); checkpoint: {result.run_dir / 'best.pt'}")
+
+
+@cli.command("eval")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--test-size", type=click.IntRange(min=1), default=None, help="number of test samples")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def eval_cmd(checkpoint: Path, test_size: Optional[int], as_json: bool) -> None:
+    """NMSE (dB) per layer of a checkpoint on its experiment's fixed test set."""
+    from .evaluation import evaluate_checkpoint
+
+    report = evaluate_checkpoint(checkpoint, test_size)
+    if as_json:
+        return _echo_json(report.as_dict())
+    title = f"{report.name}: {report.step} + {report.integrator}, test NMSE (dB), {report.test_size} samples"
+    _console().print(_nmse_table({report.name: report.nmse_db}, title))
+
+
+@cli.command("compare")
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, help=SET_HELP + "; applied to every config")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="also write results here")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="write an NMSE-per-layer PNG")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Optional[Path],
+                plot_path: Optional[Path], progress: bool) -> None:
+    """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say)."""
+    from .checkpoint import write_json
+    from .training import train
+
+    cfgs = [_load(c, overrides) for c in configs]
+    names = [c.name for c in cfgs]
+    if len(set(names)) != len(names):
+        raise UserError(f"configs must have distinct names, got {names}")
+    results = []
+    for cfg in cfgs:
+        click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "
+                   f"T={cfg.network.layers}, {cfg.training.iterations} iterations", err=True)
+        results.append(train(cfg, progress=progress))
+    _console().print(_nmse_table({r.name: r.test_nmse_db for r in results}, "test NMSE (dB) per layer"))
+    for r in results:
+        click.echo(f"{r.name}: final {r.test_nmse_db[-1]:.2f} dB, {r.learnable_parameters:,} learnable parameters, "
+                   f"{r.seconds:.1f} s")
+    if json_path:
+        write_json(json_path, [r.as_dict() for r in results])
+    if plot_path:
+        from .plotting import plot_nmse_per_layer
+
+        plot_nmse_per_layer({r.name: r.test_nmse_db for r in results}, plot_path)
+        click.echo(f"plot: {plot_path}")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="hno")
+
+
+if __name__ == "__main__":
+    main()

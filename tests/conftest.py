@@ -1,0 +1,54 @@
+"""Shared fixtures: fake plugin distributions installed through real entry points."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def make_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Write a distribution ``<dist>-<version>.dist-info`` with an ``hno_framework`` entry point
+    pointing at a module with ``source``, put it on ``sys.path`` and return the module name.
+    Registries built afterwards find it exactly as they find an installed package."""
+
+    def make(dist: str, source: str, *, version: str = "1.0", ep_name: str | None = None) -> str:
+        module = f"_hno_fake_{next(_counter)}"
+        root = tmp_path / module
+        root.mkdir()
+        (root / f"{module}.py").write_text(textwrap.dedent(source))
+        info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[hno_framework]\n{ep_name or dist} = {module}\n")
+        monkeypatch.syspath_prepend(str(root))
+        return module
+
+    return make
+
+
+TINY_CONFIG = """
+name: {name}
+problem: {{kind: lasso, m: 10, n: 20, sparsity: 0.2, seed: 3}}
+network: {{step: lista, integrator: {integrator}, layers: 3}}
+training: {{iterations: {iterations}, batch_size: 16, validate_every: 5, validation_size: 64, test_size: 64, lr: 0.001}}
+output: {{dir: "{out}"}}
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a tiny YAML experiment config and return its path."""
+
+    def make(name: str = "tiny", integrator: str = "2no", iterations: int = 20) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(TINY_CONFIG.format(name=name, integrator=integrator, iterations=iterations, out=tmp_path / "runs"))
+        return path
+
+    return make

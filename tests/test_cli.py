@@ -1,0 +1,81 @@
+"""The `hno` CLI through click's runner (and one real subprocess for start-up cost)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from hno_framework.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_list_json_has_builtins_with_providers() -> None:
+    res = run("list", "--json")
+    assert res.exit_code == 0, res.output
+    rows = {r["name"]: r for r in json.loads(res.output) if r["kind"] in ("step", "integrator")}
+    for name, kind in [("ista", "step"), ("lista", "step"), ("euler", "integrator"), ("2no", "integrator")]:
+        assert rows[name]["kind"] == kind and rows[name]["plugin"] == "hno-framework"
+        assert rows[name]["version"] and rows[name]["summary"] and "properties" in rows[name]["options_schema"]
+    assert rows["2no"]["order"] == 1 and rows["2no"]["metadata"]["family"] == "multistep"
+
+
+def test_list_tables() -> None:
+    for what in ("all", "steps", "integrators", "plugins"):
+        res = run("list", what)
+        assert res.exit_code == 0 and "hno" in res.output
+    assert "builtin-steps" in run("list", "plugins").output
+
+
+def test_show() -> None:
+    res = run("show", "2no")
+    assert res.exit_code == 0 and "alpha_init" in res.output and "seed eq. 11" in res.output
+    res = run("show", "lsta")
+    assert res.exit_code == 2 and "Did you mean 'lista'" in res.output and "Traceback" not in res.output
+
+
+def test_compose_and_misspelt_step(tiny_config) -> None:
+    path = tiny_config()
+    res = run("compose", str(path))
+    assert res.exit_code == 0 and "learnable parameters" in res.output and "TwoNO" in res.output
+    res = run("compose", str(path), "--set", "network.step=lsta")
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: unknown step 'lsta'. Did you mean 'lista'?")
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_bad_input_is_one_line() -> None:
+    for args in (["compose", "missing.yaml"], ["eval", "missing.pt"], ["train", "missing.toml"]):
+        res = run(*args)
+        assert res.exit_code == 2 and res.output.startswith("Error:") and len(res.output.strip().splitlines()) == 1
+
+
+def test_train_eval_compare(tiny_config, tmp_path) -> None:
+    path = tiny_config(iterations=10)
+    res = run("train", str(path), "--no-progress")
+    assert res.exit_code == 0 and "test NMSE" in res.output
+    ckpt = tmp_path / "runs" / "tiny" / "best.pt"
+    res = run("eval", str(ckpt), "--json")
+    report = json.loads(res.output)
+    assert report["integrator"] == "2no" and len(report["nmse_db"]) == 4
+    res = run("train", str(path), "--no-progress", "--resume", "--set", "training.iterations=15", "--json")
+    assert json.loads(res.output)["iterations"] == 15
+    other = tiny_config("euler-tiny", integrator="euler", iterations=10)
+    res = run("compare", str(path), str(other), "--no-progress", "--json", str(tmp_path / "c.json"),
+              "--plot", str(tmp_path / "c.png"))
+    assert res.exit_code == 0 and "euler-tiny" in res.output
+    assert len(json.loads((tmp_path / "c.json").read_text())) == 2
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_help_does_not_import_torch_or_plugins() -> None:
+    code = ("import sys; from hno_framework.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('hno_plugins')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,46 @@
+"""The shared property suite over every registered (step, integrator) pair.
+
+Pairs come from the live registry, so installing a plugin extends this file automatically.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hno_framework.registry import get_registry
+from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, STEP_CHECKS, registered_pairs
+
+REGISTRY = get_registry()
+PAIRS = registered_pairs(REGISTRY)
+SEEDS = st.integers(min_value=0, max_value=2**16)
+SUITE = settings(max_examples=3, deadline=None, derandomize=True)
+
+
+def test_registry_has_builtins() -> None:
+    assert {"ista", "lista"} <= set(REGISTRY.names("step"))
+    assert {"euler", "2no"} <= set(REGISTRY.names("integrator"))
+    assert not REGISTRY.broken, f"broken plugins: {REGISTRY.broken}"
+
+
+@pytest.mark.parametrize("check", sorted(PAIR_CHECKS))
+@pytest.mark.parametrize("case", PAIRS, ids=str)
+@SUITE
+@given(seed=SEEDS, batch=st.integers(min_value=1, max_value=4))
+def test_pair(case, check, seed, batch) -> None:
+    PAIR_CHECKS[check](case, seed=seed, batch=batch, registry=REGISTRY)
+
+
+@pytest.mark.parametrize("check", sorted(STEP_CHECKS))
+@pytest.mark.parametrize("step", REGISTRY.names("step"))
+@SUITE
+@given(seed=SEEDS, layers=st.integers(min_value=1, max_value=5))
+def test_step(step, check, seed, layers) -> None:
+    STEP_CHECKS[check](step, seed=seed, layers=layers, registry=REGISTRY)
+
+
+@pytest.mark.parametrize("check", sorted(INTEGRATOR_CHECKS) or [pytest.param(None, marks=pytest.mark.skip("no integrator checks"))])
+@pytest.mark.parametrize("integrator", REGISTRY.names("integrator"))
+def test_integrator(integrator, check) -> None:
+    INTEGRATOR_CHECKS[check](integrator, registry=REGISTRY)

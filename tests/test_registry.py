@@ -1,0 +1,123 @@
+"""The registry, exercised through real entry points of fake distributions (no mocks of our code)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hno_framework.errors import DuplicateComponentError, PluginError, UnknownComponentError
+from hno_framework.registry import Registry
+from hno_framework.testing import Case, check_batch_independence, check_fixed_point, run_consistency_suite
+
+GOOD_STEP = '''
+from hno_framework import hookimpl, UnfoldingStep
+
+class Damped(UnfoldingStep):
+    """Damped identity G(x) = x/2 + Φᵀy/(2L)."""
+    name = "{name}"
+    def forward(self, x, ctx):
+        return 0.5 * x + 0.5 * self.problem.adjoint(ctx.y) / self.problem.lipschitz
+
+@hookimpl
+def register_steps(register):
+    register(Damped)
+'''
+
+BROKEN_INTEGRATOR = '''
+import torch
+from hno_framework import hookimpl, Integrator, IntegratorMetadata
+
+class Leaky(Integrator):
+    """Inconsistent on purpose: x_{t+1} = 0.9 x_t + f(x_t) + (batch mean of x_t)."""
+    name = "leaky"
+    @classmethod
+    def describe(cls, options):
+        return IntegratorMetadata(family="one-step")
+    def advance(self, t, history, field):
+        x = history.x(0)
+        return 0.9 * x + history.f(0) + x.mean(dim=0, keepdim=True)
+
+@hookimpl
+def register_integrators(register):
+    register(Leaky)
+'''
+
+
+def test_fake_plugin_is_discovered_with_its_distribution(make_plugin) -> None:
+    make_plugin("acme-dun", GOOD_STEP.format(name="damped"), version="2.3")
+    reg = Registry()
+    info = reg.step("damped")
+    assert info.provider.distribution == "acme-dun" and info.provider.version == "2.3"
+    assert info.summary.startswith("Damped identity")
+    assert {"ista", "lista"} <= set(reg.names("step")), "built-ins must still be registered"
+    assert any(p.provider.distribution == "acme-dun" and p.steps == ["damped"] for p in reg.plugins)
+    assert run_consistency_suite(step="damped", registry=reg, seeds=(0,)) > 0
+
+
+def test_broken_plugin_is_reported_and_does_not_break_others(make_plugin) -> None:
+    make_plugin("broken-dist", "import not_a_real_module_xyz\n", version="0.9")
+    reg = Registry(strict=False)
+    assert "lista" in reg.names("step")
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "broken-dist"]
+    assert broken.provider.version == "0.9"
+    assert "ModuleNotFoundError" in broken.error and "not_a_real_module_xyz" in broken.error
+
+
+def test_strict_mode_makes_broken_plugins_fatal(make_plugin, monkeypatch) -> None:
+    make_plugin("broken-dist", "raise RuntimeError('boom at import')\n")
+    monkeypatch.setenv("HNO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="broken-dist.*boom at import"):
+        Registry()
+
+
+def test_duplicate_names_name_both_providers(make_plugin) -> None:
+    make_plugin("first-dist", GOOD_STEP.format(name="twin"))
+    make_plugin("second-dist", GOOD_STEP.format(name="twin"))
+    reg = Registry()
+    with pytest.raises(DuplicateComponentError) as err:
+        reg.step("twin")
+    assert "first-dist" in str(err.value) and "second-dist" in str(err.value)
+    assert "twin" not in reg.names("step"), "a conflicting name must never silently resolve"
+
+
+def test_duplicate_of_a_builtin_is_reported(make_plugin) -> None:
+    make_plugin("shadow-dist", GOOD_STEP.format(name="lista"))
+    reg = Registry()
+    with pytest.raises(DuplicateComponentError, match="hno-framework.*shadow-dist|shadow-dist.*hno-framework"):
+        reg.step("lista")
+
+
+@pytest.mark.parametrize("bad", ["Bad_Name", "with space", "", "-dash"])
+def test_invalid_names_are_rejected(make_plugin, bad) -> None:
+    make_plugin("naming-dist", GOOD_STEP.format(name=bad))
+    reg = Registry()
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "naming-dist"]
+    assert "not a valid name" in broken.error
+
+
+def test_registering_a_non_component_is_an_error(make_plugin) -> None:
+    make_plugin("odd-dist", "from hno_framework import hookimpl\n@hookimpl\ndef register_steps(register):\n    register(int)\n")
+    reg = Registry()
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "odd-dist"]
+    assert "expected a subclass of UnfoldingStep" in broken.error
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    reg = Registry()
+    with pytest.raises(UnknownComponentError) as err:
+        reg.step("lsta")
+    assert err.value.suggestion == "lista"
+    assert "Did you mean 'lista'?" in str(err.value) and "ista" in str(err.value)
+    with pytest.raises(UnknownComponentError, match="Registered integrators: .*euler"):
+        reg.integrator("runge")
+
+
+def test_the_suite_catches_a_wrong_integrator(make_plugin) -> None:
+    """The consistency checks must be able to fail: an integrator that mixes the batch and
+    leaks mass fails batch independence and the fixed-point property."""
+    make_plugin("leaky-dist", BROKEN_INTEGRATOR)
+    reg = Registry()
+    case = Case("lista", "leaky")
+    with pytest.raises(AssertionError, match="changes when run alone"):
+        check_batch_independence(case, registry=reg)
+    with pytest.raises(AssertionError, match="moves a fixed point"):
+        check_fixed_point(case, registry=reg)

@@ -1,0 +1,83 @@
+"""Training, checkpoints (weights-only, atomic), resume and evaluation on a tiny problem."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from hno_framework.checkpoint import load_checkpoint, load_network, save_checkpoint
+from hno_framework.composer import compose
+from hno_framework.config import load_config
+from hno_framework.data import make_test_set
+from hno_framework.errors import CheckpointError
+from hno_framework.evaluation import evaluate_checkpoint, nmse_per_layer
+from hno_framework.training import Trainer, train
+
+
+def test_training_improves_on_the_initial_network(tiny_config) -> None:
+    cfg = load_config(tiny_config(iterations=100), ["training.lr=0.01"])
+    net = compose(cfg)
+    before = nmse_per_layer(net, make_test_set(net.problem, cfg))[-1]
+    result = train(cfg, progress=False)
+    assert result.test_nmse_db[-1] < before - 0.5, (before, result.test_nmse_db)
+    assert len(result.test_nmse_db) == cfg.network.layers + 1
+    assert (cfg.run_dir / "metrics.json").is_file()
+    assert not list(cfg.run_dir.glob(".*.tmp")), "atomic writes must not leave temporary files"
+
+
+def test_checkpoint_carries_config_and_loads_weights_only(tiny_config) -> None:
+    cfg = load_config(tiny_config(iterations=10))
+    result = train(cfg, progress=False)
+    payload = load_checkpoint(cfg.run_dir / "best.pt")
+    assert payload["config"]["network"]["integrator"]["name"] == "2no"
+    net, cfg2 = load_network(cfg.run_dir / "best.pt")
+    assert cfg2 == cfg
+    report = evaluate_checkpoint(cfg.run_dir / "best.pt")
+    assert report.nmse_db == pytest.approx(result.test_nmse_db, abs=1e-6)
+
+
+def test_resume_continues_exactly(tiny_config, tmp_path: Path) -> None:
+    straight = load_config(tiny_config("straight", iterations=20))
+    a = train(straight, progress=False)
+    split = load_config(tiny_config("split", iterations=20))
+    Trainer(split, progress=False).fit(stop_at=10)  # as if killed after iteration 10
+    resumed = Trainer(split, progress=False)
+    assert resumed.resume() and resumed.iteration == 10
+    b = resumed.fit()
+    assert b.iterations == 20
+    assert b.test_nmse_db == pytest.approx(a.test_nmse_db, abs=1e-5)
+
+
+def test_resume_refuses_a_different_config(tiny_config) -> None:
+    cfg = load_config(tiny_config(iterations=5))
+    train(cfg, progress=False)
+    other = load_config(tiny_config(iterations=5), ["network.layers=4"])
+    with pytest.raises(CheckpointError, match="different config"):
+        Trainer(other, progress=False).resume()
+
+
+def test_checkpoints_that_would_run_code_are_refused(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as fh:
+        pickle.dump({"config": {}, "model": Evil()}, fh)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
+    torch.save({"nothing": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an hno-framework checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"config": {"a": 1}, "model": {"w": torch.ones(2)}})
+    with pytest.raises(Exception):
+        save_checkpoint(path, {"config": {"a": 2}, "model": {"w": lambda: None}})
+    assert load_checkpoint(path)["config"] == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
