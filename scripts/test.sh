@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
+# The example third-party plugin; its tests (contrib/hno-extra/tests) run with ours via testpaths.
+python -m pip install -q -e ./contrib/hno-extra
 set +e
 python -m pytest -q "$@"
 rc=$?
