@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install hno-framework (CPU torch 2.13.0 first, never a CUDA build) and run the main job:
+# train LISTA and 2NO-LISTA on the same small synthetic Lasso problem, print NMSE per layer side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q "torch==2.13.0"
+python -m pip install -q .
+hno compare examples/lista.yaml examples/2no-lista.yaml \
+  --json runs/example/compare.json --plot runs/example/compare.png "$@"
