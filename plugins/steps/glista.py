@@ -1,0 +1,71 @@
+"""GLISTA, gated LISTA (Wu et al. 2020; seed eq. 3): ``G_t(x) = η_θt(g(x) + W(y − Φ g(x)))``.
+
+The gain gate ``g(x) = g_t(x, y) ⊙ x`` enlarges the entries of x before the LISTA update, to
+make up for the shrinkage of the soft threshold (soft thresholding biases every surviving
+entry towards zero by θ). Of the gain functions in GLISTA (piecewise linear, exponential,
+inverse proportional, sigmoid) we use the **inverse-proportional** one, elementwise:
+
+    g_t(x)_i = 1 + μ_t / (ε + |ν_{t,i}| · |x_i|),
+
+a gain above 1 that is largest for small entries and decays like ``1/|x_i|``, so that
+``g_t(x)_i x_i ≈ x_i + (μ_t/|ν_{t,i}|) sign(x_i)`` for large entries: a learned bias that
+counteracts the shrinkage. ``μ_t`` (scalar) and ``ν_t`` (n entries) are learnable per layer;
+``|ν|`` keeps the denominator ≥ ε > 0. The gain is bounded, ``1 ≤ g ≤ 1 + μ/ε`` for μ ≥ 0.
+By default ``μ_t = 0`` at init, so GLISTA starts as LISTA (θ = λ/L, W = Φᵀ/L) and learns the gate.
+
+Optional **overshoot gate** (``overshoot: true``): with ``x̃`` the gated LISTA output,
+``x_{t+1} = x + o ⊙ (x̃ − x)``, ``o = 1 + a_t / (ε_o + |x̃ − x|)`` (inverse proportional as well;
+``a_t`` learnable, init 0 so the gate starts closed), which lets a layer move past x̃ (momentum).
+W is tieable (tied or ``W_t``); θ_t, μ_t, ν_t, a_t are per layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework.ops import soft_threshold
+
+
+class GLISTAOptions(Options):
+    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+    gain_init: float = Field(0.0, description="initial gain amplitude μ_t (0: the layer starts as LISTA)")
+    gain_scale_init: float = Field(1.0, gt=0.0, description="initial gain decay rates ν_t (one per entry)")
+    gain_eps: float = Field(1.0, gt=0.0, description="ε of the inverse-proportional gain 1 + μ/(ε + |ν||x|)")
+    overshoot: bool = Field(False, description="add the overshoot gate x + o ⊙ (x̃ − x)")
+    overshoot_init: float = Field(0.0, description="initial overshoot amplitude a_t (0: no overshoot)")
+    overshoot_eps: float = Field(1.0, gt=0.0, description="ε_o of the overshoot gate 1 + a/(ε_o + |x̃ − x|)")
+
+
+class GLISTAStep(UnfoldingStep):
+    """GLISTA layer η_θt(g(x) + W(y − Φg(x))) with an inverse-proportional gain gate (Wu et al. 2020; seed eq. 3)."""
+
+    name = "glista"
+    Options = GLISTAOptions
+    tieable = ("W",)
+
+    def __init__(self, problem: Problem, options: GLISTAOptions, layer: LayerInfo) -> None:
+        super().__init__(problem, options, layer)
+        L = problem.lipschitz
+        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.gain_mu = nn.Parameter(torch.tensor(float(options.gain_init)))
+        self.gain_nu = nn.Parameter(torch.full((problem.n,), float(options.gain_scale_init)))
+        if options.overshoot:
+            self.overshoot_a = nn.Parameter(torch.tensor(float(options.overshoot_init)))
+
+    def gain(self, x: Tensor) -> Tensor:
+        """The gain ``g_t(x)`` ``(batch, n)``, elementwise ``1 + μ_t / (ε + |ν_t| |x|)``."""
+        return 1.0 + self.gain_mu / (self.options.gain_eps + self.gain_nu.abs() * x.abs())
+
+    def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
+        gx = self.gain(x) * x
+        residual = ctx.y - self.problem.measure(gx)  # (batch, m)
+        x_tilde = soft_threshold(gx + residual @ self.W.T, self.theta)
+        if not self.options.overshoot:
+            return x_tilde
+        step = x_tilde - x
+        o = 1.0 + self.overshoot_a / (self.options.overshoot_eps + step.abs())
+        return x + o * step

@@ -1,0 +1,42 @@
+"""LISTA-CS (seed eq. 13): ``G_t(x) = Dᵀ η_θt(D(x + W(y − Φx)))``.
+
+ISTA for problem (1) with an orthonormal basis D, ``min ½‖y − Φx‖² + λ‖Dx‖₁``, iterates
+``x_{t+1} = Dᵀ η_{λ/L}(D(x_t + Φᵀ(y − Φx_t)/L))`` (Zhang & Ghanem 2018); LISTA-CS learns the
+matrix ``W`` (n × m, init ``Φᵀ/L``; one ``W`` when tied, ``W_t`` per layer when untied, seed
+eq. 14 uses tied) and the thresholds ``θ_t`` (init ``λ/L``). The threshold acts on the
+coefficients ``Dx``; with ``D = I`` this is LISTA. Batch form: ``Dv`` is ``v @ Dᵀ``, ``Dᵀs`` is ``s @ D``.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework.ops import soft_threshold
+
+
+class LISTACSOptions(Options):
+    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+
+
+class LISTACSStep(UnfoldingStep):
+    """LISTA-CS layer Dᵀη_θt(D(x + W(y − Φx))) (seed eq. 13); learnable W (tied or W_t) and θ_t; needs a basis D."""
+
+    name = "lista-cs"
+    Options = LISTACSOptions
+    tieable = ("W",)
+    requires = frozenset({"basis"})
+
+    def __init__(self, problem: Problem, options: LISTACSOptions, layer: LayerInfo) -> None:
+        super().__init__(problem, options, layer)
+        L = problem.lipschitz
+        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+
+    def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
+        basis = self.problem.basis  # (n, n), rows are the atoms of the analysis operator
+        residual = ctx.y - self.problem.measure(x)  # (batch, m)
+        coefficients = (x + residual @ self.W.T) @ basis.T  # D(x + W r)
+        return soft_threshold(coefficients, self.theta) @ basis  # Dᵀ η(·)
