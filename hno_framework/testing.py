@@ -272,3 +272,101 @@ def run_consistency_suite(step: Optional[str] = None, integrator: Optional[str] 
                 check(name, seed=seed, registry=registry)
                 count += 1
     return count
+
+
+# -- numerical order on a linear test ODE ------------------------------------------------------
+
+ORDER_TEST_MATRIX = ((-0.5, 1.0), (-1.0, -0.5))
+"""``A`` of the test ODE ``dx/dt = A x``: rotation plus damping (eigenvalues −0.5 ± i)."""
+ORDER_TEST_TIME = 2.0
+ORDER_TEST_STEPS = (10, 20, 40, 80)
+"""Step counts N over [0, ORDER_TEST_TIME], i.e. h = 0.2, 0.1, 0.05, 0.025."""
+ORDER_TOLERANCE = 0.3
+
+
+def measure_order(integrator_name: str, options: Optional[dict[str, Any]] = None, *, exact_startup: bool = True,
+                  seed: int = 0, registry: Optional[Registry] = None,
+                  steps: Iterable[int] = ORDER_TEST_STEPS) -> tuple[float, list[float], list[float]]:
+    """Integrate ``dx/dt = A x`` (:data:`ORDER_TEST_MATRIX`, float64) to :data:`ORDER_TEST_TIME` with
+    each step count N in ``steps`` (h = time / N) and return ``(slope, hs, errors)``, the least-squares
+    slope of log(global error) against log(h).
+
+    The integrator comes from the registry with ``options`` plus ``{"h": h}`` (its options model
+    must have ``h``) and ``num_layers = N``; its :meth:`advance` is driven as the network does
+    (push ``(x_t, field(x_t))``, then advance). With ``exact_startup`` an r-step scheme
+    (``past_states`` r) is given the exact ``x_0..x_{r−1}`` and advanced from layer r − 1; otherwise
+    it starts from ``x_0`` with its own start-up rule, exactly as in an unrolled network.
+    """
+    import math
+
+    from .composer import validate_options
+    from .integrator import History, IntegratorLayout
+
+    registry = registry or get_registry()
+    info = registry.integrator(integrator_name)
+    if "h" not in info.cls.Options.model_fields:
+        raise AssertionError(f"integrator '{integrator_name}' has no option 'h'; its order cannot be measured")
+    A = torch.tensor(ORDER_TEST_MATRIX, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.tensor([[1.0, 0.0], [0.3, -0.8]], dtype=torch.float64)
+    x0 = x0 + 0.1 * torch.rand(x0.shape, generator=g, dtype=torch.float64)
+
+    def field(x: Tensor) -> Tensor:
+        return x @ A.T
+
+    def exact(time: float) -> Tensor:
+        return x0 @ torch.linalg.matrix_exp(time * A).T
+
+    hs, errors = [], []
+    previous_dtype = torch.get_default_dtype()
+    for n_steps in steps:
+        h = ORDER_TEST_TIME / n_steps
+        opts = validate_options(info, {**(options or {}), "h": h})
+        torch.set_default_dtype(torch.float64)  # so that h and coefficients are built in float64
+        try:
+            integrator = info.cls(opts, IntegratorLayout(num_layers=n_steps)).to(torch.float64)
+        finally:
+            torch.set_default_dtype(previous_dtype)
+        r = integrator.metadata.past_states
+        history = History(r)
+        x = x0
+        with torch.no_grad():
+            for t in range(n_steps):
+                if exact_startup and t < r:
+                    x = exact(t * h)
+                history.push(x, field(x))
+                if not exact_startup or t >= r - 1:
+                    x = integrator.advance(t, history, field)
+        hs.append(h)
+        errors.append((x - exact(ORDER_TEST_TIME)).norm().item())
+    usable = [(h, e) for h, e in zip(hs, errors) if e > 1e-11]
+    if len(usable) < 3:
+        raise AssertionError(f"'{integrator_name}': global errors {errors} are at round-off level; cannot fit an order")
+    log_h = torch.tensor([math.log(h) for h, _ in usable], dtype=torch.float64)
+    log_e = torch.tensor([math.log(e) for _, e in usable], dtype=torch.float64)
+    centred = log_h - log_h.mean()
+    slope = float((centred * (log_e - log_e.mean())).sum() / (centred * centred).sum())
+    return slope, hs, errors
+
+
+def check_numerical_order(integrator_name: str, *, seed: int = 0, registry: Optional[Registry] = None) -> None:
+    """The measured convergence order on ``dx/dt = A x`` equals the declared ``metadata.order`` ± 0.3.
+
+    Applies to integrators that, with default options, are not learnable and have a step size
+    option ``h``; others are skipped (learnable coefficients have no fixed order, and without
+    ``h`` the step cannot be refined). Multistep schemes get exact starting values.
+    """
+    registry = registry or get_registry()
+    cls = registry.integrator(integrator_name).cls
+    metadata = cls.describe(cls.Options())
+    if metadata.learnable or "h" not in cls.Options.model_fields:
+        return
+    slope, hs, errors = measure_order(integrator_name, seed=seed, registry=registry)
+    table = ", ".join(f"h={h:.4g}: {e:.3e}" for h, e in zip(hs, errors))
+    assert abs(slope - metadata.order) <= ORDER_TOLERANCE, (
+        f"integrator '{integrator_name}' declares order {metadata.order} but its global error on dx/dt = Ax "
+        f"falls with slope {slope:.2f} in h ({table})"
+    )
+
+
+INTEGRATOR_CHECKS["numerical_order"] = check_numerical_order
