@@ -219,14 +219,26 @@ def eval_cmd(checkpoint: Path, test_size: Optional[int], as_json: bool) -> None:
 @click.option("--set", "overrides", multiple=True, help=SET_HELP + "; applied to every config")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="also write results here")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="write an NMSE-per-layer PNG")
+@click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
+              help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Optional[Path],
-                plot_path: Optional[Path], progress: bool) -> None:
+                plot_path: Optional[Path], sweep: Optional[str], progress: bool) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say)."""
     from .checkpoint import write_json
     from .training import train
 
-    cfgs = [_load(c, overrides) for c in configs]
+    if sweep is None:
+        cfgs = [_load(c, overrides) for c in configs]
+    else:
+        key, _, values = sweep.partition("=")
+        if not key or not values:
+            raise UserError(f"--sweep must look like KEY=V1,V2,..., got '{sweep}'")
+        cfgs = []
+        for c in configs:
+            for v in values.split(","):
+                cfg = _load(c, (*overrides, f"{key}={v}"))
+                cfgs.append(cfg.model_copy(update={"name": f"{cfg.name}-{v}"}))
     names = [c.name for c in cfgs]
     if len(set(names)) != len(names):
         raise UserError(f"configs must have distinct names, got {names}")

@@ -71,6 +71,12 @@ def test_train_eval_compare(tiny_config, tmp_path) -> None:
     assert res.exit_code == 0 and "euler-tiny" in res.output
     assert len(json.loads((tmp_path / "c.json").read_text())) == 2
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    res = run("compare", str(other), "--no-progress", "--sweep", "network.integrator=euler,heun",
+              "--set", "training.iterations=3", "--json", str(tmp_path / "s.json"))
+    assert res.exit_code == 0, res.output
+    swept = json.loads((tmp_path / "s.json").read_text())
+    assert [r["name"] for r in swept] == ["euler-tiny-euler", "euler-tiny-heun"]
+    assert swept[0]["test_nmse_db"] != swept[1]["test_nmse_db"]
 
 
 def test_help_does_not_import_torch_or_plugins() -> None:
