@@ -247,16 +247,30 @@ def registered_pairs(registry: Optional[Registry] = None) -> list[Case]:
 
 
 def run_consistency_suite(step: Optional[str] = None, integrator: Optional[str] = None, *,
-                          registry: Optional[Registry] = None, seeds: Iterable[int] = (0, 1)) -> int:
+                          registry: Optional[Registry] = None, seeds: Iterable[int] = (0, 1),
+                          step_options: Optional[dict[str, Any]] = None,
+                          integrator_options: Optional[dict[str, Any]] = None,
+                          partners: Optional[Iterable[str]] = None) -> int:
     """Run every check on the pairs involving ``step`` and/or ``integrator`` (all pairs if neither).
 
+    ``step_options`` / ``integrator_options`` configure the component under test in the pair
+    checks (the step- and integrator-only checks use default options); ``partners`` restricts
+    the other side of each pair to these names (e.g. ``partners=["euler", "2no"]``), so a
+    plugin's tests do not depend on everything else that happens to be installed.
     Returns the number of checks run; raises ``AssertionError`` on the first failure.
     """
     registry = registry or get_registry()
-    cases = [c for c in registered_pairs(registry)
-             if (step is None or c.step == step) and (integrator is None or c.integrator == integrator)]
+    allowed = set(partners) if partners is not None else None
+    cases = []
+    for c in registered_pairs(registry):
+        if (step is not None and c.step != step) or (integrator is not None and c.integrator != integrator):
+            continue
+        if allowed is not None and (step is None) != (integrator is None):
+            if (c.integrator if step is not None else c.step) not in allowed:
+                continue
+        cases.append(Case(c.step, c.integrator, step_options or {}, integrator_options or {}))
     if not cases:
-        raise AssertionError(f"no registered pair matches step={step!r}, integrator={integrator!r}")
+        raise AssertionError(f"no registered pair matches step={step!r}, integrator={integrator!r}, partners={partners!r}")
     count = 0
     for seed in seeds:
         for case in cases:

@@ -121,3 +121,15 @@ def test_the_suite_catches_a_wrong_integrator(make_plugin) -> None:
         check_batch_independence(case, registry=reg)
     with pytest.raises(AssertionError, match="moves a fixed point"):
         check_fixed_point(case, registry=reg)
+
+
+def test_suite_options_and_partners_reach_the_components() -> None:
+    from hno_framework.errors import ConfigError
+    from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, STEP_CHECKS
+
+    one_pair = len(PAIR_CHECKS) + len(STEP_CHECKS) + len(INTEGRATOR_CHECKS)
+    assert run_consistency_suite(step="lista", partners=["euler"], seeds=(0,)) == one_pair
+    with pytest.raises(ConfigError, match="threshold_scale"):
+        run_consistency_suite(step="lista", step_options={"threshold_scale": -1.0}, partners=["euler"], seeds=(0,))
+    with pytest.raises(ConfigError, match="alpha_init"):
+        run_consistency_suite(integrator="2no", integrator_options={"alpha_init": "x"}, partners=["lista"], seeds=(0,))
