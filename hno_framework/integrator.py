@@ -111,6 +111,15 @@ class Integrator(nn.Module):
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
+    def register_coefficient(self, name: str, value: Tensor, learnable: bool) -> Tensor:
+        """Register a coefficient tensor (e.g. per-layer ``h_t`` of shape ``(T,)``): an ``nn.Parameter``
+        when ``learnable``, else a buffer (saved in the state_dict and moved by ``.to()``, not trained)."""
+        if learnable:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+        return getattr(self, name)
+
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:  # pragma: no cover
         """``x_{t+1}`` from the history (``history.x(0) = x_t``, ``history.f(0) = f(x_t | Θ_t)``)."""
         raise NotImplementedError

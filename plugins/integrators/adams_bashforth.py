@@ -28,7 +28,7 @@ from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
 
@@ -60,11 +60,7 @@ class _AdamsBashforth(Integrator):
 
     def __init__(self, options: AdamsBashforthOptions, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)
-        h = torch.full((layout.num_layers,), options.h)
-        if options.learnable_h:
-            self.h = nn.Parameter(h)
-        else:
-            self.register_buffer("h", h)
+        self.register_coefficient("h", torch.full((layout.num_layers,), options.h), options.learnable_h)
         self._rk4 = preset("rk4")
 
     @classmethod

@@ -37,7 +37,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor, nn
+from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
 
@@ -149,15 +149,9 @@ class LinearMultistep(Integrator):
         xi = torch.tensor([v for row in xi_rows for v in row[skip:]])
         gamma = torch.tensor([v for row in gamma_rows for v in row])
         h = torch.full((1 if options.shared else T,), options.h)
-        self._register("xi", xi, options.learnable and xi.numel() > 0)
-        self._register("gamma", gamma, options.learnable)
-        self._register("h", h, options.train_h)
-
-    def _register(self, name: str, value: Tensor, learnable: bool) -> None:
-        if learnable:
-            self.register_parameter(name, nn.Parameter(value))
-        else:
-            self.register_buffer(name, value)
+        self.register_coefficient("xi", xi, options.learnable and xi.numel() > 0)
+        self.register_coefficient("gamma", gamma, options.learnable)
+        self.register_coefficient("h", h, options.train_h)
 
     @classmethod
     def describe(cls, options: LMOptions) -> IntegratorMetadata:

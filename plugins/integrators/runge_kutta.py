@@ -92,11 +92,7 @@ class RungeKutta(Integrator):
         tableau = options.tableau
         self.a = tableau.a
         T, s = layout.num_layers, tableau.stages
-        h = torch.full((T,), options.h)
-        if options.learnable_h:
-            self.h = nn.Parameter(h)
-        else:
-            self.register_buffer("h", h)
+        self.register_coefficient("h", torch.full((T,), options.h), options.learnable_h)
         self.b = tableau.b  # fixed weights stay exact Python floats
         self.free_b: Tensor | None = None
         if options.learnable_b and s > 1:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
 
@@ -42,11 +42,8 @@ class ThreeNO(Integrator):
             "beta1": torch.full((max(T - 1, 0),), options.beta1_init),  # layers 1..T−1
             "beta2": torch.full((max(T - 2, 0),), options.beta2_init),  # layers 2..T−1
         }
-        for key, value in values.items():
-            if options.learnable and value.numel() > 0:  # no empty parameters for very shallow networks
-                self.register_parameter(key, nn.Parameter(value))
-            else:
-                self.register_buffer(key, value)
+        for key, value in values.items():  # no empty parameters for very shallow networks
+            self.register_coefficient(key, value, options.learnable and value.numel() > 0)
 
     @classmethod
     def describe(cls, options: ThreeNOOptions) -> IntegratorMetadata:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
 
@@ -31,13 +31,8 @@ class TwoNO(Integrator):
     def __init__(self, options: TwoNOOptions, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)
         count = max(layout.num_layers - 1, 0)  # layer 0 is fixed to Euler
-        alpha = torch.full((count,), options.alpha_init)
-        beta = torch.full((count,), options.beta_init)
-        if options.learnable:
-            self.alpha, self.beta = nn.Parameter(alpha), nn.Parameter(beta)
-        else:
-            self.register_buffer("alpha", alpha)
-            self.register_buffer("beta", beta)
+        self.register_coefficient("alpha", torch.full((count,), options.alpha_init), options.learnable and count > 0)
+        self.register_coefficient("beta", torch.full((count,), options.beta_init), options.learnable and count > 0)
 
     @classmethod
     def describe(cls, options: TwoNOOptions) -> IntegratorMetadata:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
 
@@ -39,11 +39,7 @@ class SSPRK3(Integrator):
 
     def __init__(self, options: SSPRK3Options, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)
-        h = torch.full((layout.num_layers,), options.h)
-        if options.learnable_h:
-            self.h = nn.Parameter(h)
-        else:
-            self.register_buffer("h", h)
+        self.register_coefficient("h", torch.full((layout.num_layers,), options.h), options.learnable_h)
 
     @classmethod
     def describe(cls, options: SSPRK3Options) -> IntegratorMetadata:
