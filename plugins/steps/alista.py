@@ -75,7 +75,10 @@ def _checked(phi: Tensor) -> tuple[Tensor, Tensor]:
 def closed_form_analytic_weight(phi: Tensor) -> Tensor:
     """``argmin ‖WᵀΦ‖_F² s.t. diag(WᵀΦ) = 1`` as ``w_i = G⁺φ_i / (φ_iᵀG⁺φ_i)``, ``G = ΦΦᵀ``; float64 ``(m, n)``."""
     phi, _ = _checked(phi)
-    direction = torch.linalg.pinv(phi @ phi.T, hermitian=True) @ phi  # (m, n): column i is G⁺φ_i
+    eigenvalues, vectors = torch.linalg.eigh(phi @ phi.T)  # G = Q Λ Qᵀ
+    cutoff = eigenvalues[-1] * eigenvalues.shape[0] * torch.finfo(torch.float64).eps
+    inverse = torch.where(eigenvalues > cutoff, 1.0 / eigenvalues, torch.zeros_like(eigenvalues))
+    direction = vectors @ (inverse[:, None] * (vectors.T @ phi))  # (m, n): column i is G⁺φ_i
     return direction / (direction * phi).sum(dim=0)
 
 
@@ -158,8 +161,9 @@ class ALISTAStep(UnfoldingStep):
                 f"'{problem.kind}' has zero columns (e.g. unobserved pixels); use lista or lista-cs on it"
             ) from None
         self.register_buffer("W_analytic", weight.to(problem.phi.dtype).clone())  # (m, n)
-        self.gamma = nn.Parameter(torch.tensor(float(options.gamma_init)))
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / problem.lipschitz))
+        dtype = problem.phi.dtype
+        self.gamma = nn.Parameter(torch.tensor(float(options.gamma_init), dtype=dtype))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / problem.lipschitz, dtype=dtype))
         self.percent = (
             support_percent(layer.index, options.ss_percent_per_layer, options.ss_max_percent)
             if options.support_selection else 0.0

@@ -50,11 +50,11 @@ class GLISTAStep(UnfoldingStep):
         super().__init__(problem, options, layer)
         L = problem.lipschitz
         self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
-        self.gain_mu = nn.Parameter(torch.tensor(float(options.gain_init)))
-        self.gain_nu = nn.Parameter(torch.full((problem.n,), float(options.gain_scale_init)))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
+        self.gain_mu = nn.Parameter(torch.tensor(float(options.gain_init), dtype=problem.phi.dtype))
+        self.gain_nu = nn.Parameter(torch.full((problem.n,), float(options.gain_scale_init), dtype=problem.phi.dtype))
         if options.overshoot:
-            self.overshoot_a = nn.Parameter(torch.tensor(float(options.overshoot_init)))
+            self.overshoot_a = nn.Parameter(torch.tensor(float(options.overshoot_init), dtype=problem.phi.dtype))
 
     def gain(self, x: Tensor) -> Tensor:
         """The gain ``g_t(x)`` ``(batch, n)``, elementwise ``1 + μ_t / (ε + |ν_t| |x|)``."""

@@ -70,10 +70,12 @@ class ISTANetStep(UnfoldingStep):
             raise ValueError("ista-net: init 'identity' needs channels ≥ 2 (r⁺ and r⁻)")
         L = problem.lipschitz
         c, k = options.channels, options.kernel_size
-        self.rho = nn.Parameter(torch.tensor(options.rho_scale / L))
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.rho = nn.Parameter(torch.tensor(options.rho_scale / L, dtype=problem.phi.dtype))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
         self.transform = nn.Sequential(_conv(1, c, k), nn.ReLU(), _conv(c, c, k))  # F_t
         self.inverse = nn.Sequential(_conv(c, c, k), nn.ReLU(), _conv(c, 1, k))  # F̃_t
+        self.transform.to(problem.phi.dtype)
+        self.inverse.to(problem.phi.dtype)
         if options.init == "identity":
             self._identity_init()
 

@@ -54,7 +54,7 @@ class LAMPStep(UnfoldingStep):
         scale = 1.0 if options.init == "amp" else 1.0 / L
         theta = options.threshold_init if options.init == "amp" else problem.lam / L
         self.tieable_parameter("B", lambda: problem.phi.detach().T.clone() * scale)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(float(theta)))
+        self.theta = nn.Parameter(torch.tensor(float(theta), dtype=problem.phi.dtype))
 
     @property
     def state_key(self) -> str:

@@ -40,7 +40,7 @@ class LIHTStep(UnfoldingStep):
         super().__init__(problem, options, layer)
         L = problem.lipschitz
         self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
         self.width = options.surrogate_width * problem.lam / L
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:

@@ -36,7 +36,7 @@ class LISTACPSSStep(UnfoldingStep):
         super().__init__(problem, options, layer)
         L = problem.lipschitz
         self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
         self.percent = support_percent(layer.index, options.ss_percent_per_layer, options.ss_max_percent)
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:

@@ -33,7 +33,7 @@ class LISTACSStep(UnfoldingStep):
         super().__init__(problem, options, layer)
         L = problem.lipschitz
         self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         basis = self.problem.basis  # (n, n), rows are the atoms of the analysis operator
