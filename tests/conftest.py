@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import torch
+
+# The suite builds thousands of tiny networks; thread start-up dominates small convolutions
+# (ISTA-Net) with several OpenMP threads, so run single-threaded (results do not depend on it).
+torch.set_num_threads(1)
 
 _counter = itertools.count()
 
