@@ -87,7 +87,10 @@ class Trainer:
         self.net: UnrolledNetwork = compose(config).to(self.device)
         self.splits = make_splits(self.net.problem, config)
         self.validation = self.splits.validation.to(self.device)
-        self.optimizer = make_optimizer(self.net.parameters(), tcfg)
+        learnable = [p for p in self.net.parameters() if p.requires_grad]
+        # A network with nothing to learn (e.g. plain ISTA) is evaluated as built: zero iterations.
+        self.trainable = bool(learnable)
+        self.optimizer = make_optimizer(learnable if learnable else [torch.zeros(0, requires_grad=True)], tcfg)
         self.scheduler = make_scheduler(self.optimizer, tcfg)
         self.iteration = 0
         self.best = float("inf")
@@ -154,6 +157,12 @@ class Trainer:
         then evaluate the best network on the test set."""
         tcfg = self.config.training
         end = tcfg.iterations if stop_at is None else min(stop_at, tcfg.iterations)
+        if not self.trainable:
+            self.log(f"{self.config.name}: no learnable parameters; evaluating the network as built")
+            end = self.iteration
+            self.best = self.validate()
+            save_checkpoint(self.run_dir / "best.pt", {"config": self._config_dict(), "model": self.net.state_dict(),
+                                                       "iteration": self.iteration, "best": self.best})
         start = time.perf_counter()
         bar = tqdm(total=tcfg.iterations, initial=self.iteration, disable=not self.progress,
                    desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)

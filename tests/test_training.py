@@ -81,3 +81,12 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
         save_checkpoint(path, {"config": {"a": 2}, "model": {"w": lambda: None}})
     assert load_checkpoint(path)["config"] == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_a_network_without_parameters_is_evaluated_not_trained(tiny_config) -> None:
+    cfg = load_config(tiny_config(integrator="euler", iterations=10), ["network.step=ista"])
+    result = train(cfg, progress=False)
+    assert result.iterations == 0 and result.learnable_parameters == 0
+    net = compose(cfg)
+    assert result.test_nmse_db == pytest.approx(nmse_per_layer(net, make_test_set(net.problem, cfg)))
+    assert evaluate_checkpoint(cfg.run_dir / "best.pt").nmse_db == pytest.approx(result.test_nmse_db)
