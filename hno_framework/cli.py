@@ -260,6 +260,9 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         click.echo(f"plot: {plot_path}")
 
 
+from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="hno")

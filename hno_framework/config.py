@@ -93,8 +93,51 @@ class NetworkConfig(StrictModel):
     tied: bool = True
 
 
+class StagewiseConfig(StrictModel):
+    """Options of the stage-wise (layer-wise) protocol of LISTA-CPSS (Chen et al. 2018).
+
+    Layers are added one at a time. Stage k (the network cut at depth k + 1) has phases:
+    phase 0 trains only layer k's parameters at ``lr · new_layer_lr_factor``; then one phase per
+    entry of ``finetune_lr_factors`` trains all layers so far at ``lr · factor``, the parameters of
+    layer j < k at a further ``layer_decay^(k − j)``. A phase ends when the validation NMSE at
+    the current depth has not improved for ``patience`` iterations, or after ``max_iterations``.
+    See ``docs/experiments.md`` and :mod:`hno_framework.experiments.stagewise`.
+    """
+
+    new_layer_lr_factor: PositiveFloat = Field(1.0, description="lr multiplier of phase 0 (only the new layer trains)")
+    finetune_lr_factors: list[PositiveFloat] = Field(
+        default_factory=lambda: [0.2, 0.02],
+        description="lr multipliers of the phases that train all layers so far (LISTA-CPSS: 0.2, 0.02)",
+    )
+    layer_decay: float = Field(
+        0.3, gt=0.0, le=1.0, description="lr of layer j at stage k is scaled by layer_decay^(k − j) (LISTA-CPSS: 0.3)"
+    )
+    patience: PositiveInt = Field(4000, description="end a phase after this many iterations without a better validation NMSE")
+    min_improvement_db: float = Field(
+        0.0, ge=0.0,
+        description="a validation NMSE restarts the patience window only when it beats the phase's best by more than "
+        "this many dB (0: any improvement, as LISTA-CPSS; e.g. 0.01 ends slowly creeping phases much earlier)",
+    )
+    max_iterations: PositiveInt = Field(200_000, description="cap on the iterations of one phase")
+    validate_every: PositiveInt = Field(10, description="iterations between validations (LISTA-CPSS: 10)")
+    tied_parameters: Literal["newest-layer", "first-layer"] = Field(
+        "newest-layer",
+        description="a parameter shared by several layers (tied W) belongs to the newest layer using it "
+        "(trained in every phase 0, never decayed) or to the first one (LISTA-CPSS code: trained in stage 0's "
+        "phase 0 only, then decayed like that layer)",
+    )
+    restore_best: bool = Field(True, description="at the end of a phase, restore the parameters with the best validation NMSE")
+    checkpoint_every: PositiveInt = Field(1000, description="iterations between resumable checkpoints (also at each phase end)")
+
+
 class TrainingConfig(StrictModel):
-    """End-to-end training on the MSE of ``x_T`` with fresh batches per iteration."""
+    """Training of the unrolled network with fresh batches per iteration.
+
+    ``protocol``: ``end-to-end`` (default: the MSE of ``x_T``, ``iterations`` steps with a
+    ``schedule``; :mod:`hno_framework.training`) or ``stagewise`` (layer by layer as in
+    LISTA-CPSS, options in ``stagewise``; :mod:`hno_framework.experiments.stagewise`, run by
+    ``hno experiment``; ``iterations`` and ``schedule`` are then unused).
+    """
 
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: PositiveFloat = 5e-4
@@ -110,6 +153,12 @@ class TrainingConfig(StrictModel):
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float32"
     threads: Optional[PositiveInt] = None
+    protocol: Literal["end-to-end", "stagewise"] = Field(
+        "end-to-end",
+        description="end-to-end (hno train, hno experiment) or stagewise (layer-wise, LISTA-CPSS; run by hno experiment "
+        "and hno_framework.experiments.stagewise.train_stagewise)",
+    )
+    stagewise: StagewiseConfig = Field(default_factory=StagewiseConfig, description="options of protocol: stagewise")
 
 
 class OutputConfig(StrictModel):

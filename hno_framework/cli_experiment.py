@@ -1,0 +1,59 @@
+"""``hno experiment``: reproduce the seed paper's studies (grids of networks × problem settings).
+
+Only click is imported here; torch and the experiment modules are imported inside the commands,
+so ``hno --help`` stays fast. Library errors (:class:`~hno_framework.errors.HNOError`) become one
+``Error:`` line through the main ``hno`` group.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+import click
+
+
+@click.group("experiment")
+def experiment() -> None:
+    """Reproduce the seed's studies: train a grid of networks × settings, compare with ISTA/FISTA.
+
+    \b
+      hno experiment synthetic examples/grids/synthetic-grid.yaml --quick     the quick preset (minutes)
+      hno experiment synthetic examples/grids/synthetic-grid.yaml --resume    the full grid, continued
+    """
+
+
+@experiment.command("synthetic")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--quick", is_flag=True, help="apply the config's quick: preset (small budgets; a separate output folder)")
+@click.option("--resume", is_flag=True, help="skip finished cells, continue unfinished ones from their last checkpoint")
+@click.option("--set", "overrides", multiple=True,
+              help="override a grid value, e.g. --set training.stagewise.patience=2000 (repeatable; after --quick)")
+@click.option("--setting", "settings", multiple=True, help="run only this setting (repeatable)")
+@click.option("--network", "networks", multiple=True, help="run only this network, by name or slug (repeatable)")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], settings: tuple[str, ...],
+                  networks: tuple[str, ...], progress: bool) -> None:
+    """Synthetic sparse coding (seed Figure 3): NMSE per layer of every network on every setting.
+
+    Writes, under the grid's output.dir: per setting the saved data (data.pt), ISTA/FISTA baselines
+    and one folder per network and seed (checkpoints, result.json); then results.json, results.md,
+    nmse-per-layer.png, fista-iterations.png and classical.png.
+    """
+    from .experiments.grid import load_grid
+    from .experiments.runner import run_grid
+
+    grid = load_grid(config, list(overrides), quick=quick)
+
+    def warn(message: str) -> None:
+        click.secho(f"Warning: {message}", fg="yellow", err=True)
+
+    command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
+    run = run_grid(grid, resume=resume, progress=progress, warn=warn, quick=quick, command=command,
+                   settings=list(settings) or None, networks=list(networks) or None)
+    out = Path(grid.output.dir)
+    click.echo(f"{len(run.trained)} cells trained, {len(run.reused)} reused, in {run.seconds:.1f} s")
+    summary = (out / "results.md").read_text().split("## NMSE per layer")[0]
+    click.echo(summary.rstrip())
+    click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figures: {out / 'nmse-per-layer.png'}, "
+               f"{out / 'fista-iterations.png'}, {out / 'classical.png'}")
