@@ -136,7 +136,7 @@ class TrainingConfig(StrictModel):
     ``protocol``: ``end-to-end`` (default: the MSE of ``x_T``, ``iterations`` steps with a
     ``schedule``; :mod:`hno_framework.training`) or ``stagewise`` (layer by layer as in
     LISTA-CPSS, options in ``stagewise``; :mod:`hno_framework.experiments.stagewise`, run by
-    ``hno experiment``; ``iterations`` and ``schedule`` are then unused).
+    ``hno train``, ``hno compare`` and ``hno experiment``; ``iterations`` and ``schedule`` are then unused).
     """
 
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
@@ -155,8 +155,7 @@ class TrainingConfig(StrictModel):
     threads: Optional[PositiveInt] = None
     protocol: Literal["end-to-end", "stagewise"] = Field(
         "end-to-end",
-        description="end-to-end (hno train, hno experiment) or stagewise (layer-wise, LISTA-CPSS; run by hno experiment "
-        "and hno_framework.experiments.stagewise.train_stagewise)",
+        description="end-to-end or stagewise (layer-wise, LISTA-CPSS); both run by hno train, hno compare and hno experiment",
     )
     stagewise: StagewiseConfig = Field(default_factory=StagewiseConfig, description="options of protocol: stagewise")
 

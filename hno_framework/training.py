@@ -200,7 +200,12 @@ class Trainer:
 
 
 def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or, with ``resume``, continue training) the experiment ``config`` describes."""
+    """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
+    ``training.protocol``: end to end here, or stage-wise (:mod:`hno_framework.experiments.stagewise`)."""
+    if config.training.protocol == "stagewise":
+        from .experiments.stagewise import train_stagewise
+
+        return train_stagewise(config, resume=resume, progress=progress)
     trainer = Trainer(config, progress=progress)
     if resume:
         trainer.resume()

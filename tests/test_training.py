@@ -90,3 +90,14 @@ def test_a_network_without_parameters_is_evaluated_not_trained(tiny_config) -> N
     net = compose(cfg)
     assert result.test_nmse_db == pytest.approx(nmse_per_layer(net, make_test_set(net.problem, cfg)))
     assert evaluate_checkpoint(cfg.run_dir / "best.pt").nmse_db == pytest.approx(result.test_nmse_db)
+
+
+def test_train_dispatches_the_stagewise_protocol(tiny_config) -> None:
+    from hno_framework.experiments.stagewise import train_stagewise
+
+    stagewise = ["training.protocol=stagewise", "training.stagewise.patience=10",
+                 "training.stagewise.max_iterations=20", "training.stagewise.validate_every=5"]
+    a = train(load_config(tiny_config("via-train"), stagewise), progress=False)
+    b = train_stagewise(load_config(tiny_config("direct"), stagewise), progress=False)
+    assert a.iterations == b.iterations > 0
+    assert a.test_nmse_db == pytest.approx(b.test_nmse_db)
