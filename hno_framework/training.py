@@ -23,10 +23,11 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint, write_json
 from .composer import compose
 from .config import ExperimentConfig, TrainingConfig, parse_config
-from .data import make_splits, make_test_set
+from .data import DataSplits, make_splits, make_test_set
 from .errors import CheckpointError
 from .evaluation import nmse_per_layer
 from .network import UnrolledNetwork, count_learnable
+from .problems.base import SignalBatch
 
 
 @dataclass
@@ -72,6 +73,22 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainingConfig) -> torch.opt
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda it: lr_factor(cfg, it))
 
 
+def build_for_training(config: ExperimentConfig) -> tuple[UnrolledNetwork, DataSplits, torch.device]:
+    """The network (on ``training.device``), its data splits and the device; applies ``training.threads``."""
+    tcfg = config.training
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    device = torch.device(tcfg.device)
+    net = compose(config).to(device)
+    return net, make_splits(net.problem, config), device
+
+
+def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig, depth: Optional[int] = None) -> torch.Tensor:
+    """``MSE(x_depth, x*) + aux_loss_weight · Σ aux`` on one batch (depth: all layers by default)."""
+    out = net.unroll(batch.y, depth=depth)
+    return nn.functional.mse_loss(out.estimate, batch.x) + cfg.aux_loss_weight * out.aux_loss
+
+
 class Trainer:
     """Trains the network an :class:`ExperimentConfig` describes; see the module docstring."""
 
@@ -81,11 +98,7 @@ class Trainer:
         self.log = log
         self.run_dir = config.run_dir
         tcfg = config.training
-        if tcfg.threads:
-            torch.set_num_threads(tcfg.threads)
-        self.device = torch.device(tcfg.device)
-        self.net: UnrolledNetwork = compose(config).to(self.device)
-        self.splits = make_splits(self.net.problem, config)
+        self.net, self.splits, self.device = build_for_training(config)
         self.validation = self.splits.validation.to(self.device)
         learnable = [p for p in self.net.parameters() if p.requires_grad]
         # A network with nothing to learn (e.g. plain ISTA) is evaluated as built: zero iterations.
@@ -141,9 +154,7 @@ class Trainer:
 
     def train_step(self) -> float:
         tcfg = self.config.training
-        batch = self.splits.next_batch(tcfg.batch_size).to(self.device)
-        out = self.net.unroll(batch.y)
-        loss = nn.functional.mse_loss(out.estimate, batch.x) + tcfg.aux_loss_weight * out.aux_loss
+        loss = training_loss(self.net, self.splits.next_batch(tcfg.batch_size).to(self.device), tcfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if tcfg.grad_clip:

@@ -48,15 +48,14 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint, write_json
-from ..composer import compose
 from ..config import ExperimentConfig, StagewiseConfig, parse_config
-from ..data import make_splits, make_test_set
+from ..data import make_test_set
 from ..errors import CheckpointError
 from ..evaluation import nmse_per_layer
 from ..integrator import History, Integrator
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
-from ..training import TrainResult, make_optimizer
+from ..training import TrainResult, build_for_training, make_optimizer, training_loss
 
 
 # -- which layer owns which parameter ---------------------------------------------------------
@@ -188,12 +187,7 @@ class StagewiseTrainer:
         self.progress = progress
         self.log = log
         self.run_dir = config.run_dir
-        tcfg = config.training
-        if tcfg.threads:
-            torch.set_num_threads(tcfg.threads)
-        self.device = torch.device(tcfg.device)
-        self.net: UnrolledNetwork = compose(config).to(self.device)
-        self.splits = make_splits(self.net.problem, config)
+        self.net, self.splits, self.device = build_for_training(config)
         self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
         self.uses = parameter_usage(self.net)
         self.phase_factors = [self.cfg.new_layer_lr_factor, *self.cfg.finetune_lr_factors]
@@ -242,9 +236,7 @@ class StagewiseTrainer:
     def train_step(self) -> float:
         tcfg = self.config.training
         assert self.optimizer is not None
-        batch = self.splits.next_batch(tcfg.batch_size).to(self.device)
-        out = self.net.unroll(batch.y, depth=self.stage + 1)
-        loss = nn.functional.mse_loss(out.estimate, batch.x) + tcfg.aux_loss_weight * out.aux_loss
+        loss = training_loss(self.net, self.splits.next_batch(tcfg.batch_size).to(self.device), tcfg, depth=self.stage + 1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if tcfg.grad_clip:
