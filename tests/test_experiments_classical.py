@@ -21,14 +21,6 @@ from hno_framework.problems.base import SignalBatch
 from hno_framework.problems.lasso import gaussian_matrix, sparse_signals
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: intra-op threads only add contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny_problem(m: int = 30, n: int = 60, batch: int = 8, seed: int = 0, kappa: float = 1.0):
     g = torch.Generator().manual_seed(seed)

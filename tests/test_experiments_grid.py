@@ -19,14 +19,6 @@ from hno_framework.experiments.stagewise import StagewiseTrainer
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grids" / "synthetic-grid.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: intra-op threads only add contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny_grid(out: Path, **changes) -> dict:
     grid = {

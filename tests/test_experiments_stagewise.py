@@ -19,14 +19,6 @@ from hno_framework.experiments.stagewise import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: intra-op threads only add contention on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny_config(tmp_path: Path, *, integrator: object = "2no", tied: bool = True, layers: int = 3, **stagewise):
     options = {"patience": 30, "max_iterations": 300, "validate_every": 5, "checkpoint_every": 25, **stagewise}
