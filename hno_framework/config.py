@@ -180,13 +180,14 @@ class ExperimentConfig(StrictModel):
         return self.output.dir / self.name
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def format_validation_error(err: ValidationError, source: str, what: str = "config") -> str:
+    """One line naming every invalid key of a pydantic error: ``invalid <what> <source>: loc: msg; ...``."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
         parts.append(f"{loc}: {msg}")
-    return f"invalid config {source}: " + "; ".join(parts)
+    return f"invalid {what} {source}: " + "; ".join(parts)
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
@@ -229,7 +230,7 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> ExperimentConf
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source)) from None
 
 
 def load_config(path: str | Path, overrides: Optional[list[str]] = None) -> ExperimentConfig:

@@ -42,6 +42,7 @@ from ..config import (
     StrictModel,
     TrainingConfig,
     apply_overrides,
+    format_validation_error,
     parse_config,
     read_mapping,
 )
@@ -209,15 +210,6 @@ class Cell:
         return fingerprint(self.config.model_dump(mode="json", exclude={"output"}))
 
 
-def _format_error(err: ValidationError, source: str) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
-        parts.append(f"{loc}: {msg}")
-    return f"invalid grid config {source}: " + "; ".join(parts)
-
-
 def parse_grid(data: dict[str, Any], source: str = "<dict>", *, quick: bool = False) -> GridConfig:
     """Validate a grid mapping; with ``quick``, first merge its ``quick:`` block over it."""
     if quick:
@@ -232,7 +224,7 @@ def parse_grid(data: dict[str, Any], source: str = "<dict>", *, quick: bool = Fa
     try:
         return GridConfig.model_validate(data)
     except ValidationError as err:
-        raise ExperimentError(_format_error(err, source)) from None
+        raise ExperimentError(format_validation_error(err, source, "grid config")) from None
 
 
 def load_grid(path: str | Path, overrides: Optional[list[str]] = None, *, quick: bool = False) -> GridConfig:
