@@ -67,6 +67,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def load_resume_state(path: str | Path, config: Any, ignore: dict[str, Any]) -> dict[str, Any] | None:
+    """The training state in ``path`` (a ``last.pt``) if it exists, None if not.
+
+    Raises :class:`CheckpointError` when it was written by a config that differs from ``config``
+    (an :class:`~hno_framework.config.ExperimentConfig`) outside the fields in ``ignore``
+    (a pydantic ``exclude`` mapping, e.g. ``{"training": {"iterations": True}}``).
+    """
+    from .config import parse_config
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    saved = parse_config(state["config"], f"stored in {path}")
+    if saved.model_dump(exclude=ignore) != config.model_dump(exclude=ignore):
+        raise CheckpointError(
+            f"cannot resume: {path} was written by a different config; use another output.dir/name or drop --resume"
+        )
+    return state
+
+
 def load_network(path: str | Path):
     """Rebuild the network from a checkpoint's config and load its weights: ``(network, config)``."""
     from .composer import compose

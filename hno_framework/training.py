@@ -20,11 +20,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_json
+from .checkpoint import load_resume_state, save_checkpoint, write_json
 from .composer import compose
-from .config import ExperimentConfig, TrainingConfig, parse_config
+from .config import ExperimentConfig, TrainingConfig
 from .data import DataSplits, make_splits, make_test_set
-from .errors import CheckpointError
 from .evaluation import nmse_per_layer
 from .network import UnrolledNetwork, count_learnable
 from .problems.base import SignalBatch
@@ -129,15 +128,9 @@ class Trainer:
 
     def resume(self) -> bool:
         """Restore the state saved in ``last.pt``; False when there is none."""
-        path = self.run_dir / "last.pt"
-        if not path.is_file():
+        state = load_resume_state(self.run_dir / "last.pt", self.config, {"training": {"iterations": True}})
+        if state is None:
             return False
-        state = load_checkpoint(path)
-        saved = parse_config(state["config"], str(path))
-        if saved.model_dump(exclude={"training": {"iterations"}}) != self.config.model_dump(exclude={"training": {"iterations"}}):
-            raise CheckpointError(
-                f"cannot resume: {path} was written by a different config; use another output.dir/name or drop --resume"
-            )
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

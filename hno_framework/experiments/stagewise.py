@@ -47,10 +47,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint, write_json
-from ..config import ExperimentConfig, StagewiseConfig, parse_config
+from ..checkpoint import load_resume_state, save_checkpoint, write_json
+from ..config import ExperimentConfig, StagewiseConfig
 from ..data import make_test_set
-from ..errors import CheckpointError
 from ..evaluation import nmse_per_layer
 from ..integrator import History, Integrator
 from ..network import UnrolledNetwork, count_learnable
@@ -289,17 +288,10 @@ class StagewiseTrainer:
 
     def resume(self) -> bool:
         """Restore the state saved in ``last.pt``; False when there is none."""
-        path = self.run_dir / "last.pt"
-        if not path.is_file():
-            return False
-        state = load_checkpoint(path)
-        saved = parse_config(state["config"], str(path))
         ignore = {"training": {"iterations": True, "stagewise": {"max_iterations": True, "checkpoint_every": True}}}
-        if state.get("protocol") != "stagewise" or saved.model_dump(exclude=ignore) != self.config.model_dump(exclude=ignore):
-            raise CheckpointError(
-                f"cannot resume: {path} was written by a different config or protocol; "
-                "use another output.dir or delete that run folder"
-            )
+        state = load_resume_state(self.run_dir / "last.pt", self.config, ignore)
+        if state is None:
+            return False
         self.net.load_state_dict(state["model"])
         self.stage, self.phase, self.phase_iteration, self.iteration = (int(v) for v in state["position"])
         best, start, best_it = state["phase_best"]
