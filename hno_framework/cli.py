@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -111,7 +111,7 @@ def list_cmd(what: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["step", "integrator"]), default=None, help="when a name is both")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def show_cmd(name: str, kind: Optional[str], as_json: bool) -> None:
+def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
     """Show one component: provider, documentation, options (with defaults) and metadata."""
     import inspect
 
@@ -203,7 +203,7 @@ def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, progress: 
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--test-size", type=click.IntRange(min=1), default=None, help="number of test samples")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def eval_cmd(checkpoint: Path, test_size: Optional[int], as_json: bool) -> None:
+def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
     """NMSE (dB) per layer of a checkpoint on its experiment's fixed test set."""
     from .evaluation import evaluate_checkpoint
 
@@ -222,8 +222,8 @@ def eval_cmd(checkpoint: Path, test_size: Optional[int], as_json: bool) -> None:
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Optional[Path],
-                plot_path: Optional[Path], sweep: Optional[str], progress: bool) -> None:
+def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,
+                plot_path: Path | None, sweep: str | None, progress: bool) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say)."""
     from .checkpoint import write_json
     from .training import train
@@ -263,7 +263,7 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
 from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name="hno")
 

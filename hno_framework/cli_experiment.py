@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+
 import click
 
 

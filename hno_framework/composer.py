@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ def validate_options(info: ComponentInfo, options: dict[str, Any]) -> Options:
         ) from None
 
 
-def compose_network(problem: Problem, network: NetworkConfig, registry: Optional[Registry] = None) -> UnrolledNetwork:
+def compose_network(problem: Problem, network: NetworkConfig, registry: Registry | None = None) -> UnrolledNetwork:
     """Build T layers of ``network.step`` on ``problem`` joined by ``network.integrator``."""
     registry = registry or get_registry()
     step_info = registry.step(network.step.name)
@@ -44,7 +44,7 @@ def compose_network(problem: Problem, network: NetworkConfig, registry: Optional
     step_options = validate_options(step_info, network.step.options)
     integ_options = validate_options(integ_info, network.integrator.options)
     step_info.cls.check_problem(problem)
-    shared: Optional[dict] = {} if network.tied else None
+    shared: dict | None = {} if network.tied else None
     layers = [
         step_info.cls(problem, step_options, LayerInfo(index=t, count=network.layers, shared=shared))
         for t in range(network.layers)
@@ -53,7 +53,7 @@ def compose_network(problem: Problem, network: NetworkConfig, registry: Optional
     return UnrolledNetwork(problem, layers, integrator)
 
 
-def compose(config: ExperimentConfig | dict[str, Any], registry: Optional[Registry] = None) -> UnrolledNetwork:
+def compose(config: ExperimentConfig | dict[str, Any], registry: Registry | None = None) -> UnrolledNetwork:
     """The unrolled network an experiment config describes, in the config's dtype.
 
     Seeds ``torch.manual_seed(training.seed)`` first, so steps with random initial weights
@@ -68,6 +68,6 @@ def compose(config: ExperimentConfig | dict[str, Any], registry: Optional[Regist
     return net.to(dtype=DTYPES[cfg.training.dtype])
 
 
-def compose_from_parts(problem: ProblemConfig, network: NetworkConfig, registry: Optional[Registry] = None) -> UnrolledNetwork:
+def compose_from_parts(problem: ProblemConfig, network: NetworkConfig, registry: Registry | None = None) -> UnrolledNetwork:
     """Shorthand used by tests and notebooks: problem config + network config, float32."""
     return compose_network(build_problem(problem), network, registry)

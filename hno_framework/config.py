@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
@@ -48,20 +48,20 @@ class ProblemConfig(StrictModel):
     m: PositiveInt = 250
     n: PositiveInt = 500
     sparsity: float = Field(0.1, gt=0.0, le=1.0)
-    snr_db: Optional[float] = None
+    snr_db: float | None = None
     condition_number: float = Field(1.0, ge=1.0)
     lam: PositiveFloat = 0.4
     seed: int = 0
-    patch_size: Optional[PositiveInt] = Field(
+    patch_size: PositiveInt | None = Field(
         None, description="side of the square image patch (image kinds); n = patch_size² (derived when n is not given)"
     )
-    missing_ratio: Optional[float] = Field(
+    missing_ratio: float | None = Field(
         None, ge=0.0, lt=1.0,
         description="inpainting: fraction of missing pixels; sets m = n − round(missing_ratio·n) (derived when m is not given)",
     )
 
     @model_validator(mode="after")
-    def _derive_image_sizes(self) -> "ProblemConfig":
+    def _derive_image_sizes(self) -> ProblemConfig:
         given = self.model_fields_set
         if self.patch_size is not None:
             n = self.patch_size**2
@@ -144,7 +144,7 @@ class TrainingConfig(StrictModel):
     iterations: PositiveInt = 2000
     batch_size: PositiveInt = 64
     schedule: Literal["constant", "cosine", "step"] = "cosine"
-    grad_clip: Optional[PositiveFloat] = None
+    grad_clip: PositiveFloat | None = None
     aux_loss_weight: float = Field(1.0, ge=0.0)
     validate_every: PositiveInt = 100
     validation_size: PositiveInt = 1000
@@ -152,7 +152,7 @@ class TrainingConfig(StrictModel):
     seed: int = 0
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float32"
-    threads: Optional[PositiveInt] = None
+    threads: PositiveInt | None = None
     protocol: Literal["end-to-end", "stagewise"] = Field(
         "end-to-end",
         description="end-to-end or stagewise (layer-wise, LISTA-CPSS); both run by hno train, hno compare and hno experiment",
@@ -233,7 +233,7 @@ def parse_config(data: dict[str, Any], source: str = "<dict>") -> ExperimentConf
         raise ConfigError(format_validation_error(err, source)) from None
 
 
-def load_config(path: str | Path, overrides: Optional[list[str]] = None) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
     """Load and validate an :class:`ExperimentConfig` from YAML or TOML, with optional overrides."""
     path = Path(path)
     data = apply_overrides(read_mapping(path), overrides or [])

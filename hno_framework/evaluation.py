@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -14,7 +14,7 @@ from .problems.base import SignalBatch
 
 
 @torch.no_grad()
-def nmse_per_layer(net: UnrolledNetwork, data: SignalBatch, *, chunk: int = 1000, depth: Optional[int] = None) -> list[float]:
+def nmse_per_layer(net: UnrolledNetwork, data: SignalBatch, *, chunk: int = 1000, depth: int | None = None) -> list[float]:
     """NMSE dB of x_0..x_depth on ``data`` (``(N, n)``, ``(N, m)``), processed in chunks; length depth + 1."""
     was_training = net.training
     net.eval()
@@ -45,7 +45,7 @@ class EvaluationReport:
         return asdict(self)
 
 
-def evaluate_checkpoint(path: str | Path, test_size: Optional[int] = None) -> EvaluationReport:
+def evaluate_checkpoint(path: str | Path, test_size: int | None = None) -> EvaluationReport:
     """Rebuild a network from its checkpoint and evaluate it on the experiment's test set."""
     from .checkpoint import load_network
     from .data import make_test_set

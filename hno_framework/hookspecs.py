@@ -16,7 +16,8 @@ manager and the entry-point group, as in pluggy/pytest practice.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

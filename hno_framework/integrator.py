@@ -17,8 +17,9 @@ The composer never special-cases a scheme: all of the above go through :meth:`In
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn

@@ -7,8 +7,8 @@ and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +24,7 @@ class UnrollResult:
     ``aux_loss``: sum of the steps' auxiliary losses (0 when none)."""
 
     estimate: Tensor
-    trajectory: Optional[Tensor]
+    trajectory: Tensor | None
     aux_loss: Tensor
 
 
@@ -47,7 +47,7 @@ class UnrolledNetwork(nn.Module):
         return len(self.layers)
 
     def unroll(
-        self, y: Tensor, *, keep_trajectory: bool = False, depth: Optional[int] = None, x0: Optional[Tensor] = None
+        self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
     ) -> UnrollResult:
         """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, m)``."""
         depth = self.num_layers if depth is None else depth

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from .checkpoint import atomic_write
 
 
-def plot_nmse_per_layer(curves: dict[str, Sequence[float]], path: str | Path, *, title: Optional[str] = None) -> Path:
+def plot_nmse_per_layer(curves: dict[str, Sequence[float]], path: str | Path, *, title: str | None = None) -> Path:
     """Write a PNG of NMSE dB vs layer t = 0..T for each named curve."""
     import matplotlib
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import ModuleType
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import pluggy
 
@@ -56,7 +56,7 @@ class ComponentInfo:
     def options_schema(self) -> dict[str, Any]:
         return self.cls.Options.model_json_schema()
 
-    def metadata(self) -> Optional[dict[str, Any]]:
+    def metadata(self) -> dict[str, Any] | None:
         """Integrator metadata with default options (None for steps)."""
         if self.kind != "integrator":
             return None
@@ -116,7 +116,7 @@ class Registry:
     :attr:`broken`, :attr:`conflicts`.
     """
 
-    def __init__(self, group: str = hookspecs.ENTRY_POINT_GROUP, *, strict: Optional[bool] = None) -> None:
+    def __init__(self, group: str = hookspecs.ENTRY_POINT_GROUP, *, strict: bool | None = None) -> None:
         self.group = group
         self.strict = os.environ.get(STRICT_ENV, "") not in ("", "0") if strict is None else strict
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -232,7 +232,7 @@ class Registry:
     def names(self, kind: Kind) -> list[str]:
         return sorted(self._components[kind])
 
-    def components(self, kind: Optional[Kind] = None) -> list[ComponentInfo]:
+    def components(self, kind: Kind | None = None) -> list[ComponentInfo]:
         kinds: tuple[Kind, ...] = (kind,) if kind else ("step", "integrator")
         return [self._components[k][n] for k in kinds for n in sorted(self._components[k])]
 

@@ -12,8 +12,9 @@ shared across layers when the network is *tied* (one ``W``) and are per layer wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -42,7 +43,7 @@ class LayerInfo:
 
     index: int
     count: int
-    shared: Optional[dict[str, nn.Parameter]] = None
+    shared: dict[str, nn.Parameter] | None = None
 
     @property
     def tied(self) -> bool:

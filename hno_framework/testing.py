@@ -14,8 +14,9 @@ or parametrize pytest over :func:`registered_pairs` and :data:`PAIR_CHECKS` (see
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -45,7 +46,7 @@ class Case:
         return f"{self.step}+{self.integrator}"
 
 
-def small_problem_config(step: str, registry: Optional[Registry] = None, seed: int = 0) -> ProblemConfig:
+def small_problem_config(step: str, registry: Registry | None = None, seed: int = 0) -> ProblemConfig:
     """The first problem kind (``lasso`` first) whose small instance satisfies the step's needs."""
     cls = (registry or get_registry()).step(step).cls
     errors = []
@@ -59,8 +60,8 @@ def small_problem_config(step: str, registry: Optional[Registry] = None, seed: i
     raise AssertionError(f"no problem kind fits step '{step}': " + "; ".join(errors))
 
 
-def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64, registry: Optional[Registry] = None,
-               integrator_options: Optional[dict[str, Any]] = None, integrator: Optional[str] = None) -> UnrolledNetwork:
+def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64, registry: Registry | None = None,
+               integrator_options: dict[str, Any] | None = None, integrator: str | None = None) -> UnrolledNetwork:
     """A small network for ``case`` (optionally with another integrator / options), seeded and in ``dtype``."""
     registry = registry or get_registry()
     torch.manual_seed(seed)
@@ -77,7 +78,7 @@ def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64,
     return compose_network(problem, net_cfg, registry).to(dtype)
 
 
-def sample_measurements(net: UnrolledNetwork, case: Case, batch: int, seed: int, registry: Optional[Registry] = None) -> Tensor:
+def sample_measurements(net: UnrolledNetwork, case: Case, batch: int, seed: int, registry: Registry | None = None) -> Tensor:
     """``y`` ``(batch, m)`` drawn from the problem's own sampler, in the network's dtype."""
     cfg = small_problem_config(case.step, registry)
     g = torch.Generator().manual_seed(seed)
@@ -101,7 +102,7 @@ def _close(a: Tensor, b: Tensor, what: str, case: Case, atol: float = 1e-9, rtol
 
 # -- the checks ----------------------------------------------------------------------------------
 
-def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """forward(y) is (batch, n) and the trajectory (batch, T+1, n), finite, in float32 and float64."""
     for dtype in (torch.float32, torch.float64):
         net = build_case(case, seed=seed, dtype=dtype, registry=registry)
@@ -115,7 +116,7 @@ def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry
         _close(traj[:, -1], x, "last trajectory state differs from forward()", case, atol=1e-5)
 
 
-def check_batch_independence(case: Case, *, batch: int = 4, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_batch_independence(case: Case, *, batch: int = 4, seed: int = 0, registry: Registry | None = None) -> None:
     """Each sample's estimate does not depend on the other samples in the batch."""
     net = build_case(case, seed=seed, registry=registry)
     perturb_(net, seed)
@@ -126,7 +127,7 @@ def check_batch_independence(case: Case, *, batch: int = 4, seed: int = 0, regis
             _close(net(y[i : i + 1])[0], whole[i], f"sample {i} changes when run alone", case)
 
 
-def check_determinism(case: Case, *, batch: int = 3, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_determinism(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """Same seed -> same parameters; same input -> same output."""
     a, b = build_case(case, seed=seed, registry=registry), build_case(case, seed=seed, registry=registry)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -137,7 +138,7 @@ def check_determinism(case: Case, *, batch: int = 3, seed: int = 0, registry: Op
         _close(a(y), b(y), "two identically seeded networks differ", case, atol=0, rtol=0)
 
 
-def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """The loss on x_T (plus auxiliary losses) gives a finite gradient to every learnable parameter."""
     net = build_case(case, seed=seed, registry=registry)
     if not any(p.requires_grad for p in net.parameters()):
@@ -152,7 +153,7 @@ def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Opti
     assert not bad, f"{case}: non-finite gradient in {bad}"
 
 
-def check_state_dict_round_trip(case: Case, *, batch: int = 3, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_state_dict_round_trip(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """state_dict -> torch.save -> torch.load(weights_only=True) -> a fresh network gives equal outputs."""
     src = build_case(case, seed=seed, registry=registry)
     perturb_(src, seed + 1)
@@ -166,7 +167,7 @@ def check_state_dict_round_trip(case: Case, *, batch: int = 3, seed: int = 0, re
         _close(dst(y), src(y), "outputs differ after a state_dict round trip", case)
 
 
-def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Registry | None = None) -> None:
     """A consistent integrator maps a constant history at a fixed point of G to itself.
 
     The field of each layer is shifted, ``f̃(x) = f(x) − f(x*)``, so a random ``x*`` is a fixed
@@ -205,7 +206,7 @@ PAIR_CHECKS: dict[str, Callable[..., None]] = {
 
 
 def check_euler_is_plain_dun(step: str, *, layers: int = 4, batch: int = 3, seed: int = 0,
-                             registry: Optional[Registry] = None) -> None:
+                             registry: Registry | None = None) -> None:
     """With ``euler`` (h = 1) the network equals iterating the step: ``x_{t+1} = G_t(x_t)``."""
     case = Case(step, "euler", layers=layers)
     net = build_case(case, seed=seed, registry=registry, integrator_options={"h": 1.0})
@@ -220,7 +221,7 @@ def check_euler_is_plain_dun(step: str, *, layers: int = 4, batch: int = 3, seed
 
 
 def check_2no_reduces_to_euler(step: str, *, layers: int = 4, batch: int = 3, seed: int = 0,
-                               registry: Optional[Registry] = None) -> None:
+                               registry: Registry | None = None) -> None:
     """``2no`` with α = 1, β = 0 equals ``euler`` with h = 1 (seed eq. 11 -> eq. 8)."""
     case = Case(step, "2no", layers=layers)
     two = build_case(case, seed=seed, registry=registry, integrator_options={"alpha_init": 1.0, "beta_init": 0.0})
@@ -240,17 +241,17 @@ STEP_CHECKS: dict[str, Callable[..., None]] = {
 INTEGRATOR_CHECKS: dict[str, Callable[..., None]] = {}
 
 
-def registered_pairs(registry: Optional[Registry] = None) -> list[Case]:
+def registered_pairs(registry: Registry | None = None) -> list[Case]:
     """Every (step, integrator) pair in the registry with default options."""
     registry = registry or get_registry()
     return [Case(s, i) for s in registry.names("step") for i in registry.names("integrator")]
 
 
-def run_consistency_suite(step: Optional[str] = None, integrator: Optional[str] = None, *,
-                          registry: Optional[Registry] = None, seeds: Iterable[int] = (0, 1),
-                          step_options: Optional[dict[str, Any]] = None,
-                          integrator_options: Optional[dict[str, Any]] = None,
-                          partners: Optional[Iterable[str]] = None) -> int:
+def run_consistency_suite(step: str | None = None, integrator: str | None = None, *,
+                          registry: Registry | None = None, seeds: Iterable[int] = (0, 1),
+                          step_options: dict[str, Any] | None = None,
+                          integrator_options: dict[str, Any] | None = None,
+                          partners: Iterable[str] | None = None) -> int:
     """Run every check on the pairs involving ``step`` and/or ``integrator`` (all pairs if neither).
 
     ``step_options`` / ``integrator_options`` configure the component under test in the pair
@@ -298,8 +299,8 @@ ORDER_TEST_STEPS = (10, 20, 40, 80)
 ORDER_TOLERANCE = 0.3
 
 
-def measure_order(integrator_name: str, options: Optional[dict[str, Any]] = None, *, exact_startup: bool = True,
-                  seed: int = 0, registry: Optional[Registry] = None,
+def measure_order(integrator_name: str, options: dict[str, Any] | None = None, *, exact_startup: bool = True,
+                  seed: int = 0, registry: Registry | None = None,
                   steps: Iterable[int] = ORDER_TEST_STEPS) -> tuple[float, list[float], list[float]]:
     """Integrate ``dx/dt = A x`` (:data:`ORDER_TEST_MATRIX`, float64) to :data:`ORDER_TEST_TIME` with
     each step count N in ``steps`` (h = time / N) and return ``(slope, hs, errors)``, the least-squares
@@ -363,7 +364,7 @@ def measure_order(integrator_name: str, options: Optional[dict[str, Any]] = None
     return slope, hs, errors
 
 
-def check_numerical_order(integrator_name: str, *, seed: int = 0, registry: Optional[Registry] = None) -> None:
+def check_numerical_order(integrator_name: str, *, seed: int = 0, registry: Registry | None = None) -> None:
     """The measured convergence order on ``dx/dt = A x`` equals the declared ``metadata.order`` ± 0.3.
 
     Applies to integrators that, with default options, are not learnable and have a step size

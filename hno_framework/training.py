@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from torch import nn
@@ -82,7 +83,7 @@ def build_for_training(config: ExperimentConfig) -> tuple[UnrolledNetwork, DataS
     return net, make_splits(net.problem, config), device
 
 
-def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig, depth: Optional[int] = None) -> torch.Tensor:
+def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig, depth: int | None = None) -> torch.Tensor:
     """``MSE(x_depth, x*) + aux_loss_weight · Σ aux`` on one batch (depth: all layers by default)."""
     out = net.unroll(batch.y, depth=depth)
     return nn.functional.mse_loss(out.estimate, batch.x) + cfg.aux_loss_weight * out.aux_loss
@@ -106,7 +107,7 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, tcfg)
         self.iteration = 0
         self.best = float("inf")
-        self.best_state: Optional[dict[str, torch.Tensor]] = None
+        self.best_state: dict[str, torch.Tensor] | None = None
         self.history: list[dict[str, float]] = []
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class Trainer:
         self.scheduler.step()
         return float(loss.detach())
 
-    def fit(self, stop_at: Optional[int] = None) -> TrainResult:
+    def fit(self, stop_at: int | None = None) -> TrainResult:
         """Train until ``training.iterations`` (or until ``stop_at``, leaving a resumable ``last.pt``),
         then evaluate the best network on the test set."""
         tcfg = self.config.training

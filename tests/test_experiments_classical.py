@@ -21,7 +21,6 @@ from hno_framework.problems.base import SignalBatch
 from hno_framework.problems.lasso import gaussian_matrix, sparse_signals
 
 
-
 def tiny_problem(m: int = 30, n: int = 60, batch: int = 8, seed: int = 0, kappa: float = 1.0):
     g = torch.Generator().manual_seed(seed)
     phi = gaussian_matrix(m, n, g, kappa)  # float64

@@ -19,7 +19,6 @@ from hno_framework.experiments.stagewise import (
 )
 
 
-
 def tiny_config(tmp_path: Path, *, integrator: object = "2no", tied: bool = True, layers: int = 3, **stagewise):
     options = {"patience": 30, "max_iterations": 300, "validate_every": 5, "checkpoint_every": 25, **stagewise}
     return parse_config({

@@ -7,8 +7,9 @@ what is specific to each step, against computations written out here independent
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
 import torch
@@ -39,8 +40,8 @@ def problem_of(kind: str = "lasso", seed: int = 0, **fields: Any) -> tuple[Probl
     return build_problem(cfg).to(F64), cfg
 
 
-def network(problem: Problem, step: str, options: Optional[dict] = None, *, layers: int = 5, tied: bool = True,
-            integrator: str = "euler", integrator_options: Optional[dict] = None, seed: int = 0) -> UnrolledNetwork:
+def network(problem: Problem, step: str, options: dict | None = None, *, layers: int = 5, tied: bool = True,
+            integrator: str = "euler", integrator_options: dict | None = None, seed: int = 0) -> UnrolledNetwork:
     torch.manual_seed(seed)
     cfg = NetworkConfig(step=ComponentSpec(name=step, options=options or {}), layers=layers, tied=tied,
                         integrator=ComponentSpec(name=integrator, options=integrator_options or {}))
@@ -51,7 +52,7 @@ def measurements(problem: Problem, cfg: ProblemConfig, batch: int = 6, seed: int
     return make_sampler(problem, cfg).sample(batch, torch.Generator().manual_seed(seed)).y.to(F64)
 
 
-def ista_iterates(problem: Problem, y: torch.Tensor, layers: int, basis: Optional[torch.Tensor] = None) -> torch.Tensor:
+def ista_iterates(problem: Problem, y: torch.Tensor, layers: int, basis: torch.Tensor | None = None) -> torch.Tensor:
     """x_0..x_T of ISTA for problem (1), written out: x ← Dᵀη_{λ/L}(D(x + Φᵀ(y − Φx)/L))."""
     phi, L, lam = problem.phi, problem.lipschitz, problem.lam
     d = torch.eye(problem.n, dtype=F64) if basis is None else basis

@@ -17,8 +17,9 @@ iteration; :func:`iterations_to_reach` counts the iterations a solver needs to r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -83,7 +84,7 @@ class TunedSolver:
     algorithm: str
     lam: float
     validation_nmse_db: dict[float, float]
-    test: Optional[SolverRun] = None
+    test: SolverRun | None = None
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -106,7 +107,7 @@ def tune_lambda(phi: Tensor, validation: SignalBatch, lambdas: Sequence[float], 
     return TunedSolver(algorithm, best, table)
 
 
-def iterations_to_reach(curve_db: Sequence[float], target_db: float) -> Optional[int]:
+def iterations_to_reach(curve_db: Sequence[float], target_db: float) -> int | None:
     """The first iteration k with ``curve_db[k] ≤ target_db`` (None when the curve never gets there)."""
     for k, value in enumerate(curve_db):
         if value <= target_db:

@@ -29,7 +29,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
 
@@ -79,8 +79,8 @@ class SettingSpec(StrictModel):
     """One problem setting of the grid: the base problem with this ``snr_db`` (None = noiseless) and κ."""
 
     name: str = Field(description="folder name of the setting (lower case, dashes)")
-    title: Optional[str] = Field(None, description="panel title in the figures (default: derived from snr_db and κ)")
-    snr_db: Optional[float] = Field(None, description="measurement SNR in dB; null = noiseless")
+    title: str | None = Field(None, description="panel title in the figures (default: derived from snr_db and κ)")
+    snr_db: float | None = Field(None, description="measurement SNR in dB; null = noiseless")
     condition_number: float = Field(1.0, ge=1.0, description="condition number κ of Φ")
     problem: dict[str, Any] = Field(default_factory=dict, description="further overrides of the base problem")
 
@@ -130,14 +130,14 @@ class ClassicalConfig(StrictModel):
     lambdas: list[PositiveFloat] = Field(
         default_factory=lambda: [0.003, 0.01, 0.03, 0.1, 0.3], description="λ grid, tuned on the validation set"
     )
-    tune_size: Optional[PositiveInt] = Field(None, description="validation samples used to tune λ (default: all)")
-    tune_iterations: Optional[PositiveInt] = Field(
+    tune_size: PositiveInt | None = Field(None, description="validation samples used to tune λ (default: all)")
+    tune_iterations: PositiveInt | None = Field(
         None, description="iterations when tuning: λ minimising the validation NMSE at this iteration (default: iterations)"
     )
     reference: Literal["ista", "fista"] = Field("fista", description="the solver of the 'iterations saved' count")
 
     @model_validator(mode="after")
-    def _reference_runs(self) -> "ClassicalConfig":
+    def _reference_runs(self) -> ClassicalConfig:
         if self.enabled and self.reference not in self.algorithms:
             raise ValueError(f"reference '{self.reference}' must be one of algorithms {self.algorithms}")
         return self
@@ -155,10 +155,10 @@ class GridConfig(StrictModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     classical: ClassicalConfig = Field(default_factory=ClassicalConfig)
     output: OutputConfig = Field(default_factory=lambda: OutputConfig(dir=Path("runs/synthetic")))
-    quick: Optional[dict[str, Any]] = Field(None, description="overrides applied by --quick")
+    quick: dict[str, Any] | None = Field(None, description="overrides applied by --quick")
 
     @model_validator(mode="after")
-    def _unique(self) -> "GridConfig":
+    def _unique(self) -> GridConfig:
         for what, names in (("setting", [s.name for s in self.settings]),
                             ("network", [n.slug for n in self.networks]),
                             ("seed", [str(s) for s in self.seeds])):
@@ -173,7 +173,7 @@ class GridConfig(StrictModel):
         data.update(snr_db=setting.snr_db, condition_number=setting.condition_number)
         return ProblemConfig.model_validate(data)
 
-    def cell(self, setting: SettingSpec, network: NetworkSpec, seed: int) -> "Cell":
+    def cell(self, setting: SettingSpec, network: NetworkSpec, seed: int) -> Cell:
         training = deep_merge(self.training.model_dump(mode="json"), network.training)
         training["seed"] = seed
         data = {
@@ -186,7 +186,7 @@ class GridConfig(StrictModel):
         }
         return Cell(setting, network, seed, parse_config(data, f"grid cell {data['name']}"))
 
-    def cells(self) -> list["Cell"]:
+    def cells(self) -> list[Cell]:
         """All cells, setting by setting, then network by network, then seed by seed."""
         return [self.cell(s, n, seed) for s in self.settings for n in self.networks for seed in self.seeds]
 
@@ -227,7 +227,7 @@ def parse_grid(data: dict[str, Any], source: str = "<dict>", *, quick: bool = Fa
         raise ExperimentError(format_validation_error(err, source, "grid config")) from None
 
 
-def load_grid(path: str | Path, overrides: Optional[list[str]] = None, *, quick: bool = False) -> GridConfig:
+def load_grid(path: str | Path, overrides: list[str] | None = None, *, quick: bool = False) -> GridConfig:
     """Load a grid config (YAML/TOML). ``overrides`` (``dotted.key=value``) apply after the quick preset."""
     path = Path(path)
     data = read_mapping(path)

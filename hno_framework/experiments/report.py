@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..checkpoint import atomic_write, write_json
 
 MARKERS = "osD^v<>pPXh*"
 
 
-def _fmt(value: Optional[float], std: Optional[float] = None) -> str:
+def _fmt(value: float | None, std: float | None = None) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:.2f} ± {std:.2f}" if std else f"{value:.2f}"
@@ -102,7 +102,7 @@ def _solver_names(settings: dict[str, Any]) -> list[str]:
     return out
 
 
-def _curve(setting: dict[str, Any], solver: str) -> Optional[list[float]]:
+def _curve(setting: dict[str, Any], solver: str) -> list[float] | None:
     classical = setting.get("classical") or {}
     entry = classical.get("solvers", {}).get(solver)
     return entry["nmse_db"] if entry else None

@@ -19,9 +19,10 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -44,7 +45,7 @@ class SkippedNetworkWarning(UserWarning):
     """A network of the grid is skipped because its step or integrator is not registered."""
 
 
-def partition_networks(grid: GridConfig, registry: Optional[Registry] = None) -> tuple[list[NetworkSpec], dict[str, str]]:
+def partition_networks(grid: GridConfig, registry: Registry | None = None) -> tuple[list[NetworkSpec], dict[str, str]]:
     """The networks whose step and integrator are registered, and ``{name: reason}`` for the others."""
     registry = registry or get_registry()
     steps, integrators = set(registry.names("step")), set(registry.names("integrator"))
@@ -87,9 +88,9 @@ class GridRunner:
     """Runs one :class:`GridConfig` (see the module docstring)."""
 
     def __init__(self, grid: GridConfig, *, resume: bool = False, progress: bool = True,
-                 log: Optional[Callable[[str], None]] = None, warn: Optional[Callable[[str], None]] = None,
-                 settings: Optional[Sequence[str]] = None, networks: Optional[Sequence[str]] = None,
-                 registry: Optional[Registry] = None, command: Optional[str] = None, quick: bool = False) -> None:
+                 log: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
+                 settings: Sequence[str] | None = None, networks: Sequence[str] | None = None,
+                 registry: Registry | None = None, command: str | None = None, quick: bool = False) -> None:
         self.grid = grid
         self.resume = resume
         self.progress = progress
@@ -108,7 +109,7 @@ class GridRunner:
         self.networks = [n for n in chosen if n in runnable]
 
     @staticmethod
-    def _select(what: str, items: list, names: Optional[Sequence[str]], key: Callable, alt: Optional[Callable] = None) -> list:
+    def _select(what: str, items: list, names: Sequence[str] | None, key: Callable, alt: Callable | None = None) -> list:
         if not names:
             return list(items)
         known = {key(i) for i in items} | ({alt(i) for i in items} if alt else set())
@@ -132,7 +133,7 @@ class GridRunner:
                 "pass --resume to continue it, or choose another output.dir"
             )
 
-    def _finished(self, cell: Cell) -> Optional[dict[str, Any]]:
+    def _finished(self, cell: Cell) -> dict[str, Any] | None:
         path = cell.run_dir / RESULT_FILE
         if not path.is_file():
             return None
@@ -300,7 +301,7 @@ class GridRunner:
             "config": self.grid.model_dump(mode="json"),
         }
 
-    def _collect(self, setting: SettingSpec, networks: list[NetworkSpec], classical: Optional[dict[str, Any]],
+    def _collect(self, setting: SettingSpec, networks: list[NetworkSpec], classical: dict[str, Any] | None,
                  cell_results: list[dict[str, Any]]) -> dict[str, Any]:
         T = self.grid.layers
         ref_curve = None

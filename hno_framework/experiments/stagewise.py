@@ -40,8 +40,9 @@ import copy
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -137,7 +138,7 @@ def parameter_usage(net: UnrolledNetwork) -> list[ParameterUse]:
     return out
 
 
-def lr_multiplier(use: ParameterUse, stage: int, phase: int, cfg: StagewiseConfig) -> Optional[Tensor]:
+def lr_multiplier(use: ParameterUse, stage: int, phase: int, cfg: StagewiseConfig) -> Tensor | None:
     """Learning-rate multipliers of ``use.param`` in (stage, phase): per entry (a tensor of the
     parameter's shape) or for the whole tensor (a 0-d tensor); None when it does not train then."""
     uses = use.uses if use.per_entry else use.uses.unsqueeze(1)  # (T, E)
@@ -180,7 +181,7 @@ class StagewiseTrainer:
     """Trains the network of an :class:`ExperimentConfig` layer by layer (see the module docstring)."""
 
     def __init__(self, config: ExperimentConfig, *, progress: bool = True, log: Callable[[str], None] = print,
-                 validation: Optional[SignalBatch] = None) -> None:
+                 validation: SignalBatch | None = None) -> None:
         self.config = config
         self.cfg: StagewiseConfig = config.training.stagewise
         self.progress = progress
@@ -195,7 +196,7 @@ class StagewiseTrainer:
         self.phase_best = math.inf
         self.phase_start = math.inf
         self.phase_best_iteration = 0
-        self.phase_best_state: Optional[dict[str, Tensor]] = None
+        self.phase_best_state: dict[str, Tensor] | None = None
         self.phase_seconds = 0.0
         self.seconds = 0.0
         self.summaries: list[PhaseSummary] = []
@@ -214,7 +215,7 @@ class StagewiseTrainer:
     # -- phases ----------------------------------------------------------------------------------
     def _setup_phase(self) -> None:
         """Optimizer and multipliers of the current (stage, phase)."""
-        self.multipliers: list[tuple[nn.Parameter, Optional[Tensor]]] = []
+        self.multipliers: list[tuple[nn.Parameter, Tensor | None]] = []
         for use in self.uses:
             mult = lr_multiplier(use, self.stage, self.phase, self.cfg)
             if mult is None:
@@ -309,7 +310,7 @@ class StagewiseTrainer:
         return True
 
     # -- the loop --------------------------------------------------------------------------------
-    def fit(self, stop_after: Optional[int] = None) -> TrainResult:
+    def fit(self, stop_after: int | None = None) -> TrainResult:
         """Train all stages (or stop after ``stop_after`` more iterations in total, leaving a
         resumable ``last.pt``); then evaluate the network on the test set."""
         cfg = self.cfg

@@ -5,8 +5,9 @@ A kind is a :class:`ProblemKind` in :data:`PROBLEM_KINDS` (core code: problems a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -30,8 +31,8 @@ class Sampler(Protocol):
 class ProblemKind:
     """How to build one kind of problem (``build``) and draw data for it (``sampler``)."""
 
-    build: Callable[["ProblemConfig"], Problem]
-    sampler: Callable[[Problem, "ProblemConfig"], Sampler]
+    build: Callable[[ProblemConfig], Problem]
+    sampler: Callable[[Problem, ProblemConfig], Sampler]
     summary: str = ""
 
 
@@ -61,12 +62,12 @@ def problem_kind(name: str) -> ProblemKind:
         raise ConfigError(f"unknown problem kind '{name}'; known kinds: {', '.join(sorted(PROBLEM_KINDS))}") from None
 
 
-def build_problem(cfg: "ProblemConfig") -> Problem:
+def build_problem(cfg: ProblemConfig) -> Problem:
     """The :class:`Problem` described by ``cfg`` (deterministic in ``cfg.seed``)."""
     return problem_kind(cfg.kind).build(cfg)
 
 
-def make_sampler(problem: Problem, cfg: "ProblemConfig") -> Sampler:
+def make_sampler(problem: Problem, cfg: ProblemConfig) -> Sampler:
     """A sampler of ``(x*, y)`` for ``problem`` (which may come from a checkpoint)."""
     return problem_kind(cfg.kind).sampler(problem, cfg)
 
@@ -76,4 +77,4 @@ def fixed_set(sampler: Sampler, size: int, seed: int) -> SignalBatch:
     return sampler.sample(size, torch.Generator().manual_seed(seed))
 
 
-__all__ = ["Problem", "SignalBatch", "Sampler", "ProblemKind", "PROBLEM_KINDS", "build_problem", "make_sampler", "fixed_set"]
+__all__ = ["PROBLEM_KINDS", "Problem", "ProblemKind", "Sampler", "SignalBatch", "build_problem", "fixed_set", "make_sampler"]

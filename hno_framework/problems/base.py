@@ -7,7 +7,6 @@ Tensors are batch-first: a signal batch is ``(batch, n)``, a measurement batch `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -30,9 +29,9 @@ class Problem(nn.Module):
         phi: Tensor,
         lam: float,
         *,
-        basis: Optional[Tensor] = None,
+        basis: Tensor | None = None,
         kind: str = "lasso",
-        patch_shape: Optional[tuple[int, int]] = None,
+        patch_shape: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         if phi.ndim != 2:
@@ -81,8 +80,8 @@ class SignalBatch:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "SignalBatch":
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> SignalBatch:
         return SignalBatch(self.x.to(device, dtype), self.y.to(device, dtype))
 
-    def slice(self, start: int, stop: int) -> "SignalBatch":
+    def slice(self, start: int, stop: int) -> SignalBatch:
         return SignalBatch(self.x[start:stop], self.y[start:stop])

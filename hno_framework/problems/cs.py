@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..config import ProblemConfig
 
 
-def patch_side(cfg: "ProblemConfig") -> int:
+def patch_side(cfg: ProblemConfig) -> int:
     """The patch side ``p`` with ``n = p²``: ``cfg.patch_size`` or the square root of ``cfg.n``."""
     if cfg.patch_size is not None:
         if cfg.patch_size**2 != cfg.n:  # guarded by ProblemConfig as well
@@ -44,7 +44,7 @@ def patch_side(cfg: "ProblemConfig") -> int:
 class BasisSparseSampler:
     """Draws ``x* = Dᵀ s`` (s Bernoulli(p)·N(0, 1)) and ``y = Φx* + e`` for a problem with a basis D."""
 
-    def __init__(self, problem: Problem, sparsity: float, snr_db: Optional[float]) -> None:
+    def __init__(self, problem: Problem, sparsity: float, snr_db: float | None) -> None:
         if problem.basis is None:
             raise ConfigError(f"problem kind '{problem.kind}' has no basis D to draw basis-sparse signals from")
         self.problem, self.sparsity, self.snr_db = problem, sparsity, snr_db
@@ -57,7 +57,7 @@ class BasisSparseSampler:
         return SignalBatch(x, y).to(phi.device, phi.dtype)
 
 
-def make_cs_problem(cfg: "ProblemConfig") -> Problem:
+def make_cs_problem(cfg: ProblemConfig) -> Problem:
     """The ``cs`` :class:`Problem`: seeded Gaussian Φ ``(m, p²)``, 2-D DCT basis, ``patch_shape = (p, p)``."""
     side = patch_side(cfg)
     if cfg.missing_ratio is not None:

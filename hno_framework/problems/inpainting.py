@@ -30,7 +30,7 @@ def random_mask(n: int, observed: int, generator: torch.Generator) -> torch.Tens
     return torch.randperm(n, generator=generator)[:observed].sort().values
 
 
-def make_inpainting_problem(cfg: "ProblemConfig") -> Problem:
+def make_inpainting_problem(cfg: ProblemConfig) -> Problem:
     """The ``inpainting`` :class:`Problem`: Φ = kept rows of I_n, 2-D DCT basis, ``patch_shape = (p, p)``."""
     side = patch_side(cfg)
     if cfg.m > cfg.n:

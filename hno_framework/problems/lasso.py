@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -36,7 +35,7 @@ def sparse_signals(batch: int, n: int, sparsity: float, generator: torch.Generat
     return support.to(dtype) * torch.randn(batch, n, generator=generator, dtype=dtype)
 
 
-def add_noise(y: Tensor, snr_db: Optional[float], generator: torch.Generator) -> Tensor:
+def add_noise(y: Tensor, snr_db: float | None, generator: torch.Generator) -> Tensor:
     """y + e with per-sample std(e) = std(y) · 10^(−SNR/20); identity when ``snr_db`` is None."""
     if snr_db is None:
         return y
@@ -47,7 +46,7 @@ def add_noise(y: Tensor, snr_db: Optional[float], generator: torch.Generator) ->
 class SparseSignalSampler:
     """Draws ``(x*, y)`` batches for a problem: ``sample(batch, generator) -> SignalBatch``."""
 
-    def __init__(self, problem: Problem, sparsity: float, snr_db: Optional[float]) -> None:
+    def __init__(self, problem: Problem, sparsity: float, snr_db: float | None) -> None:
         self.problem, self.sparsity, self.snr_db = problem, sparsity, snr_db
 
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:

@@ -15,8 +15,9 @@ conditions), computed here for trees up to :data:`MAX_ORDER` nodes.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -38,12 +39,12 @@ class ButcherTableau(BaseModel):
 
     a: tuple[tuple[float, ...], ...] = Field(description="s×s matrix A, strictly lower triangular (explicit method)")
     b: tuple[float, ...] = Field(description="weights b_1..b_s, summing to 1")
-    c: Optional[tuple[float, ...]] = Field(
+    c: tuple[float, ...] | None = Field(
         None, description="nodes c_1..c_s; must equal the row sums of A (omit to use them)"
     )
 
     @model_validator(mode="after")
-    def _check(self) -> "ButcherTableau":
+    def _check(self) -> ButcherTableau:
         s = len(self.a)
         if s == 0:
             raise ValueError("A is empty; give at least one stage, e.g. a: [[0]], b: [1] (Euler)")
@@ -115,14 +116,14 @@ Tree = tuple  # a rooted tree: the sorted tuple of its root's subtrees; () is th
 
 def _grow(tree: Tree) -> list[Tree]:
     """Every tree obtained by attaching one new leaf to a node of ``tree`` (canonical form)."""
-    grown = [tuple(sorted(tree + ((),)))]
+    grown = [tuple(sorted((*tree, ())))]
     for i, child in enumerate(tree):
         for g in _grow(child):
-            grown.append(tuple(sorted(tree[:i] + (g,) + tree[i + 1 :])))
+            grown.append(tuple(sorted((*tree[:i], g, *tree[i + 1:]))))
     return grown
 
 
-@lru_cache(maxsize=None)
+@cache
 def rooted_trees(order: int) -> tuple[Tree, ...]:
     """All rooted trees with ``order`` nodes (1, 1, 2, 4, 9, 20, 48, 115, ...)."""
     if order == 1:

@@ -32,7 +32,7 @@ C_0 = … = C_p = 0) and the start-up rules (order p_k), and 0 when the rule is 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ def merge(values: Sequence[float] | Tensor, k: int) -> list[float] | Tensor:
         return values if isinstance(values, Tensor) else list(values)
     if isinstance(values, Tensor):
         return torch.cat([values[: k - 1], values[k - 1 :].sum().reshape(1)])
-    return list(values[: k - 1]) + [sum(values[k - 1 :])]
+    return [*list(values[:k - 1]), sum(values[k - 1:])]
 
 
 def zero_stable(xi: Sequence[float]) -> bool:
@@ -90,20 +90,20 @@ def convergence_order(xi: Sequence[float], gamma: Sequence[float]) -> int:
 
 class LMOptions(Options):
     steps: int = Field(2, ge=1, description="r: how many past states x_t..x_{t−r+1} (and their f) a layer combines")
-    xi_init: Optional[tuple[float, ...]] = Field(
+    xi_init: tuple[float, ...] | None = Field(
         None, description="initial ξ_0..ξ_{r−1} (weights of x_t..x_{t−r+1}); default (1, 0, …, 0)"
     )
-    gamma_init: Optional[tuple[float, ...]] = Field(
+    gamma_init: tuple[float, ...] | None = Field(
         None, description="initial γ_0..γ_{r−1} (weights of f_t..f_{t−r+1}); default (1, 0, …, 0)"
     )
     h: float = Field(1.0, gt=0.0, description="initial step size h_t")
     sum_to_one: bool = Field(True, description="parametrise ξ so that Σ_i ξ_{t,i} = 1 (fixed points of G are kept)")
     shared: bool = Field(False, description="one ξ, γ, h for all layers instead of ξ_t, γ_t, h_t per layer")
     learnable: bool = Field(True, description="train ξ and γ")
-    learnable_h: Optional[bool] = Field(None, description="train h (default: the value of learnable)")
+    learnable_h: bool | None = Field(None, description="train h (default: the value of learnable)")
 
     @model_validator(mode="after")
-    def _check(self) -> "LMOptions":
+    def _check(self) -> LMOptions:
         for key in ("xi_init", "gamma_init"):
             value = getattr(self, key)
             if value is not None and len(value) != self.steps:
@@ -166,7 +166,7 @@ class LinearMultistep(Integrator):
             consistent=options.sum_to_one or fixed_sum,
         )
 
-    def coefficients(self, t: int, available: Optional[int] = None) -> tuple[Tensor, Tensor, Tensor]:
+    def coefficients(self, t: int, available: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """``(ξ, γ, h)`` layer ``t`` applies to ``x_{t−i}``, ``f_{t−i}`` (i = 0..k−1), merged to
         ``available`` past states when fewer are given. ``ξ`` includes the derived ``ξ_0``."""
         row = 0 if self.options.shared else t

@@ -51,10 +51,7 @@ class ABM2(Integrator):
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
         h, x, fx = self.h[t], history.x(0), history.f(0)
-        if t == 0 or len(history) < 2:
-            guess = x + h * fx
-        else:
-            guess = x + h * (1.5 * fx - 0.5 * history.f(1))
+        guess = x + h * fx if t == 0 or len(history) < 2 else x + h * (1.5 * fx - 0.5 * history.f(1))
         for _ in range(self.options.corrections):
             guess = x + 0.5 * h * (fx + field(guess))
         return guess

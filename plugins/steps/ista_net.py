@@ -28,9 +28,9 @@ Initialisation of the convolutions (``init``):
 
 from __future__ import annotations
 
-import torch
 from typing import Literal
 
+import torch
 from pydantic import Field
 from torch import Tensor, nn
 

@@ -7,11 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hno_extra.mlp_prox import MLPProxOptions, MLPProxStep
 from hno_framework import compose, get_registry
 from hno_framework.errors import ConfigError
 from hno_framework.testing import run_consistency_suite
-
-from hno_extra.mlp_prox import MLPProxOptions, MLPProxStep
 
 SMALL_PROBLEM = {"kind": "lasso", "m": 8, "n": 16, "sparsity": 0.25, "lam": 0.1, "seed": 0}
 

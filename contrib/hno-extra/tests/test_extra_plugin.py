@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hno_framework import compose, get_registry, list_integrators, list_steps, load_config
-
 import hno_extra
+from hno_framework import compose, get_registry, list_integrators, list_steps, load_config
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 REPO_ROOT = PLUGIN_ROOT.parents[1]

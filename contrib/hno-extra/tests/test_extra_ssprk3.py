@@ -9,10 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hno_extra.ssprk3 import SSPRK3, SSPRK3Options
 from hno_framework import History, IntegratorLayout, compose, get_registry
 from hno_framework.testing import run_consistency_suite
-
-from hno_extra.ssprk3 import SSPRK3, SSPRK3Options
 
 
 def integrate(scheme: SSPRK3, field, x0: torch.Tensor, steps: int) -> torch.Tensor:
