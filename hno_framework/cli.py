@@ -261,6 +261,9 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
 
 
 from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)
+from .cli_inspect import inspect_cmd as _inspect  # noqa: E402
+
+cli.add_command(_inspect)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -125,6 +125,26 @@ class Integrator(nn.Module):
         """``x_{t+1}`` from the history (``history.x(0) = x_t``, ``history.f(0) = f(x_t | Θ_t)``)."""
         raise NotImplementedError
 
+    def inspect_coefficients(self) -> dict[str, Tensor]:
+        """The coefficients each layer applies, for ``hno inspect``: name -> ``(T,)`` or ``(T, k)``, row ``t``
+        for layer ``t``. Optional to override; the default takes every own parameter and buffer whose first
+        dimension is T, and repeats one of shape ``()`` or ``(1,)`` (shared by all layers) T times."""
+        T = self.layout.num_layers
+        out: dict[str, Tensor] = {}
+        for name, value in [*self.named_parameters(recurse=False), *self.named_buffers(recurse=False)]:
+            value = value.detach()
+            if value.dim() >= 1 and value.shape[0] == T:
+                out[name] = value.clone()
+            elif value.numel() == 1:
+                out[name] = value.reshape(1).repeat(T)
+        return out
+
+    def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
+        """Named reference schemes in the layout of :meth:`inspect_coefficients`, e.g. ``{"euler": {"alpha":
+        ones, "beta": zeros}}`` (the values at which this scheme is forward Euler). Optional; default none.
+        (The values at initialisation are found by ``hno inspect`` itself, from a freshly built network.)"""
+        return {}
+
     def extra_repr(self) -> str:
         m = self.metadata
         return f"family={m.family}, r={m.past_states}, stages={m.stages}, order={m.order}, learnable={m.learnable}"

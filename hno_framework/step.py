@@ -115,6 +115,19 @@ class UnfoldingStep(nn.Module):
         """``G(x | y, Θ_t)``: ``(batch, n) -> (batch, n)``."""
         raise NotImplementedError
 
+    def inspect_parameters(self) -> dict[str, Tensor]:
+        """This layer's parameters as scalars, for ``hno inspect`` (e.g. ``theta`` θ_t, ``gamma`` γ_t).
+
+        Optional to override. The default: every parameter (learnable or not) and scalar buffer; a scalar
+        as it is, a larger tensor ``W`` as its Frobenius norm under ``‖W‖`` (tied ones are the same in every layer).
+        """
+        out: dict[str, Tensor] = {}
+        named = [*self.named_parameters(), *((n, b) for n, b in self.named_buffers() if b.numel() == 1)]
+        for name, value in named:
+            value = value.detach()
+            out[name if value.numel() == 1 else f"‖{name}‖"] = value.reshape(()) if value.numel() == 1 else value.norm()
+        return out
+
     def f(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         """The ODE right-hand side ``f(x | Θ_t) = G(x | Θ_t) − x`` (seed eq. 8)."""
         return self(x, ctx) - x

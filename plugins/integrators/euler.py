@@ -30,3 +30,7 @@ class Euler(Integrator):
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
         return history.x(0) + self.h[t] * history.f(0)
+
+    def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
+        """The plain DUN x_{t+1} = G(x_t): h = 1."""
+        return {"plain DUN": {"h": torch.ones(self.layout.num_layers)}}

@@ -187,6 +187,28 @@ class LinearMultistep(Integrator):
         slope = sum(gamma[i] * history.f(i) for i in range(len(gamma)))
         return x + h * slope
 
+    def inspect_coefficients(self) -> dict[str, Tensor]:
+        """ξ_t, γ_t ``(T, r)`` as layer t applies them (start-up merge included; NaN for the past states a
+        layer does not see) and h_t ``(T,)``."""
+        T, r = self.layout.num_layers, self.options.steps
+        xi, gamma = torch.full((T, r), float("nan")), torch.full((T, r), float("nan"))
+        h = torch.empty(T)
+        for t in range(T):
+            x_t, g_t, h_t = self.coefficients(t, min(t + 1, r))
+            xi[t, : len(x_t)] = torch.as_tensor(x_t).detach()
+            gamma[t, : len(g_t)] = torch.as_tensor(g_t).detach()
+            h[t] = h_t.detach()
+        return {"xi": xi, "gamma": gamma, "h": h}
+
+    def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
+        """Forward Euler (the plain DUN): ξ = (1, 0, …), γ = (1, 0, …), h = 1 (NaN where a layer sees fewer states)."""
+        T, r = self.layout.num_layers, self.options.steps
+        xi = torch.full((T, r), float("nan"))
+        for t in range(T):
+            xi[t, : min(t + 1, r)] = 0.0
+        xi[:, 0] = 1.0
+        return {"euler": {"xi": xi, "gamma": xi.clone(), "h": torch.ones(T)}}
+
 
 def _offsets(lengths: list[int]) -> list[int]:
     out = [0]

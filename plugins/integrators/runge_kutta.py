@@ -120,3 +120,9 @@ class RungeKutta(Integrator):
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
         return rk_step(history.x(0), history.f(0), field, self.h[t], self.a, self.weights(t))
+
+    def inspect_coefficients(self) -> dict[str, Tensor]:
+        """The weights b_t ``(T, s)`` (summing to 1) and the step h_t ``(T,)``."""
+        T = self.layout.num_layers
+        b = torch.stack([torch.as_tensor(self.weights(t), dtype=self.h.dtype).detach() for t in range(T)])
+        return {"b": b, "h": self.h.detach().clone()}

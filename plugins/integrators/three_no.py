@@ -58,3 +58,17 @@ class ThreeNO(Integrator):
             return (1 - b1) * x + b1 * history.x(1) + a * fx
         b2 = self.beta2[t - 2]
         return (1 - b1 - b2) * x + b1 * history.x(1) + b2 * history.x(2) + a * fx
+
+    def inspect_coefficients(self) -> dict[str, Tensor]:
+        """α_t, β¹_t, β²_t for t = 0..T−1, shape ``(T,)``; the start-up layers' fixed values are 1 (α) and 0 (β)."""
+        T = self.layout.num_layers
+
+        def pad(value: Tensor, fixed: float) -> Tensor:
+            return torch.cat([torch.full((T - value.numel(),), fixed, dtype=value.dtype), value.detach()])
+
+        return {"alpha": pad(self.alpha, 1.0), "beta1": pad(self.beta1, 0.0), "beta2": pad(self.beta2, 0.0)}
+
+    def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
+        """Forward Euler (the plain DUN): α = 1, β¹ = β² = 0."""
+        T = self.layout.num_layers
+        return {"euler": {"alpha": torch.ones(T), "beta1": torch.zeros(T), "beta2": torch.zeros(T)}}

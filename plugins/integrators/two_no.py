@@ -43,3 +43,13 @@ class TwoNO(Integrator):
             return history.x(0) + history.f(0)
         a, b = self.alpha[t - 1], self.beta[t - 1]
         return (1 - b) * history.x(0) + b * history.x(1) + a * history.f(0)
+
+    def inspect_coefficients(self) -> dict[str, Tensor]:
+        """α_t, β_t for t = 0..T−1, shape ``(T,)``; layer 0 is Euler (α_0 = 1, β_0 = 0, fixed)."""
+        one, zero = self.alpha.new_ones(1), self.beta.new_zeros(1)
+        return {"alpha": torch.cat([one, self.alpha.detach()]), "beta": torch.cat([zero, self.beta.detach()])}
+
+    def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
+        """Forward Euler (the plain DUN): α = 1, β = 0."""
+        T = self.layout.num_layers
+        return {"euler": {"alpha": torch.ones(T), "beta": torch.zeros(T)}}
