@@ -28,7 +28,7 @@ from hno_framework.evaluation import nmse_per_layer
 from hno_framework.experiments.data import generate
 from hno_framework.experiments.grid import load_grid
 from hno_framework.experiments.runner import partition_networks
-from hno_framework.experiments.stagewise import StagewiseTrainer
+from hno_framework.training import Trainer, apply_threads
 
 DEPTHS = (1, 4, 8, 12, 16)
 
@@ -43,7 +43,7 @@ def timed(fn, repeat: int) -> float:
 
 def linear_fit(xs, ys):
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return lambda d: my + slope * (d - mx)
 
 
@@ -59,8 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     grid = load_grid(args.grid, [f"output.dir={args.output_dir}"])
-    if grid.training.threads:
-        torch.set_num_threads(grid.training.threads)
+    apply_threads(grid.training.threads)
     setting = next(s for s in grid.settings if s.name == args.setting)
     runnable, _ = partition_networks(grid)
     networks = [n for n in runnable if not args.network or n.name in args.network]
@@ -72,7 +71,7 @@ def main() -> None:
     probe = None
     if args.probe_stages:
         cell = grid.cell(setting, networks[0], grid.seeds[0])
-        trainer = StagewiseTrainer(cell.config, progress=True)
+        trainer = Trainer(cell.config, progress=True)
         start = time.perf_counter()
         while trainer.stage < args.probe_stages and not trainer.finished:
             trainer.fit(stop_after=1000)
@@ -88,24 +87,22 @@ def main() -> None:
 
     for net in networks:
         cell = grid.cell(setting, net, grid.seeds[0])
-        trainer = StagewiseTrainer(cell.config, progress=False)
+        trainer = Trainer(cell.config, progress=False)
         _, data = generate(cell.config)
         validation = data.validation
         c_train, c_val = [], []
         for d in DEPTHS:
-            trainer.stage = d - 1
-            trainer.phase = 1  # all layers so far train: the costliest phase
-            trainer._setup_phase()
+            trainer.enter_phase((d - 1) * phases + 1)  # stage d − 1, phase 1: all layers so far train (costliest)
             c_train.append(timed(trainer.train_step, args.repeat))
-            c_val.append(timed(lambda: nmse_per_layer(trainer.net, validation, depth=d), max(2, args.repeat // 4)))
+            c_val.append(timed(lambda d=d, t=trainer, v=validation: nmse_per_layer(t.net, v, depth=d), max(2, args.repeat // 4)))
         ft, fv = linear_fit(DEPTHS, c_train), linear_fit(DEPTHS, c_val)
 
-        def cell_seconds(n_phase: float) -> float:
+        def cell_seconds(n_phase: float, ft=ft, fv=fv) -> float:
             return sum(phases * (n_phase * ft(d) + n_phase / scfg.validate_every * fv(d)) for d in range(1, T + 1))
 
         entry = {
-            "train_ms": {d: round(1e3 * c, 2) for d, c in zip(DEPTHS, c_train)},
-            "validation_ms": {d: round(1e3 * c, 1) for d, c in zip(DEPTHS, c_val)},
+            "train_ms": {d: round(1e3 * c, 2) for d, c in zip(DEPTHS, c_train, strict=True)},
+            "validation_ms": {d: round(1e3 * c, 1) for d, c in zip(DEPTHS, c_val, strict=True)},
             "lower_bound_hours": cell_seconds(scfg.patience + scfg.validate_every) / 3600,
         }
         if probe:

@@ -1,23 +1,55 @@
 """Experiment configuration: pydantic v2 models, loadable from YAML or TOML.
 
-Unknown keys are rejected everywhere. Component options are validated against the
-component's own options model when the network is composed (see :mod:`hno_framework.composer`).
+Unknown keys are rejected everywhere (with a "did you mean"), numbers must be finite, integers and
+booleans are strict (``layers: true`` or ``layers: 2.5`` is an error), a key given twice in a YAML
+file is an error, and the run ``name`` is a safe relative path inside ``output.dir``. Component
+options are validated against the component's own options model when the network is composed
+(see :mod:`hno_framework.composer`).
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from pathlib import Path
-from typing import Any, Literal
+import typing
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+"""An integer > 0; booleans, floats and strings are rejected (``layers: true`` is not 1 layer)."""
+PositiveFloat = Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
+"""A finite float > 0 (finiteness from :class:`StrictModel`); ints are accepted, booleans are not."""
+Float = Annotated[float, BeforeValidator(_not_bool)]
+"""A finite float; ints are accepted, booleans are not."""
+Seed = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
+"""A random seed: an integer in [0, 2⁶³ − 1], so that seed + the data-split offsets fits torch's 64-bit seeds."""
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys forbidden, NaN and ±inf rejected in every float field."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ComponentSpec(StrictModel):
@@ -32,8 +64,20 @@ class ComponentSpec(StrictModel):
         return {"name": value} if isinstance(value, str) else value
 
 
+class PatchImagesConfig(StrictModel):
+    """Real photographs as the signal source of an image kind (``cs``, ``inpainting``, ``inpainting-dct``):
+    training and validation patches are cut at random places of these images (``hno_framework.images``)."""
+
+    images: list[str] = Field(
+        min_length=1,
+        description="bundled scikit-image photograph names (e.g. chelsea; needs hno-framework[images]), "
+        "image files or folders of png/jpg/bmp/tif files",
+    )
+    downscale: PositiveInt = Field(1, description="average k × k pixel blocks first (k = 1: the images as they are)")
+
+
 class ProblemConfig(StrictModel):
-    """The inverse problem: ``kind`` (``lasso``, ``cs``, ``inpainting``), Φ of size ``m × n``,
+    """The inverse problem: ``kind`` (``lasso``, ``cs``, ``inpainting``, ``inpainting-dct``), Φ of size ``m × n``,
     sparsity p of x* (of its coefficients Dx* for kinds with a basis), ``snr_db`` (None =
     noiseless), condition number κ of Φ, λ, and the ``seed`` of Φ and of the
     validation/test sets.
@@ -41,23 +85,32 @@ class ProblemConfig(StrictModel):
     Image kinds (``cs``, ``inpainting``) work on square ``patch_size × patch_size`` patches,
     so ``n = patch_size²``: give ``patch_size`` (``n`` is derived), or a square ``n``
     (``patch_size`` is derived by the kind). ``missing_ratio`` (inpainting) is the fraction
-    of pixels not observed; it fixes ``m = n − round(missing_ratio · n)``.
+    of pixels not observed; it fixes ``m = n − round(missing_ratio · n)``. ``mask`` (inpainting
+    kinds): one ``fixed`` mask for every sample, or a fresh mask ``per-sample`` (then y has n
+    entries, NaN where unobserved; see :class:`~hno_framework.problems.base.Problem`).
+    ``patches``: cut the signals from real photographs instead of drawing synthetic sparse ones.
     """
 
     kind: str = "lasso"
     m: PositiveInt = 250
     n: PositiveInt = 500
-    sparsity: float = Field(0.1, gt=0.0, le=1.0)
-    snr_db: float | None = None
-    condition_number: float = Field(1.0, ge=1.0)
+    sparsity: Float = Field(0.1, gt=0.0, le=1.0)
+    snr_db: Float | None = None
+    condition_number: Float = Field(1.0, ge=1.0)
     lam: PositiveFloat = 0.4
-    seed: int = 0
+    seed: Seed = 0
     patch_size: PositiveInt | None = Field(
         None, description="side of the square image patch (image kinds); n = patch_size² (derived when n is not given)"
     )
-    missing_ratio: float | None = Field(
+    missing_ratio: Float | None = Field(
         None, ge=0.0, lt=1.0,
         description="inpainting: fraction of missing pixels; sets m = n − round(missing_ratio·n) (derived when m is not given)",
+    )
+    mask: Literal["fixed", "per-sample"] = Field(
+        "fixed", description="inpainting kinds: one fixed mask (from seed), or a fresh mask per sample (m observed of n)"
+    )
+    patches: PatchImagesConfig | None = Field(
+        None, description="image kinds: cut signals from these photographs (None: synthetic sparse signals)"
     )
 
     @model_validator(mode="after")
@@ -90,7 +143,7 @@ class NetworkConfig(StrictModel):
     step: ComponentSpec
     integrator: ComponentSpec = Field(default_factory=lambda: ComponentSpec(name="euler"))
     layers: PositiveInt = 16
-    tied: bool = True
+    tied: Annotated[bool, Strict()] = True
 
 
 class StagewiseConfig(StrictModel):
@@ -101,7 +154,7 @@ class StagewiseConfig(StrictModel):
     entry of ``finetune_lr_factors`` trains all layers so far at ``lr · factor``, the parameters of
     layer j < k at a further ``layer_decay^(k − j)``. A phase ends when the validation NMSE at
     the current depth has not improved for ``patience`` iterations, or after ``max_iterations``.
-    See ``docs/experiments.md`` and :mod:`hno_framework.experiments.stagewise`.
+    See ``docs/experiments.md`` and :mod:`hno_framework.training.stagewise`.
     """
 
     new_layer_lr_factor: PositiveFloat = Field(1.0, description="lr multiplier of phase 0 (only the new layer trains)")
@@ -109,11 +162,11 @@ class StagewiseConfig(StrictModel):
         default_factory=lambda: [0.2, 0.02],
         description="lr multipliers of the phases that train all layers so far (LISTA-CPSS: 0.2, 0.02)",
     )
-    layer_decay: float = Field(
+    layer_decay: Float = Field(
         0.3, gt=0.0, le=1.0, description="lr of layer j at stage k is scaled by layer_decay^(k − j) (LISTA-CPSS: 0.3)"
     )
     patience: PositiveInt = Field(4000, description="end a phase after this many iterations without a better validation NMSE")
-    min_improvement_db: float = Field(
+    min_improvement_db: Float = Field(
         0.0, ge=0.0,
         description="a validation NMSE restarts the patience window only when it beats the phase's best by more than "
         "this many dB (0: any improvement, as LISTA-CPSS; e.g. 0.01 ends slowly creeping phases much earlier)",
@@ -126,7 +179,7 @@ class StagewiseConfig(StrictModel):
         "(trained in every phase 0, never decayed) or to the first one (LISTA-CPSS code: trained in stage 0's "
         "phase 0 only, then decayed like that layer)",
     )
-    restore_best: bool = Field(True, description="at the end of a phase, restore the parameters with the best validation NMSE")
+    restore_best: Annotated[bool, Strict()] = Field(True, description="at the end of a phase, restore the parameters with the best validation NMSE")
     checkpoint_every: PositiveInt = Field(1000, description="iterations between resumable checkpoints (also at each phase end)")
 
 
@@ -134,8 +187,8 @@ class TrainingConfig(StrictModel):
     """Training of the unrolled network with fresh batches per iteration.
 
     ``protocol``: ``end-to-end`` (default: the MSE of ``x_T``, ``iterations`` steps with a
-    ``schedule``; :mod:`hno_framework.training`) or ``stagewise`` (layer by layer as in
-    LISTA-CPSS, options in ``stagewise``; :mod:`hno_framework.experiments.stagewise`, run by
+    ``schedule``) or ``stagewise`` (layer by layer as in LISTA-CPSS, options in ``stagewise``;
+    :mod:`hno_framework.training.stagewise`), both run by the one loop of :mod:`hno_framework.training`, by
     ``hno train``, ``hno compare`` and ``hno experiment``; ``iterations`` and ``schedule`` are then unused).
     """
 
@@ -145,14 +198,18 @@ class TrainingConfig(StrictModel):
     batch_size: PositiveInt = 64
     schedule: Literal["constant", "cosine", "step"] = "cosine"
     grad_clip: PositiveFloat | None = None
-    aux_loss_weight: float = Field(1.0, ge=0.0)
+    aux_loss_weight: Float = Field(1.0, ge=0.0)
     validate_every: PositiveInt = 100
     validation_size: PositiveInt = 1000
     test_size: PositiveInt = 1000
-    seed: int = 0
-    device: str = "cpu"
+    seed: Seed = 0
+    device: str = Field("auto", description="auto (CUDA when available, else CPU), cpu, cuda, cuda:K or mps")
     dtype: Literal["float32", "float64"] = "float32"
-    threads: PositiveInt | None = None
+    threads: PositiveInt | Literal["auto"] | None = Field(
+        "auto",
+        description="torch intra-op threads: auto = cores available to the process divided by the training "
+        "processes running beside it (never more threads than cores); an int; or null to leave torch's default",
+    )
     protocol: Literal["end-to-end", "stagewise"] = Field(
         "end-to-end",
         description="end-to-end or stagewise (layer-wise, LISTA-CPSS); both run by hno train, hno compare and hno experiment",
@@ -169,68 +226,182 @@ class OutputConfig(StrictModel):
 class ExperimentConfig(StrictModel):
     """One experiment: a problem, a network, how to train it, where to write."""
 
-    name: str = "experiment"
+    name: str = Field("experiment", description="the run folder output.dir/name: a relative path without '..'")
     problem: ProblemConfig = Field(default_factory=ProblemConfig)
     network: NetworkConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        check_run_name(name)
+        return name
 
     @property
     def run_dir(self) -> Path:
         return self.output.dir / self.name
 
 
-def format_validation_error(err: ValidationError, source: str, what: str = "config") -> str:
-    """One line naming every invalid key of a pydantic error: ``invalid <what> <source>: loc: msg; ...``."""
+def check_run_name(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a safe run folder below ``output.dir``: non-empty, relative
+    (POSIX and Windows), no ``.``/``..``/empty component, no backslash or control character.
+    ``/`` separates sub-folders (grid cells are ``setting/network/seedS``)."""
+    if not name.strip():
+        raise ValueError("the run name is empty; give a folder name such as 'lista-t16'")
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        raise ValueError(f"the run name '{name}' is an absolute path; give a folder name (runs go to output.dir/name)")
+    if "\\" in name or any(ord(c) < 32 for c in name):
+        raise ValueError(f"the run name {name!r} holds a backslash or control character; use letters, digits, - _ .")
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts) or any(p != p.strip() for p in parts):
+        raise ValueError(f"the run name '{name}' must stay inside output.dir: no '..', '.', empty or space-padded parts")
+
+
+def _field_model(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that holds the keys at ``loc`` below ``model`` (None when not a model)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list of models
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        current = current.model_fields[part].annotation
+        while typing.get_origin(current) is not None:  # list[X], X | None: find the model inside
+            models = [a for a in typing.get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)]
+            nested = [a for a in typing.get_args(current) if typing.get_origin(a) is not None]
+            if models:
+                current = models[0]
+            elif nested:
+                current = nested[0]
+            else:
+                break
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _suggest_key(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    """``"; did you mean 'x'?"`` for a misspelt key at ``loc`` (empty when nothing is close)."""
+    if model is None or not loc:
+        return ""
+    holder = _field_model(model, loc[:-1])
+    if holder is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(holder.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def format_validation_error(
+    err: ValidationError, source: str, what: str = "config", model: type[BaseModel] | None = None
+) -> str:
+    """One line naming every invalid key of a pydantic error: ``invalid <what> <source>: loc: msg; ...``;
+    an unknown key of ``model`` gets a "did you mean" with the closest known key."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key" + (_suggest_key(model, tuple(e["loc"])) or " (not allowed here)")
+        else:
+            msg = e["msg"].replace("\n", " ").removeprefix("Value error, ")
+            if isinstance(e.get("input"), (bool, int, float)) and e["type"] not in ("value_error", "missing"):
+                msg += f", got {e['input']!r}"
         parts.append(f"{loc}: {msg}")
     return f"invalid {what} {source}: " + "; ".join(parts)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps
+    the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first given at line {first})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """``source, line L, column C: problem`` plus the offending line and a caret under the column."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f"cannot parse {source}: {problem}"
+    lines = text.splitlines()
+    head = f"cannot parse {source}, line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    if 0 <= mark.line < len(lines):
+        number = f"{mark.line + 1} | "
+        return f"{head}\n  {number}{lines[mark.line]}\n  {' ' * len(number)}{' ' * mark.column}^"
+    return head
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML text -> Python data with the safe loader, duplicate keys refused; errors are
+    :class:`ConfigError` with line, column and a caret line."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_error_message(exc, text, source)) from None
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a dict."""
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory; give a config file (.yaml, .yml or .toml), e.g. examples/lista.yaml")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"unsupported config format '{path.suffix}' for {path}; use .yaml, .yml or .toml")
     try:
-        if path.suffix == ".toml":
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}); save the config as UTF-8") from None
+    if path.suffix == ".toml":
+        try:
             data: Any = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"unsupported config format '{path.suffix}' for {path}; use .yaml, .yml or .toml")
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}".replace("\n", " ")) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"cannot parse {path}: {exc}".replace("\n", " ")) from None
+    else:
+        data = parse_yaml(text, str(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must contain a mapping at the top level")
     return data
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars) to a nested dict."""
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML, e.g. ``0.1``, ``null``, ``[1, 2]``)
+    to a nested dict."""
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         key, raw = item.split("=", 1)
         node = data
         parts = key.strip().split(".")
+        if any(not p for p in parts):
+            raise ConfigError(f"override '{item}': the key '{key}' has an empty part; write it like training.lr=0.001")
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(f"override '{item}': '{part}' is not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_yaml(raw, f"the value of --set {key}")
     return data
 
 
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> ExperimentConfig:
+    """Validate ``data`` as an :class:`ExperimentConfig`; errors are one :class:`ConfigError` line."""
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, model=ExperimentConfig)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -47,3 +47,7 @@ class CheckpointError(HNOError):
 
 def format_choices(values: Iterable[str]) -> str:
     return ", ".join(sorted(values))
+
+
+class TrainingDivergedError(HNOError):
+    """Training produced a non-finite loss or validation NMSE; the last good checkpoint is kept."""

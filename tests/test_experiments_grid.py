@@ -14,7 +14,7 @@ from hno_framework.cli import cli
 from hno_framework.experiments import ExperimentError
 from hno_framework.experiments.grid import load_grid, parse_grid, slugify
 from hno_framework.experiments.runner import SkippedNetworkWarning, run_grid
-from hno_framework.experiments.stagewise import StagewiseTrainer
+from hno_framework.training import Trainer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grids" / "synthetic-grid.yaml"
 
@@ -137,12 +137,12 @@ def test_killed_stagewise_cell_resumes_from_its_checkpoint(tmp_path: Path) -> No
     grid = parse_grid(tiny_grid(out, training=stagewise, settings=[{"name": "noiseless"}],
                                 networks=[{"name": "2NO-LISTA", "step": "lista", "integrator": "2no"}]))
     cell = grid.cells()[0]
-    StagewiseTrainer(cell.config, progress=False).fit(stop_after=23)  # "killed" after 23 iterations
+    Trainer(cell.config, progress=False).fit(stop_after=23)  # "killed" after 23 iterations
     run = run_grid(grid, progress=False, resume=True)
     assert run.trained == [cell.config.name]
     result = json.loads((cell.run_dir / "result.json").read_text())
     assert result["resumed"] and result["protocol"] == "stagewise"
-    uninterrupted = StagewiseTrainer(grid.cells()[0].config.model_copy(update={"output": grid.output.model_copy(
+    uninterrupted = Trainer(grid.cells()[0].config.model_copy(update={"output": grid.output.model_copy(
         update={"dir": tmp_path / "ref"})}), progress=False)
     uninterrupted.fit()
     assert result["iterations"] == uninterrupted.iteration

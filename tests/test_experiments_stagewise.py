@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -12,11 +13,7 @@ from hno_framework.composer import compose
 from hno_framework.config import StagewiseConfig, parse_config
 from hno_framework.data import make_test_set
 from hno_framework.evaluation import nmse_per_layer
-from hno_framework.experiments.stagewise import (
-    StagewiseTrainer,
-    lr_multiplier,
-    parameter_usage,
-)
+from hno_framework.training import Trainer, lr_multiplier, parameter_usage
 
 
 def tiny_config(tmp_path: Path, *, integrator: object = "2no", tied: bool = True, layers: int = 3, **stagewise):
@@ -77,9 +74,8 @@ def test_learning_rate_multipliers(tmp_path: Path, rule: str) -> None:
 
 
 def test_phase_zero_updates_only_the_new_layer(tmp_path: Path) -> None:
-    trainer = StagewiseTrainer(tiny_config(tmp_path, layers=4, tied=False), progress=False)
-    trainer.stage, trainer.phase = 2, 0
-    trainer._setup_phase()
+    trainer = Trainer(tiny_config(tmp_path, layers=4, tied=False), progress=False)
+    trainer.enter_phase(2 * 3)  # stage 2, phase 0 (3 phases per stage)
     before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
     trainer.train_step()
     after = trainer.net.state_dict()
@@ -95,7 +91,7 @@ def test_stagewise_training_reduces_nmse_and_respects_patience(tmp_path: Path) -
     initial = compose(config)
     test = make_test_set(initial.problem, config)
     start_nmse = nmse_per_layer(initial, test)[-1]
-    trainer = StagewiseTrainer(config, progress=False)
+    trainer = Trainer(config, progress=False)
     result = trainer.fit()
     assert trainer.finished
     assert result.test_nmse_db[-1] < start_nmse - 1.0
@@ -110,14 +106,14 @@ def test_stagewise_training_reduces_nmse_and_respects_patience(tmp_path: Path) -
         else:
             assert s.stopped_by == "max_iterations" and s.iterations == cfg.max_iterations
     # the next phase of a stage starts where the previous one's best left off
-    for prev, nxt in zip(trainer.summaries, trainer.summaries[1:]):
+    for prev, nxt in itertools.pairwise(trainer.summaries):
         if prev.stage == nxt.stage:
             assert nxt.start_nmse_db == pytest.approx(prev.best_nmse_db, abs=1e-6)
     assert (tmp_path / "runs" / "stagewise-tiny" / "best.pt").is_file()
 
 
 def test_max_iterations_caps_a_phase(tmp_path: Path) -> None:
-    trainer = StagewiseTrainer(tiny_config(tmp_path, patience=10_000, max_iterations=12, validate_every=5, layers=2),
+    trainer = Trainer(tiny_config(tmp_path, patience=10_000, max_iterations=12, validate_every=5, layers=2),
                                progress=False)
     trainer.fit()
     assert all(s.iterations == 12 and s.stopped_by == "max_iterations" for s in trainer.summaries)
@@ -126,13 +122,13 @@ def test_max_iterations_caps_a_phase(tmp_path: Path) -> None:
 
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     config = tiny_config(tmp_path / "a", patience=20, max_iterations=80, layers=2)
-    full = StagewiseTrainer(config, progress=False)
+    full = Trainer(config, progress=False)
     full.fit()
     other = tiny_config(tmp_path / "b", patience=20, max_iterations=80, layers=2)
-    first = StagewiseTrainer(other, progress=False)
+    first = Trainer(other, progress=False)
     first.fit(stop_after=137)  # killed in the middle of a phase
     assert not first.finished and first.iteration == 137
-    second = StagewiseTrainer(other, progress=False)
+    second = Trainer(other, progress=False)
     assert second.resume()
     assert second.iteration == 137  # fit() checkpoints where it stops
     second.fit()
@@ -144,15 +140,15 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
 def test_resume_refuses_another_config(tmp_path: Path) -> None:
     from hno_framework.errors import CheckpointError
 
-    trainer = StagewiseTrainer(tiny_config(tmp_path, layers=2), progress=False)
+    trainer = Trainer(tiny_config(tmp_path, layers=2), progress=False)
     trainer.fit(stop_after=10)
-    changed = StagewiseTrainer(tiny_config(tmp_path, layers=2, patience=7), progress=False)
+    changed = Trainer(tiny_config(tmp_path, layers=2, patience=7), progress=False)
     with pytest.raises(CheckpointError, match="different config"):
         changed.resume()
 
 
 def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> None:
-    trainer = StagewiseTrainer(tiny_config(tmp_path, layers=1, patience=1000, max_iterations=50), progress=False)
+    trainer = Trainer(tiny_config(tmp_path, layers=1, patience=1000, max_iterations=50), progress=False)
     original = trainer.train_step
 
     def exploding() -> float:
@@ -172,7 +168,7 @@ def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> N
 def test_min_improvement_ends_creeping_phases(tmp_path: Path) -> None:
     # no improvement can beat the best by 100 dB: every phase stops once patience has elapsed,
     # yet the best parameters of each phase are still kept
-    trainer = StagewiseTrainer(tiny_config(tmp_path, layers=2, patience=20, validate_every=5, max_iterations=300,
+    trainer = Trainer(tiny_config(tmp_path, layers=2, patience=20, validate_every=5, max_iterations=300,
                                            min_improvement_db=100.0), progress=False)
     trainer.fit()
     assert all(s.iterations == 20 and s.best_iteration == 0 and s.stopped_by == "patience" for s in trainer.summaries)

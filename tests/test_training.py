@@ -43,7 +43,7 @@ def test_resume_continues_exactly(tiny_config, tmp_path: Path) -> None:
     straight = load_config(tiny_config("straight", iterations=20))
     a = train(straight, progress=False)
     split = load_config(tiny_config("split", iterations=20))
-    Trainer(split, progress=False).fit(stop_at=10)  # as if killed after iteration 10
+    Trainer(split, progress=False).fit(stop_after=10)  # as if killed after iteration 10
     resumed = Trainer(split, progress=False)
     assert resumed.resume() and resumed.iteration == 10
     b = resumed.fit()
@@ -93,11 +93,11 @@ def test_a_network_without_parameters_is_evaluated_not_trained(tiny_config) -> N
 
 
 def test_train_dispatches_the_stagewise_protocol(tiny_config) -> None:
-    from hno_framework.experiments.stagewise import train_stagewise
-
     stagewise = ["training.protocol=stagewise", "training.stagewise.patience=10",
                  "training.stagewise.max_iterations=20", "training.stagewise.validate_every=5"]
     a = train(load_config(tiny_config("via-train"), stagewise), progress=False)
-    b = train_stagewise(load_config(tiny_config("direct"), stagewise), progress=False)
+    trainer = Trainer(load_config(tiny_config("direct"), stagewise), progress=False)
+    b = trainer.fit()
+    assert trainer.protocol.name == "stagewise"
     assert a.iterations == b.iterations > 0
     assert a.test_nmse_db == pytest.approx(b.test_nmse_db)

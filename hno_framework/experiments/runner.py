@@ -31,6 +31,7 @@ from ..checkpoint import write_json
 from ..evaluation import nmse_per_layer
 from ..network import count_learnable
 from ..registry import Registry, get_registry
+from ..training import Trainer, apply_threads
 from .classical import TunedSolver, iterations_to_reach, solve, tune_lambda
 from .data import SettingData, load_or_create
 from .errors import ExperimentError
@@ -149,16 +150,7 @@ class GridRunner:
         """Train (or resume) one cell and evaluate it on the saved test set; writes ``result.json``."""
         start = time.perf_counter()
         protocol = cell.config.training.protocol
-        if protocol == "stagewise":
-            from .stagewise import StagewiseTrainer
-
-            trainer: Any = StagewiseTrainer(cell.config, progress=self.progress, validation=data.validation)
-        else:
-            from ..training import Trainer
-
-            trainer = Trainer(cell.config, progress=self.progress)
-            if not torch.equal(trainer.validation.x.cpu(), data.validation.x):
-                raise ExperimentError(f"the validation set of {cell.config.name} differs from the saved one")
+        trainer = Trainer(cell.config, progress=self.progress, validation=data.validation)
         resumed = self.resume and trainer.resume()
         fit = trainer.fit()
         device = next(iter(trainer.net.buffers())).device
@@ -178,7 +170,7 @@ class GridRunner:
             "wall_seconds": time.perf_counter() - start,
             "resumed": bool(resumed),
             "learnable_parameters": count_learnable(trainer.net),
-            "history": fit.history if protocol == "stagewise" else [],
+            "history": fit.phases if protocol == "stagewise" else [],
             "fingerprint": cell.fingerprint,
         }
         write_json(cell.run_dir / RESULT_FILE, result)
@@ -223,9 +215,7 @@ class GridRunner:
         """Train the selected cells (skipping finished ones with ``resume``), then report every finished
         cell of the grid found on disk (so runs of separate ``--setting`` subsets add up)."""
         started = time.perf_counter()
-        threads = self.grid.training.threads
-        if threads:
-            torch.set_num_threads(threads)
+        apply_threads(self.grid.training.threads)
         cells = self.cells()
         self._check_fresh(cells)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -313,8 +303,8 @@ class GridRunner:
             if not rows:
                 continue
             curves = [r["nmse_db"] for r in rows]
-            mean = [statistics.fmean(v) for v in zip(*curves)]
-            std = [statistics.pstdev(v) if len(v) > 1 else 0.0 for v in zip(*curves)]
+            mean = [statistics.fmean(v) for v in zip(*curves, strict=True)]
+            std = [statistics.pstdev(v) if len(v) > 1 else 0.0 for v in zip(*curves, strict=True)]
             entry: dict[str, Any] = {
                 "step": net.step.name, "integrator": net.integrator.name, "tied": net.tied,
                 "nmse_db": mean, "nmse_db_std": std, "final_nmse_db": mean[-1], "final_nmse_db_std": std[-1],

@@ -1,0 +1,301 @@
+"""The one training loop: every protocol (:mod:`.protocols`) runs through :class:`Trainer`.
+
+Per iteration: a fresh batch from the seeded training stream, the loss at the phase's depth
+(:func:`~.prepare.training_loss`), one optimizer step whose update is scaled by the phase's
+per-entry learning-rate multipliers. Every ``validate_every`` iterations the validation NMSE at
+the phase's depth is measured; the phase keeps its best parameters (the network it starts from
+counts, so a "best" is never worse than where the phase began). A phase ends after
+``max_iterations``, or after ``patience`` iterations without an improvement; its best
+parameters are then restored (``restore_best``).
+
+Divergence: a non-finite loss or validation NMSE either stops the run with
+:class:`~hno_framework.errors.TrainingDivergedError` naming the iteration and the first non-finite
+layer (end-to-end; the checkpoints on disk stay the last good ones), or ends the phase with its
+best parameters (stage-wise).
+
+Files in ``run_dir``: ``last.pt`` (the whole loop state; atomic; see :mod:`.state`), ``best.pt``
+(the finished network, or end-to-end's best so far) and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ..config import ExperimentConfig
+from ..data import make_test_set
+from ..errors import TrainingDivergedError
+from ..evaluation import nmse_per_layer
+from ..io import write_json
+from ..network import UnrolledNetwork, count_learnable
+from ..problems.base import SignalBatch
+from .callbacks import Callback, CallbackList
+from .optim import lr_factor, make_optimizer
+from .prepare import build_for_training, training_loss
+from .protocols import Phase, TrainingProtocol, is_better, make_protocol
+from .result import TrainResult
+from .state import LoopState, load_state, save_best, save_state
+
+
+@dataclass
+class PhaseSummary:
+    """How one phase went: iterations run, best validation NMSE (dB) and the iteration it was reached."""
+
+    stage: int
+    phase: int
+    lr: float
+    iterations: int
+    best_iteration: int  # the last iteration that restarted the patience window
+    start_nmse_db: float
+    best_nmse_db: float
+    stopped_by: str
+    seconds: float
+
+
+def first_nonfinite_layer(net: UnrolledNetwork, y: Tensor, depth: int) -> int | None:
+    """The first layer t (1-based, x_t) whose output is not finite on ``y``, or None."""
+    with torch.no_grad():
+        traj = net.unroll(y, keep_trajectory=True, depth=depth).trajectory
+    assert traj is not None
+    bad = (~torch.isfinite(traj)).flatten(2).any(dim=2).any(dim=0)  # (depth + 1,)
+    idx = torch.nonzero(bad)
+    return int(idx[0]) if len(idx) else None
+
+
+class Trainer:
+    """Trains the network an :class:`ExperimentConfig` describes with its ``training.protocol``.
+
+    ``validation`` replaces the config's validation set (an experiment passes its saved one);
+    ``callbacks`` watch the run (:mod:`.callbacks`).
+    """
+
+    def __init__(self, config: ExperimentConfig, *, progress: bool = True, log: Callable[[str], None] = print,
+                 validation: SignalBatch | None = None, callbacks: Sequence[Callback] = ()) -> None:
+        self.config = config
+        self.progress = progress
+        self.log = log
+        self.run_dir = config.run_dir
+        self.net, self.splits, self.device = build_for_training(config)
+        self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
+        self.protocol: TrainingProtocol = make_protocol(config, self.net)
+        self.callbacks = CallbackList(list(callbacks), log)
+        self.state = LoopState()
+        self.best_state: dict[str, Tensor] | None = None  # the current phase's best parameters
+        self.history: list[dict[str, Any]] = []
+        self.summaries: list[PhaseSummary] = []
+        self._last_record = 0
+        self.enter_phase(0)
+
+    # -- position --------------------------------------------------------------------------------
+    @property
+    def iteration(self) -> int:
+        return self.state.iteration
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @property
+    def stage(self) -> int:
+        return self.phase.stage
+
+    @property
+    def phase_iteration(self) -> int:
+        return self.state.phase_iteration
+
+    def enter_phase(self, index: int) -> None:
+        """Make phase ``index`` current: its parameters, multipliers and a fresh optimizer."""
+        self.phase: Phase = self.protocol.phase(index)
+        self.state.phase_index = index
+        params = [p for p, _ in self.phase.multipliers]
+        self.scaled = [(p, m.to(self.device)) for p, m in self.phase.multipliers if m is not None]
+        self.optimizer = make_optimizer(params, self.config.training, self.phase.lr) if params else None
+
+    def current_lr(self) -> float:
+        p = self.phase
+        return p.lr * lr_factor(p.schedule, self.state.phase_iteration, p.schedule_length)
+
+    # -- one step and one validation -------------------------------------------------------------
+    def train_step(self) -> float:
+        """One optimizer step of the current phase; returns the loss."""
+        tcfg = self.config.training
+        assert self.optimizer is not None
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.current_lr()
+        batch = self.splits.next_batch(tcfg.batch_size).to(self.device)
+        loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tcfg.grad_clip:
+            nn.utils.clip_grad_norm_([p for p, _ in self.phase.multipliers], tcfg.grad_clip)
+        before = [(p, p.detach().clone(), m) for p, m in self.scaled]
+        self.optimizer.step()
+        with torch.no_grad():
+            for p, old, m in before:
+                p.copy_(old + m * (p - old))
+        return float(loss.detach())
+
+    def validate(self, depth: int | None = None) -> float:
+        """Validation NMSE (dB) at ``depth`` (default: the phase's); inf when not finite."""
+        value = nmse_per_layer(self.net, self.validation, depth=depth or self.phase.depth)[-1]
+        return value if math.isfinite(value) else math.inf
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def save_last(self) -> None:
+        path = save_state(self)
+        self.callbacks("on_checkpoint", self, path)
+
+    def resume(self) -> bool:
+        """Restore the state saved in ``last.pt`` (any protocol, also older formats); False when there is none."""
+        return load_state(self)
+
+    # -- phases ----------------------------------------------------------------------------------
+    def _start_phase(self) -> None:
+        s = self.state
+        s.phase_start = s.phase_best = self.validate()
+        s.phase_best_iteration = 0
+        self.best_state = copy.deepcopy(self.net.state_dict())
+
+    def _end_phase(self, stopped_by: str) -> None:
+        s = self.state
+        if self.phase.restore_best and self.best_state is not None:
+            self.net.load_state_dict(self.best_state)
+        summary = PhaseSummary(stage=self.phase.stage, phase=self.phase.step, lr=self.phase.lr,
+                               iterations=s.phase_iteration, best_iteration=s.phase_best_iteration,
+                               start_nmse_db=s.phase_start, best_nmse_db=s.phase_best, stopped_by=stopped_by,
+                               seconds=s.phase_seconds)
+        self.summaries.append(summary)
+        self.callbacks("on_phase_end", self, summary)
+        s.phase_iteration, s.phase_best_iteration, s.phase_seconds = 0, 0, 0.0
+        s.phase_best = s.phase_start = math.inf
+        self.best_state = None
+        if s.phase_index + 1 >= self.protocol.num_phases:
+            s.finished = True
+        else:
+            self.enter_phase(s.phase_index + 1)
+        self.save_last()
+
+    def _diverged(self, what: str) -> str | None:
+        """Handle a non-finite loss/NMSE: end the phase (returns its stop reason) or raise."""
+        where = f"iteration {self.state.iteration}" + (f" ({self.phase.label})" if self.phase.label else "")
+        layer = first_nonfinite_layer(self.net, self.validation.y[:256], self.phase.depth)
+        at_layer = f"; the first non-finite output is layer {layer}" if layer is not None else ""
+        if self.best_state is not None:
+            self.net.load_state_dict(self.best_state)
+        if self.phase.on_nonfinite == "end-phase":
+            warnings.warn(f"{self.config.name}: non-finite {what} at {where}{at_layer}; ending the phase with its best "
+                          "parameters", RuntimeWarning, stacklevel=3)
+            return "non-finite"
+        raise TrainingDivergedError(
+            f"{self.config.name}: training diverged at {where}: {what} is not finite{at_layer}. The checkpoints in "
+            f"{self.run_dir} are the last good ones; lower training.lr or set training.grad_clip"
+        )
+
+    def _validation_due(self) -> bool:
+        p, i = self.phase, self.state.phase_iteration
+        return i % p.validate_every == 0 or i >= p.max_iterations
+
+    def _after_validation(self, loss: float) -> str | None:
+        """Validate, update the phase's best; the stop reason when the phase ends now."""
+        s, p = self.state, self.phase
+        val = self.validate()
+        if not math.isfinite(val):
+            return self._diverged("validation NMSE")
+        if is_better(val, s.phase_best, p.min_improvement_db):
+            s.phase_best_iteration = s.phase_iteration
+        if is_better(val, s.phase_best):
+            s.phase_best = val
+            self.best_state = copy.deepcopy(self.net.state_dict())
+            if p.write_best:
+                self.callbacks("on_checkpoint", self, save_best(self, self.best_state))
+        record = {"iteration": s.iteration, "stage": p.stage, "phase": p.step, "depth": p.depth, "loss": loss,
+                  "lr": self.current_lr(), "validation_nmse_db": val, "best_validation_nmse_db": s.phase_best}
+        if s.iteration - self._last_record >= p.record_every or s.phase_iteration >= p.max_iterations:
+            self.history.append(record)
+            self._last_record = s.iteration
+        self.callbacks("on_validation", self, record)
+        if p.patience is not None and s.phase_iteration - s.phase_best_iteration >= p.patience:
+            return "patience"
+        if s.phase_iteration >= p.max_iterations:
+            return "max_iterations"
+        return None
+
+    # -- the loop --------------------------------------------------------------------------------
+    def fit(self, stop_after: int | None = None) -> TrainResult:
+        """Run every remaining phase, then evaluate on the test set. ``stop_after``: stop after that many
+        more iterations (as if killed), leaving a resumable ``last.pt``."""
+        s = self.state
+        end = math.inf if stop_after is None else s.iteration + stop_after
+        bar = tqdm(total=self.protocol.progress_total, initial=s.iteration, disable=not self.progress,
+                   desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)
+        self.callbacks("on_train_start", self)
+        tick = time.perf_counter()
+        try:
+            while not s.finished and s.iteration < end:
+                if self.best_state is None:  # entering a phase
+                    self._start_phase()
+                    if self.optimizer is None:
+                        self._end_phase("nothing to train")
+                        continue
+                loss = self.train_step()
+                s.iteration += 1
+                s.phase_iteration += 1
+                bar.update(1)
+                now = time.perf_counter()
+                s.seconds += now - tick
+                s.phase_seconds += now - tick
+                tick = now
+                self.callbacks("on_step", self, loss)
+                stop = self._diverged("loss") if not math.isfinite(loss) else None
+                if stop is None and self._validation_due():
+                    stop = self._after_validation(loss)
+                    label = f"{self.phase.label} " if self.phase.label else ""
+                    bar.set_postfix_str(f"{label}loss {loss:.2e} best {s.phase_best:.2f} dB", refresh=False)
+                if stop:
+                    self._end_phase(stop)
+                    tick = time.perf_counter()
+                elif s.phase_iteration % self.phase.checkpoint_every == 0:
+                    self.save_last()
+        finally:
+            bar.close()
+        if not s.finished:
+            self.save_last()
+            return self.result()
+        result = self.result()
+        self.callbacks("on_train_end", self, result)
+        return result
+
+    def result(self) -> TrainResult:
+        """Evaluate the current network on the test set; when finished, write ``best.pt`` and ``metrics.json``."""
+        s = self.state
+        test = make_test_set(self.net.problem, self.config)
+        final = self.validate(self.net.num_layers) if s.finished else s.phase_best
+        result = TrainResult(
+            name=self.config.name, run_dir=self.run_dir, best_validation_nmse_db=final,
+            test_nmse_db=nmse_per_layer(self.net, test.to(self.device)), iterations=s.iteration, seconds=s.seconds,
+            learnable_parameters=count_learnable(self.net), protocol=self.protocol.name, history=self.history,
+            phases=[asdict(p) for p in self.summaries],
+        )
+        if s.finished:
+            self.callbacks("on_checkpoint", self, save_best(self, self.net.state_dict(), final))
+            write_json(self.run_dir / "metrics.json", result.as_dict())
+        return result
+
+
+def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
+    ``training.protocol`` (end-to-end or stage-wise)."""
+    trainer = Trainer(config, progress=progress, callbacks=callbacks)
+    if resume:
+        trainer.resume()
+    return trainer.fit()
