@@ -45,7 +45,6 @@ def test_float64_conversion_reaches_the_problem() -> None:
 def test_gaussian_matrix(kappa: float) -> None:
     phi = gaussian_matrix(30, 60, torch.Generator().manual_seed(0), kappa)
     s = torch.linalg.svdvals(phi)
-    if kappa == 1.0:
-        torch.testing.assert_close(phi.norm(dim=0), torch.ones(60, dtype=torch.float64))
-    else:
-        assert float(s[0] / s[-1]) == pytest.approx(kappa, rel=1e-6)
+    torch.testing.assert_close(phi.norm(dim=0), torch.ones(60, dtype=torch.float64))  # unit columns at every κ
+    if kappa > 1.0:  # columns renormalised after the singular values are set: κ(Φ) close to κ (tests/test_fidelity.py)
+        assert float(s[0] / s[-1]) == pytest.approx(kappa, rel=0.3)

@@ -132,10 +132,10 @@ def test_ista_net_identity_init_is_pixel_domain_ista() -> None:
 def test_support_selection_against_sorting(seed: int, percent: float, theta: float) -> None:
     v = torch.randn(5, 30, generator=torch.Generator().manual_seed(seed), dtype=F64)
     out = support_selection_shrink(v, torch.tensor(theta, dtype=F64), percent)
-    k = int(percent * 30 // 100)
-    for row in range(5):
-        order = v[row].abs().argsort(descending=True)
-        kept = {int(i) for i in order[:k] if v[row, i].abs() > theta}
+    for row in range(5):  # Chen et al.: above the (100 − p)-th percentile (nearest rank) and above θ
+        descending = sorted((float(a) for a in v[row].abs()), reverse=True)
+        cutoff = descending[round(29 * percent / 100)] if percent > 0 else math.inf
+        kept = {i for i in range(30) if cutoff < float(v[row, i].abs()) and float(v[row, i].abs()) > theta}
         for i in range(30):
             want = v[row, i] if i in kept else soft_threshold(v[row, i], theta)
             assert out[row, i] == want
@@ -147,7 +147,7 @@ def test_lista_cpss_schedule_and_passing_entries() -> None:
     assert [layer.percent for layer in net.layers] == pytest.approx([min((t + 1) * 1.2, 13.0) for t in range(14)])
     custom = network(problem, "lista-cpss", {"ss_percent_per_layer": 5.0, "ss_max_percent": 12.0}, layers=4)
     assert [layer.percent for layer in custom.layers] == pytest.approx([5.0, 10.0, 12.0, 12.0])
-    # support selection changes the output once ⌊p·n/100⌋ ≥ 1 (here from layer 0: 1.2 % of 120)
+    # support selection changes the output once round((n − 1)·p/100) ≥ 1 (here from layer 0: 1.2 % of 120)
     y = measurements(problem, cfg)
     plain = network(problem, "lista", layers=3)
     assert not torch.allclose(network(problem, "lista-cpss", layers=3)(y), plain(y))

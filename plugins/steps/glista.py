@@ -17,6 +17,19 @@ Optional **overshoot gate** (``overshoot: true``): with ``x̃`` the gated LISTA 
 ``x_{t+1} = x + o ⊙ (x̃ − x)``, ``o = 1 + a_t / (ε_o + |x̃ − x|)`` (inverse proportional as well;
 ``a_t`` learnable, init 0 so the gate starts closed), which lets a layer move past x̃ (momentum).
 W is tieable (tied or ``W_t``); θ_t, μ_t, ν_t, a_t are per layer.
+
+**Which GLISTA variant this is** (checked against the GLISTA reference code, ``GLISTA_cp.py`` of
+Wu et al.): the reference gain is ``1 + α_t·f(|D_t ⊙ x|)`` with f one of piecewise linear
+``relu(1 − relu(·))``, inverse ``0.2/(0.001 + ·)``, inverse with learnable ε ``0.2/(e^{log ε_t} + ·)``,
+``exp(−·)`` or ``sigmoid(−·)``, D_t per entry (init 1), and its gated update is the same as here
+(residual at ``g(x)``). Ours is the inverse-proportional family with ``μ_t = 0.2·α_t``,
+``ν_t = D_t`` and a **fixed** ε (``gain_eps``, default 1; the reference's ``inv`` is ε = 0.001,
+its ``inv_v`` learns ε from e^{−2}). Other differences from the reference model: θ_t is one scalar
+per layer (the reference learns a threshold per entry), there is no support selection (the
+reference thresholds with the LISTA-CPSS support-selecting shrinkage), and the overshoot gate is
+``o = 1 + a/(ε_o + |x̃ − x|)`` (the reference: ``1 − a·θ_{t−1}·1[not selected]/(0.1 + |x̃ − x|)``
+with the combination ``o·x̃ + (1 − o)·x``, equal to ``x + o(x̃ − x)``). So this is "GLISTA-CP with
+an inverse-proportional gain, scalar θ, no support selection"; rows labelled GLISTA report it.
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ class GLISTAStep(UnfoldingStep):
     name = "glista"
     Options = GLISTAOptions
     tieable = ("W",)
+    supports_mask = True
 
     def __init__(self, problem: Problem, options: GLISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
@@ -62,7 +76,7 @@ class GLISTAStep(UnfoldingStep):
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         gx = self.gain(x) * x
-        residual = ctx.y - self.problem.measure(gx)  # (batch, m)
+        residual = ctx.y - self.problem.measure(gx, ctx.mask)  # (batch, m), 0 where unobserved
         x_tilde = soft_threshold(gx + residual @ self.W.T, self.theta)
         if not self.options.overshoot:
             return x_tilde

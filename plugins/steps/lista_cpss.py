@@ -1,7 +1,8 @@
 """LISTA-CPSS: LISTA with support selection (Chen et al. 2018), ``G_t(x) = η^ss_{θt, p_t}(x + W(y − Φx))``.
 
-``η^ss_{θ, p}`` soft-thresholds every entry except the ``⌊p·n/100⌋`` largest in magnitude
-(per sample) that also exceed θ, which pass unchanged ("support selection": entries trusted
+``η^ss_{θ, p}`` soft-thresholds every entry except those (per sample) above both θ and the
+sample's ``(100 − p)``-th percentile of magnitudes (nearest rank, as the reference code; about
+the ``p·n/100`` largest), which pass unchanged ("support selection": entries trusted
 to be in the support are not shrunk). The percentage grows with depth,
 ``p_t = min((t + 1) · 1.2, 13)`` % by default (``ss_percent_per_layer``, ``ss_max_percent``).
 Learnable: ``W`` (n × m, init ``Φᵀ/L``; tied or ``W_t``) and ``θ_t`` (init ``λ/L``); with
