@@ -47,6 +47,8 @@ def cli() -> None:
       hno train CONFIG              train it, keep the best checkpoint
       hno eval CHECKPOINT           NMSE (dB) per layer on the test set
       hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
+      hno inspect RUN               learned coefficients and parameters per layer
+      hno experiment synthetic GRID the seed's synthetic study: a grid of runs, report
     """
 
 
