@@ -1,34 +1,48 @@
 """The consistency suite every (step, integrator) pair must pass; importable by plugin authors.
 
-Each ``check_*`` function builds small networks through the registry (so it exercises the
-real entry-point path) and raises ``AssertionError`` with a clear message on failure. Run the
-whole suite on your own component with one line::
+Each check is a small named function, registered by :func:`consistency_check` in one of three
+tables: :data:`PAIR_CHECKS` (a :class:`Case`: step + integrator with options),
+:data:`STEP_CHECKS` (a step with its options) and :data:`INTEGRATOR_CHECKS` (an integrator with
+its options). Checks build small networks through the registry (so they exercise the real
+entry-point path). Any failure, an assertion or an exception torch raises, comes out as a
+:class:`ConsistencyFailure` naming the pair or component (with options), the check and the
+cause. Run the whole suite on your own component with one line::
 
     from hno_framework.testing import run_consistency_suite
     run_consistency_suite(step="my-step")          # against every registered integrator
     run_consistency_suite(integrator="my-scheme")  # against every registered step
 
-or parametrize pytest over :func:`registered_pairs` and :data:`PAIR_CHECKS` (see ``tests/``).
+or parametrize pytest over :func:`registered_pairs` and the tables (see ``tests/``).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor
 
-from .composer import compose_network
+from .composer import compose_network, validate_options
 from .config import ComponentSpec, NetworkConfig, ProblemConfig
+from .contract import ContractViolation, first_line, guarded
+from .errors import HNOError
 from .network import UnrolledNetwork
 from .problems import PROBLEM_KINDS, build_problem, make_sampler
 from .registry import Registry, get_registry
-from .step import ForwardContext
+from .step import ForwardContext, UnfoldingStep
 
 SMALL_M, SMALL_N = 8, 16  # n = 16 is a 4×4 patch for image problem kinds
+
+Scope = Literal["pair", "step", "integrator"]
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")" if options else ""
 
 
 @dataclass(frozen=True)
@@ -43,8 +57,64 @@ class Case:
     tied: bool = True
 
     def __str__(self) -> str:
-        return f"{self.step}+{self.integrator}"
+        return f"{self.step}{_options_text(self.step_options)}+{self.integrator}{_options_text(self.integrator_options)}"
 
+
+class ConsistencyFailure(AssertionError):
+    """A check failed: ``subject`` (pair or component with options), ``check`` (its name) and ``cause``."""
+
+    def __init__(self, subject: str, check: str, cause: str) -> None:
+        self.subject, self.check, self.cause = subject, check, cause
+        super().__init__(f"{subject}: check '{check}' failed: {cause}")
+
+
+def _subject(scope: Scope, subject: Any, options: dict[str, Any] | None) -> str:
+    if scope == "pair":
+        return f"pair {subject}"
+    return f"{scope} '{subject}'{_options_text(options or {})}"
+
+
+PAIR_CHECKS: dict[str, Callable[..., None]] = {}
+"""``name -> check(case, *, batch, seed, registry)``."""
+STEP_CHECKS: dict[str, Callable[..., None]] = {}
+"""``name -> check(step, *, options, layers, batch, seed, registry)``."""
+INTEGRATOR_CHECKS: dict[str, Callable[..., None]] = {}
+"""``name -> check(integrator, *, options, seed, registry)``."""
+_TABLES: dict[Scope, dict[str, Callable[..., None]]] = {"pair": PAIR_CHECKS, "step": STEP_CHECKS, "integrator": INTEGRATOR_CHECKS}
+
+
+def consistency_check(scope: Scope, name: str | None = None, *, needs: Iterable[str] = ()) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a check in the table of ``scope`` under ``name`` (default: the function name without ``check_``).
+
+    ``needs`` names the partner integrators a step check runs with (e.g. ``("euler",)``): the
+    suite runs it only when those are among the selected partners. The registered function
+    turns every failure into a :class:`ConsistencyFailure`: an ``AssertionError`` keeps its
+    message as the cause, any other exception (a raw torch ``RuntimeError``, say) is named by
+    type and first line. :class:`~hno_framework.errors.HNOError` (invalid options) passes through.
+    """
+
+    def register(check: Callable[..., None]) -> Callable[..., None]:
+        check_name = name or check.__name__.removeprefix("check_")
+
+        @functools.wraps(check)
+        def run(subject: Any, /, **kwargs: Any) -> None:
+            try:
+                check(subject, **kwargs)
+            except (ConsistencyFailure, HNOError):
+                raise
+            except AssertionError as exc:
+                raise ConsistencyFailure(_subject(scope, subject, kwargs.get("options")), check_name, str(exc)) from exc
+            except Exception as exc:
+                raise ConsistencyFailure(_subject(scope, subject, kwargs.get("options")), check_name, first_line(exc)) from exc
+
+        run.needs = tuple(needs)  # type: ignore[attr-defined]
+        _TABLES[scope][check_name] = run
+        return run
+
+    return register
+
+
+# -- building small networks ----------------------------------------------------------------------
 
 def small_problem_config(step: str, registry: Registry | None = None, seed: int = 0) -> ProblemConfig:
     """The first problem kind (``lasso`` first) whose small instance satisfies the step's needs."""
@@ -94,28 +164,66 @@ def perturb_(net: UnrolledNetwork, seed: int, scale: float = 0.05) -> None:
                 p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
 
 
-def _close(a: Tensor, b: Tensor, what: str, case: Case, atol: float = 1e-9, rtol: float = 1e-7) -> None:
+def _close(a: Tensor, b: Tensor, what: str, atol: float = 1e-9, rtol: float = 1e-7) -> None:
     if not torch.allclose(a, b, atol=atol, rtol=rtol):
         err = (a - b).abs().max().item()
-        raise AssertionError(f"{case}: {what} (max abs difference {err:.3g})")
+        raise AssertionError(f"{what} (max abs difference {err:.3g})")
 
 
-# -- the checks ----------------------------------------------------------------------------------
+def _guarded(net: UnrolledNetwork, case: Case, mutation: bool = False):
+    return guarded(net, step=case.step, integrator=case.integrator, mutation=mutation)
 
+
+def suite_device() -> torch.device:
+    """Where the device check runs: CUDA when available, else PyTorch's ``meta`` device (shapes, dtypes
+    and devices without data, so a tensor created on the CPU inside a component still shows up)."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("meta")
+
+
+# -- checks of a pair -------------------------------------------------------------------------------
+
+@consistency_check("pair")
 def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
-    """forward(y) is (batch, n) and the trajectory (batch, T+1, n), finite, in float32 and float64."""
+    """In float32 and float64: every step output ``G_t(x)`` and every integrator output ``x_{t+1}`` has the
+    shape ``(batch, n)`` and dtype of its input; forward(y) is (batch, n), finite, and the trajectory
+    (batch, T+1, n) ends in it."""
     for dtype in (torch.float32, torch.float64):
         net = build_case(case, seed=seed, dtype=dtype, registry=registry)
         y = sample_measurements(net, case, batch, seed, registry)
-        x = net(y)
-        assert x.shape == (batch, net.problem.n), f"{case}: output shape {tuple(x.shape)} != {(batch, net.problem.n)}"
-        assert x.dtype == dtype, f"{case}: output dtype {x.dtype} != {dtype}"
-        assert torch.isfinite(x).all(), f"{case}: non-finite output in {dtype}"
+        with _guarded(net, case):
+            x = net(y)
+        assert x.shape == (batch, net.problem.n), f"output shape {tuple(x.shape)} != {(batch, net.problem.n)}"
+        assert x.dtype == dtype, f"output dtype {x.dtype} != {dtype}"
+        assert torch.isfinite(x).all(), f"non-finite output in {dtype}"
         traj = net.trajectory(y)
-        assert traj.shape == (batch, case.layers + 1, net.problem.n), f"{case}: trajectory shape {tuple(traj.shape)}"
-        _close(traj[:, -1], x, "last trajectory state differs from forward()", case, atol=1e-5)
+        assert traj.shape == (batch, case.layers + 1, net.problem.n), f"trajectory shape {tuple(traj.shape)}"
+        _close(traj[:, -1], x, "last trajectory state differs from forward()", atol=1e-5)
 
 
+@consistency_check("pair")
+def check_no_in_place_mutation(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
+    """Steps leave their input ``x`` and ``ctx.y`` unchanged; integrators leave every stored state and
+    derivative of the history unchanged (tensor version counters and before/after copies)."""
+    net = build_case(case, seed=seed, registry=registry)
+    perturb_(net, seed)
+    y = sample_measurements(net, case, batch, seed, registry)
+    with torch.no_grad(), _guarded(net, case, mutation=True):
+        net.trajectory(y)
+
+
+@consistency_check("pair")
+def check_device(case: Case, *, batch: int = 2, seed: int = 0, registry: Registry | None = None) -> None:
+    """Moved with ``.to(device)`` (:func:`suite_device`), every step and integrator output stays on that device."""
+    device = suite_device()
+    net = build_case(case, seed=seed, registry=registry)
+    y = sample_measurements(net, case, batch, seed, registry).to(device)
+    net = net.to(device)
+    with torch.no_grad(), _guarded(net, case):
+        x = net(y)
+    assert x.device.type == device.type, f"output on {x.device}, expected {device}"
+
+
+@consistency_check("pair")
 def check_batch_independence(case: Case, *, batch: int = 4, seed: int = 0, registry: Registry | None = None) -> None:
     """Each sample's estimate does not depend on the other samples in the batch."""
     net = build_case(case, seed=seed, registry=registry)
@@ -124,20 +232,25 @@ def check_batch_independence(case: Case, *, batch: int = 4, seed: int = 0, regis
     with torch.no_grad():
         whole = net(y)
         for i in range(batch):
-            _close(net(y[i : i + 1])[0], whole[i], f"sample {i} changes when run alone", case)
+            _close(net(y[i : i + 1])[0], whole[i], f"sample {i} changes when run alone")
 
 
+@consistency_check("pair")
 def check_determinism(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
-    """Same seed -> same parameters; same input -> same output."""
+    """Same seed -> same state_dict (same keys, equal values); same input -> same output."""
     a, b = build_case(case, seed=seed, registry=registry), build_case(case, seed=seed, registry=registry)
-    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
-        _close(va.double(), vb.double(), f"parameter '{k}' differs between two builds with seed {seed}", case, atol=0)
+    sa, sb = a.state_dict(), b.state_dict()
+    only_a, only_b = sorted(sa.keys() - sb.keys()), sorted(sb.keys() - sa.keys())
+    assert not only_a and not only_b, f"two builds with seed {seed} have different state_dict keys: {only_a} vs {only_b}"
+    for k, va in sa.items():
+        _close(va.double(), sb[k].double(), f"parameter '{k}' differs between two builds with seed {seed}", atol=0)
     y = sample_measurements(a, case, batch, seed, registry)
     with torch.no_grad():
-        _close(a(y), a(y), "two forward passes differ", case, atol=0, rtol=0)
-        _close(a(y), b(y), "two identically seeded networks differ", case, atol=0, rtol=0)
+        _close(a(y), a(y), "two forward passes differ", atol=0, rtol=0)
+        _close(a(y), b(y), "two identically seeded networks differ", atol=0, rtol=0)
 
 
+@consistency_check("pair")
 def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """The loss on x_T (plus auxiliary losses) gives a finite gradient to every learnable parameter."""
     net = build_case(case, seed=seed, registry=registry)
@@ -148,11 +261,12 @@ def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Regi
     out = net.unroll(y)
     (out.estimate.pow(2).sum() + out.aux_loss).backward()
     missing = [n for n, p in net.named_parameters() if p.requires_grad and p.numel() and p.grad is None]
-    assert not missing, f"{case}: no gradient reaches {missing}"
+    assert not missing, f"no gradient reaches {missing}"
     bad = [n for n, p in net.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
-    assert not bad, f"{case}: non-finite gradient in {bad}"
+    assert not bad, f"non-finite gradient in {bad}"
 
 
+@consistency_check("pair")
 def check_state_dict_round_trip(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
     """state_dict -> torch.save -> torch.load(weights_only=True) -> a fresh network gives equal outputs."""
     src = build_case(case, seed=seed, registry=registry)
@@ -164,9 +278,10 @@ def check_state_dict_round_trip(case: Case, *, batch: int = 3, seed: int = 0, re
     dst.load_state_dict(torch.load(buffer, weights_only=True))
     y = sample_measurements(src, case, batch, seed, registry)
     with torch.no_grad():
-        _close(dst(y), src(y), "outputs differ after a state_dict round trip", case)
+        _close(dst(y), src(y), "outputs differ after a state_dict round trip")
 
 
+@consistency_check("pair")
 def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Registry | None = None) -> None:
     """A consistent integrator maps a constant history at a fixed point of G to itself.
 
@@ -182,33 +297,27 @@ def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Re
     g = torch.Generator().manual_seed(seed)
     x_star = torch.randn(batch, net.problem.n, generator=g, dtype=y.dtype)
     with torch.no_grad():
-        for t, layer in enumerate(net.layers):
+        for t, module in enumerate(net.layers):
+            layer = cast(UnfoldingStep, module)
             ctx = ForwardContext(y=y)
             f_star = layer.f(x_star, ctx)
 
-            def field(z: Tensor, _layer=layer, _ctx=ctx, _f=f_star) -> Tensor:
+            def shifted(z: Tensor, _layer: UnfoldingStep = layer, _ctx: ForwardContext = ctx, _f: Tensor = f_star) -> Tensor:
                 return _layer.f(z, _ctx) - _f
 
             history = History(net.integrator.metadata.past_states)
             for _ in range(history.depth):
-                history.push(x_star, field(x_star))
-            _close(net.integrator.advance(t, history, field), x_star, f"layer {t} moves a fixed point", case, atol=1e-8)
+                history.push(x_star.clone(), shifted(x_star))
+            _close(net.integrator.advance(t, history, shifted), x_star, f"layer {t} moves a fixed point", atol=1e-8)
 
 
-PAIR_CHECKS: dict[str, Callable[..., None]] = {
-    "shape_and_dtype": check_shape_and_dtype,
-    "batch_independence": check_batch_independence,
-    "determinism": check_determinism,
-    "gradients": check_gradients,
-    "state_dict_round_trip": check_state_dict_round_trip,
-    "fixed_point": check_fixed_point,
-}
+# -- checks of a step (reductions to built-in partners: they run only when those partners are selected) --
 
-
-def check_euler_is_plain_dun(step: str, *, layers: int = 4, batch: int = 3, seed: int = 0,
-                             registry: Registry | None = None) -> None:
-    """With ``euler`` (h = 1) the network equals iterating the step: ``x_{t+1} = G_t(x_t)``."""
-    case = Case(step, "euler", layers=layers)
+@consistency_check("step", needs=("euler",))
+def check_euler_is_plain_dun(step: str, *, options: dict[str, Any] | None = None, layers: int = 4, batch: int = 3,
+                             seed: int = 0, registry: Registry | None = None) -> None:
+    """With ``euler`` (h = 1) the network equals iterating the step: ``x_{t+1} = G_t(x_t)`` (seed eq. 7 = eq. 8)."""
+    case = Case(step, "euler", options or {}, layers=layers)
     net = build_case(case, seed=seed, registry=registry, integrator_options={"h": 1.0})
     perturb_(net, seed)
     y = sample_measurements(net, case, batch, seed, registry)
@@ -217,34 +326,62 @@ def check_euler_is_plain_dun(step: str, *, layers: int = 4, batch: int = 3, seed
         x = y.new_zeros(batch, net.problem.n)
         for layer in net.layers:
             x = layer(x, ctx)
-        _close(net(y), x, "euler(h=1) differs from iterating the step", case)
+        _close(net(y), x, "euler(h=1) differs from iterating the step")
 
 
-def check_2no_reduces_to_euler(step: str, *, layers: int = 4, batch: int = 3, seed: int = 0,
-                               registry: Registry | None = None) -> None:
+@consistency_check("step", "2no_reduces_to_euler", needs=("2no", "euler"))
+def check_2no_reduces_to_euler(step: str, *, options: dict[str, Any] | None = None, layers: int = 4, batch: int = 3,
+                               seed: int = 0, registry: Registry | None = None) -> None:
     """``2no`` with α = 1, β = 0 equals ``euler`` with h = 1 (seed eq. 11 -> eq. 8)."""
-    case = Case(step, "2no", layers=layers)
+    case = Case(step, "2no", options or {}, layers=layers)
     two = build_case(case, seed=seed, registry=registry, integrator_options={"alpha_init": 1.0, "beta_init": 0.0})
     eul = build_case(case, seed=seed, registry=registry, integrator="euler", integrator_options={})
     y = sample_measurements(two, case, batch, seed, registry)
     with torch.no_grad():
-        _close(two(y), eul(y), "2no(α=1, β=0) differs from euler", case)
+        _close(two(y), eul(y), "2no(α=1, β=0) differs from euler")
 
 
-STEP_CHECKS: dict[str, Callable[..., None]] = {
-    "euler_is_plain_dun": check_euler_is_plain_dun,
-    "2no_reduces_to_euler": check_2no_reduces_to_euler,
-}
-
-
-# Checks of one integrator on its own (e.g. the numerical order on a linear ODE): name -> check(integrator, ...).
-INTEGRATOR_CHECKS: dict[str, Callable[..., None]] = {}
-
+# -- running the suite -------------------------------------------------------------------------------
 
 def registered_pairs(registry: Registry | None = None) -> list[Case]:
     """Every (step, integrator) pair in the registry with default options."""
     registry = registry or get_registry()
     return [Case(s, i) for s in registry.names("step") for i in registry.names("integrator")]
+
+
+def select_cases(registry: Registry, step: str | None, integrator: str | None, partners: Iterable[str] | None,
+                 step_options: dict[str, Any] | None = None, integrator_options: dict[str, Any] | None = None) -> list[Case]:
+    """The pairs involving ``step`` and/or ``integrator``; with one of them given, ``partners`` restricts the other side."""
+    allowed = set(partners) if partners is not None else None
+    cases = []
+    for c in registered_pairs(registry):
+        if (step is not None and c.step != step) or (integrator is not None and c.integrator != integrator):
+            continue
+        partner = c.integrator if step is not None else c.step
+        if allowed is not None and (step is None) != (integrator is None) and partner not in allowed:
+            continue
+        cases.append(Case(c.step, c.integrator, step_options or {}, integrator_options or {}))
+    if not cases:
+        raise AssertionError(f"no registered pair matches step={step!r}, integrator={integrator!r}, partners={partners!r}")
+    return cases
+
+
+Run = tuple[Callable[..., None], Any, dict[str, Any]]
+
+
+def plan(cases: list[Case]) -> list[Run]:
+    """Every (check, subject, keyword arguments) the suite runs for ``cases``: each pair check on each
+    case, each step check on each step (when its ``needs`` are among the cases' integrators), each
+    integrator check on each integrator, with the options of the component under test."""
+    integrators = {c.integrator for c in cases}
+    steps = {c.step: c.step_options for c in cases}
+    schemes = {c.integrator: c.integrator_options for c in cases}
+    runs: list[Run] = [(check, case, {}) for case in cases for check in PAIR_CHECKS.values()]
+    runs += [(check, name, {"options": options}) for name, options in sorted(steps.items())
+             for check in STEP_CHECKS.values() if set(getattr(check, "needs", ())) <= integrators]
+    runs += [(check, name, {"options": options}) for name, options in sorted(schemes.items())
+             for check in INTEGRATOR_CHECKS.values()]
+    return runs
 
 
 def run_consistency_suite(step: str | None = None, integrator: str | None = None, *,
@@ -254,88 +391,105 @@ def run_consistency_suite(step: str | None = None, integrator: str | None = None
                           partners: Iterable[str] | None = None) -> int:
     """Run every check on the pairs involving ``step`` and/or ``integrator`` (all pairs if neither).
 
-    ``step_options`` / ``integrator_options`` configure the component under test in the pair
-    checks (the step- and integrator-only checks use default options); ``partners`` restricts
-    the other side of each pair to these names (e.g. ``partners=["euler", "2no"]``), so a
-    plugin's tests do not depend on everything else that happens to be installed.
-    Returns the number of checks run; raises ``AssertionError`` on the first failure.
+    ``step_options`` / ``integrator_options`` configure the component under test in every check
+    (the declared order, for one, is measured with them); ``partners`` restricts the other side of
+    each pair to these names (e.g. ``partners=["euler", "2no"]``), so a plugin's tests do not depend
+    on everything else that happens to be installed; a step check that reduces to built-in
+    integrators runs only when those are among the partners. Returns the number of checks run;
+    raises :class:`ConsistencyFailure` (an ``AssertionError``) on the first failure and
+    :class:`~hno_framework.errors.ConfigError` for invalid options.
     """
     registry = registry or get_registry()
-    allowed = set(partners) if partners is not None else None
-    cases = []
-    for c in registered_pairs(registry):
-        if (step is not None and c.step != step) or (integrator is not None and c.integrator != integrator):
-            continue
-        if allowed is not None and (step is None) != (integrator is None):
-            if (c.integrator if step is not None else c.step) not in allowed:
-                continue
-        cases.append(Case(c.step, c.integrator, step_options or {}, integrator_options or {}))
-    if not cases:
-        raise AssertionError(f"no registered pair matches step={step!r}, integrator={integrator!r}, partners={partners!r}")
+    if step is not None and step_options:
+        validate_options(registry.step(step), step_options)
+    if integrator is not None and integrator_options:
+        validate_options(registry.integrator(integrator), integrator_options)
+    runs = plan(select_cases(registry, step, integrator, partners, step_options, integrator_options))
     count = 0
     for seed in seeds:
-        for case in cases:
-            for check in PAIR_CHECKS.values():
-                check(case, seed=seed, registry=registry)
-                count += 1
-        for name in sorted({c.step for c in cases}):
-            for check in STEP_CHECKS.values():
-                check(name, seed=seed, registry=registry)
-                count += 1
-        for name in sorted({c.integrator for c in cases}):
-            for check in INTEGRATOR_CHECKS.values():
-                check(name, seed=seed, registry=registry)
-                count += 1
+        for check, subject, kwargs in runs:
+            check(subject, seed=seed, registry=registry, **kwargs)
+            count += 1
     return count
 
 
-# -- numerical order on a linear test ODE ------------------------------------------------------
+# -- numerical order on test ODEs ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderODE:
+    """A test problem ``dx/dt = field(x)`` on ``[0, time]`` with a closed-form solution.
+
+    ``initial(g)`` gives ``x_0`` ``(batch, d)`` in float64 from a seeded generator; ``exact(x0, t)``
+    is ``x(t)``; ``name`` is how failures describe the ODE.
+    """
+
+    name: str
+    field: Callable[[Tensor], Tensor]
+    exact: Callable[[Tensor, float], Tensor]
+    initial: Callable[[torch.Generator], Tensor]
+    time: float = 2.0
+
 
 ORDER_TEST_MATRIX = ((-0.5, 1.0), (-1.0, -0.5))
-"""``A`` of the test ODE ``dx/dt = A x``: rotation plus damping (eigenvalues −0.5 ± i)."""
+"""``A`` of the linear test ODE ``dx/dt = A x``: rotation plus damping (eigenvalues −0.5 ± i)."""
 ORDER_TEST_TIME = 2.0
 ORDER_TEST_STEPS = (10, 20, 40, 80)
-"""Step counts N over [0, ORDER_TEST_TIME], i.e. h = 0.2, 0.1, 0.05, 0.025."""
+"""Step counts N over [0, time], i.e. h = 0.2, 0.1, 0.05, 0.025 for time 2."""
 ORDER_TOLERANCE = 0.3
 
 
+def _linear_initial(g: torch.Generator) -> Tensor:
+    x0 = torch.tensor([[1.0, 0.0], [0.3, -0.8]], dtype=torch.float64)
+    return x0 + 0.1 * torch.rand(x0.shape, generator=g, dtype=torch.float64)
+
+
+def _matrix() -> Tensor:
+    return torch.tensor(ORDER_TEST_MATRIX, dtype=torch.float64)
+
+
+LINEAR_ODE = OrderODE(
+    name="dx/dt = Ax",
+    field=lambda x: x @ _matrix().T,
+    exact=lambda x0, t: x0 @ torch.linalg.matrix_exp(t * _matrix()).T,
+    initial=_linear_initial,
+    time=ORDER_TEST_TIME,
+)
+
+ORDER_TEST_ODES: tuple[OrderODE, ...] = (LINEAR_ODE,)
+"""The ODEs :func:`check_numerical_order` measures on; add one :class:`OrderODE` here to check another."""
+
+
+def _least_squares_slope(hs: list[float], errors: list[float]) -> float:
+    log_h = torch.tensor([math.log(h) for h in hs], dtype=torch.float64)
+    log_e = torch.tensor([math.log(e) for e in errors], dtype=torch.float64)
+    centred = log_h - log_h.mean()
+    return float((centred * (log_e - log_e.mean())).sum() / (centred * centred).sum())
+
+
 def measure_order(integrator_name: str, options: dict[str, Any] | None = None, *, exact_startup: bool = True,
-                  seed: int = 0, registry: Registry | None = None,
-                  steps: Iterable[int] = ORDER_TEST_STEPS) -> tuple[float, list[float], list[float]]:
-    """Integrate ``dx/dt = A x`` (:data:`ORDER_TEST_MATRIX`, float64) to :data:`ORDER_TEST_TIME` with
-    each step count N in ``steps`` (h = time / N) and return ``(slope, hs, errors)``, the least-squares
-    slope of log(global error) against log(h).
+                  seed: int = 0, registry: Registry | None = None, steps: Iterable[int] = ORDER_TEST_STEPS,
+                  ode: OrderODE = LINEAR_ODE) -> tuple[float, list[float], list[float]]:
+    """Integrate ``ode`` (float64) to ``ode.time`` with each step count N in ``steps`` (h = time / N) and
+    return ``(slope, hs, errors)``, the least-squares slope of log(global error) against log(h).
 
     The integrator comes from the registry with ``options`` plus ``{"h": h}`` (its options model
-    must have ``h``) and ``num_layers = N``; its :meth:`advance` is driven as the network does
-    (push ``(x_t, field(x_t))``, then advance). With ``exact_startup`` an r-step scheme
-    (``past_states`` r) is given the exact ``x_0..x_{r−1}`` and advanced from layer r − 1; otherwise
-    it starts from ``x_0`` with its own start-up rule, exactly as in an unrolled network.
+    must have ``h``) and ``num_layers = N``, freshly built, so learnable coefficients are at their
+    initial (reference) values; its :meth:`advance` is driven as the network does (push
+    ``(x_t, field(x_t))``, then advance). With ``exact_startup`` an r-step scheme (``past_states``
+    r) is given the exact ``x_0..x_{r−1}`` and advanced from layer r − 1; otherwise it starts from
+    ``x_0`` with its own start-up rule, exactly as in an unrolled network.
     """
-    import math
-
-    from .composer import validate_options
     from .integrator import History, IntegratorLayout
 
     registry = registry or get_registry()
     info = registry.integrator(integrator_name)
     if "h" not in info.cls.Options.model_fields:
         raise AssertionError(f"integrator '{integrator_name}' has no option 'h'; its order cannot be measured")
-    A = torch.tensor(ORDER_TEST_MATRIX, dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed)
-    x0 = torch.tensor([[1.0, 0.0], [0.3, -0.8]], dtype=torch.float64)
-    x0 = x0 + 0.1 * torch.rand(x0.shape, generator=g, dtype=torch.float64)
-
-    def field(x: Tensor) -> Tensor:
-        return x @ A.T
-
-    def exact(time: float) -> Tensor:
-        return x0 @ torch.linalg.matrix_exp(time * A).T
-
+    x0 = ode.initial(torch.Generator().manual_seed(seed))
     hs, errors = [], []
     previous_dtype = torch.get_default_dtype()
     for n_steps in steps:
-        h = ORDER_TEST_TIME / n_steps
+        h = ode.time / n_steps
         opts = validate_options(info, {**(options or {}), "h": h})
         torch.set_default_dtype(torch.float64)  # so that h and coefficients are built in float64
         try:
@@ -348,40 +502,62 @@ def measure_order(integrator_name: str, options: dict[str, Any] | None = None, *
         with torch.no_grad():
             for t in range(n_steps):
                 if exact_startup and t < r:
-                    x = exact(t * h)
-                history.push(x, field(x))
+                    x = ode.exact(x0, t * h)
+                history.push(x, ode.field(x))
                 if not exact_startup or t >= r - 1:
-                    x = integrator.advance(t, history, field)
+                    x = integrator.advance(t, history, ode.field)
         hs.append(h)
-        errors.append((x - exact(ORDER_TEST_TIME)).norm().item())
-    usable = [(h, e) for h, e in zip(hs, errors) if e > 1e-11]
+        errors.append((x - ode.exact(x0, ode.time)).norm().item())
+    usable = [(h, e) for h, e in zip(hs, errors, strict=True) if e > 1e-11]
     if len(usable) < 3:
         raise AssertionError(f"'{integrator_name}': global errors {errors} are at round-off level; cannot fit an order")
-    log_h = torch.tensor([math.log(h) for h, _ in usable], dtype=torch.float64)
-    log_e = torch.tensor([math.log(e) for _, e in usable], dtype=torch.float64)
-    centred = log_h - log_h.mean()
-    slope = float((centred * (log_e - log_e.mean())).sum() / (centred * centred).sum())
-    return slope, hs, errors
+    return _least_squares_slope([h for h, _ in usable], [e for _, e in usable]), hs, errors
 
 
-def check_numerical_order(integrator_name: str, *, seed: int = 0, registry: Registry | None = None) -> None:
-    """The measured convergence order on ``dx/dt = A x`` equals the declared ``metadata.order`` ± 0.3.
+@consistency_check("integrator")
+def check_numerical_order(integrator_name: str, *, options: dict[str, Any] | None = None, seed: int = 0,
+                          registry: Registry | None = None) -> None:
+    """The convergence order measured on each ODE of :data:`ORDER_TEST_ODES` equals the declared
+    ``metadata.order`` ± :data:`ORDER_TOLERANCE`, with the author's ``options``.
 
-    Applies to integrators that, with default options, are not learnable and have a step size
-    option ``h``; others are skipped (learnable coefficients have no fixed order, and without
-    ``h`` the step cannot be refined). Multistep schemes get exact starting values.
+    Learnable schemes are measured at their initial (reference) coefficients, where the declared
+    order applies. Integrators without a step size option ``h`` are skipped (the step cannot be
+    refined). Multistep schemes get exact starting values.
     """
     registry = registry or get_registry()
-    cls = registry.integrator(integrator_name).cls
-    metadata = cls.describe(cls.Options())
-    if metadata.learnable or "h" not in cls.Options.model_fields:
+    info = registry.integrator(integrator_name)
+    if "h" not in info.cls.Options.model_fields:
         return
-    slope, hs, errors = measure_order(integrator_name, seed=seed, registry=registry)
-    table = ", ".join(f"h={h:.4g}: {e:.3e}" for h, e in zip(hs, errors))
-    assert abs(slope - metadata.order) <= ORDER_TOLERANCE, (
-        f"integrator '{integrator_name}' declares order {metadata.order} but its global error on dx/dt = Ax "
-        f"falls with slope {slope:.2f} in h ({table})"
-    )
+    metadata = info.cls.describe(validate_options(info, options or {}))
+    where = " at its initial (reference) coefficients" if metadata.learnable else ""
+    for ode in ORDER_TEST_ODES:
+        slope, hs, errors = measure_order(integrator_name, options, seed=seed, registry=registry, ode=ode)
+        table = ", ".join(f"h={h:.4g}: {e:.3e}" for h, e in zip(hs, errors, strict=True))
+        assert abs(slope - metadata.order) <= ORDER_TOLERANCE, (
+            f"integrator '{integrator_name}' declares order {metadata.order} but its global error on {ode.name} "
+            f"falls with slope {slope:.2f} in h{where} ({table})"
+        )
 
 
-INTEGRATOR_CHECKS["numerical_order"] = check_numerical_order
+__all__ = [
+    "INTEGRATOR_CHECKS",
+    "LINEAR_ODE",
+    "ORDER_TEST_ODES",
+    "ORDER_TOLERANCE",
+    "PAIR_CHECKS",
+    "STEP_CHECKS",
+    "Case",
+    "ConsistencyFailure",
+    "ContractViolation",
+    "OrderODE",
+    "build_case",
+    "consistency_check",
+    "measure_order",
+    "perturb_",
+    "plan",
+    "registered_pairs",
+    "run_consistency_suite",
+    "sample_measurements",
+    "select_cases",
+    "small_problem_config",
+]

@@ -95,7 +95,7 @@ def test_three_stage_third_order_family(c2: float, c3: float) -> None:
 def random_tableau(draw: st.DrawFn) -> dict:
     s = draw(st.integers(1, 5))
     entry = st.floats(-1.5, 1.5, allow_subnormal=False)
-    a = [[draw(entry) if l < j else 0.0 for l in range(s)] for j in range(s)]
+    a = [[draw(entry) if k < j else 0.0 for k in range(s)] for j in range(s)]
     free = [draw(entry) for _ in range(s - 1)]
     return {"a": a, "b": [1 - sum(free), *free], "c": [sum(row) for row in a]}
 
@@ -189,13 +189,19 @@ def register_integrators(register):
 def test_numerical_order_check_catches_a_wrong_declaration(make_plugin) -> None:
     make_plugin("liar-dist", MISDECLARED)
     registry = Registry()
-    with pytest.raises(AssertionError, match="'liar' declares order 2 .* slope 1.0"):
+    with pytest.raises(AssertionError, match=r"'liar' declares order 2 .* slope 1.0"):
         check_numerical_order("liar", registry=registry)
     check_numerical_order("euler", registry=registry)  # the honest one passes
 
 
-def test_numerical_order_check_skips_learnable_schemes() -> None:
-    for name in ("2no", "3no", "lm"):
+def test_numerical_order_check_skips_schemes_without_a_step_size() -> None:
+    for name in ("2no", "3no"):
         check_numerical_order(name, registry=REGISTRY)  # returns without measuring
     with pytest.raises(AssertionError, match="no option 'h'"):
         measure_order("3no", registry=REGISTRY)
+
+
+def test_numerical_order_check_measures_learnable_schemes_at_their_initial_coefficients() -> None:
+    """lm is learnable by default; at its initial coefficients it is the declared order."""
+    check_numerical_order("lm", registry=REGISTRY)
+    check_numerical_order("euler", options={"learnable_h": True}, registry=REGISTRY)
