@@ -7,11 +7,11 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from .config import ExperimentConfig, NetworkConfig, ProblemConfig
+from .config import ExperimentConfig, NetworkConfig, format_validation_error
 from .errors import ConfigError
 from .integrator import IntegratorLayout
 from .network import UnrolledNetwork
-from .options import Options
+from .options import ComponentOptions
 from .problems import build_problem
 from .problems.base import Problem
 from .registry import ComponentInfo, Registry, get_registry
@@ -20,20 +20,15 @@ from .step import LayerInfo
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def validate_options(info: ComponentInfo, options: dict[str, Any]) -> Options:
+def validate_options(info: ComponentInfo, options: dict[str, Any]) -> ComponentOptions:
     """Validate ``options`` against the component's options model; errors name the component and key."""
+    model = info.cls.Options
     try:
-        return info.cls.Options.model_validate(options)
+        return model.model_validate(options)
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "(options)"
-            msg = "unknown option" if e["type"] == "extra_forbidden" else e["msg"]
-            problems.append(f"{loc}: {msg}")
-        known = ", ".join(info.cls.Options.model_fields) or "(none)"
-        raise ConfigError(
-            f"invalid options for {info.kind} '{info.name}': " + "; ".join(problems) + f". Known options: {known}."
-        ) from None
+        known = ", ".join(model.model_fields) or "(none)"
+        message = format_validation_error(err, f"for {info.kind} '{info.name}'", what="options", model=model)
+        raise ConfigError(f"{message}. Known options: {known}.") from None
 
 
 def compose_network(problem: Problem, network: NetworkConfig, registry: Registry | None = None) -> UnrolledNetwork:
@@ -56,18 +51,15 @@ def compose_network(problem: Problem, network: NetworkConfig, registry: Registry
 def compose(config: ExperimentConfig | dict[str, Any], registry: Registry | None = None) -> UnrolledNetwork:
     """The unrolled network an experiment config describes, in the config's dtype.
 
-    Seeds ``torch.manual_seed(training.seed)`` first, so steps with random initial weights
-    are reproducible. Accepts a validated config or a plain dict.
+    Steps with random initial weights draw them from torch's global RNG seeded with
+    ``training.seed``, inside :func:`torch.random.fork_rng`: the result is reproducible and the
+    caller's global RNG state is left as it was. Accepts a validated config or a plain dict.
     """
     from .config import parse_config
 
     cfg = config if isinstance(config, ExperimentConfig) else parse_config(config)
-    torch.manual_seed(cfg.training.seed)
-    problem = build_problem(cfg.problem)
-    net = compose_network(problem, cfg.network, registry)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.training.seed)
+        problem = build_problem(cfg.problem)
+        net = compose_network(problem, cfg.network, registry)
     return net.to(dtype=DTYPES[cfg.training.dtype])
-
-
-def compose_from_parts(problem: ProblemConfig, network: NetworkConfig, registry: Registry | None = None) -> UnrolledNetwork:
-    """Shorthand used by tests and notebooks: problem config + network config, float32."""
-    return compose_network(build_problem(problem), network, registry)

@@ -45,9 +45,5 @@ class CheckpointError(HNOError):
     """A checkpoint is missing, corrupt or incompatible."""
 
 
-def format_choices(values: Iterable[str]) -> str:
-    return ", ".join(sorted(values))
-
-
 class TrainingDivergedError(HNOError):
     """Training produced a non-finite loss or validation NMSE; the last good checkpoint is kept."""

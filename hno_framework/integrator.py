@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from .options import Options
+from .options import Component, ComponentOptions
 
 Family = Literal["one-step", "multistep", "runge-kutta", "predictor-corrector"]
 
@@ -85,7 +85,7 @@ class IntegratorLayout:
     num_layers: int
 
 
-class Integrator(nn.Module):
+class Integrator(Component, nn.Module):
     """A scheme advancing the state by one layer; subclasses implement :meth:`advance`.
 
     Class attributes a subclass sets: ``name`` (registry name), ``Options`` (pydantic model).
@@ -94,23 +94,16 @@ class Integrator(nn.Module):
     parameters of the integrator, indexed by the layer ``t``.
     """
 
-    name: ClassVar[str] = ""
-    Options: ClassVar[type[Options]] = Options
-
-    def __init__(self, options: Options, layout: IntegratorLayout) -> None:
+    def __init__(self, options: ComponentOptions, layout: IntegratorLayout) -> None:
         super().__init__()
         self.options = options
         self.layout = layout
         self.metadata = self.describe(options)
 
     @classmethod
-    def describe(cls, options: Options) -> IntegratorMetadata:  # pragma: no cover - abstract
+    def describe(cls, options: ComponentOptions) -> IntegratorMetadata:  # pragma: no cover - abstract
         """Metadata of the scheme with these options."""
         raise NotImplementedError
-
-    @classmethod
-    def summary(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     def register_coefficient(self, name: str, value: Tensor, learnable: bool) -> Tensor:
         """Register a coefficient tensor (e.g. per-layer ``h_t`` of shape ``(T,)``): an ``nn.Parameter``

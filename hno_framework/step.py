@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from .errors import ProblemMismatchError
-from .options import Options
+from .options import Component, ComponentOptions
 from .problems.base import Problem
 
 
@@ -50,24 +50,22 @@ class LayerInfo:
         return self.shared is not None
 
 
-class UnfoldingStep(nn.Module):
+class UnfoldingStep(Component, nn.Module):
     """One DUN layer ``G(x | y, Θ_t)``; subclasses implement :meth:`forward`.
 
     Class attributes a subclass sets:
       * ``name``: registry name, lower case with dashes (``"lista"``);
-      * ``Options``: a pydantic :class:`~hno_framework.options.Options` model;
+      * ``Options``: a pydantic :class:`~hno_framework.options.ComponentOptions` model;
       * ``tieable``: names of parameters that tying shares across layers;
       * ``requires``: what the problem must provide: ``"basis"`` (D), ``"patch"`` (image patches).
 
     Shapes: ``x`` ``(batch, n)``, ``ctx.y`` ``(batch, m)``; :meth:`forward` returns ``(batch, n)``.
     """
 
-    name: ClassVar[str] = ""
-    Options: ClassVar[type[Options]] = Options
     tieable: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, problem: Problem, options: Options, layer: LayerInfo) -> None:
+    def __init__(self, problem: Problem, options: ComponentOptions, layer: LayerInfo) -> None:
         super().__init__()
         self.check_problem(problem)
         # The network owns the problem (one copy of Φ in the state_dict); layers keep a plain
@@ -88,11 +86,6 @@ class UnfoldingStep(nn.Module):
             raise ProblemMismatchError(
                 f"step '{cls.name}' works on image patches, but problem kind '{problem.kind}' is not an image problem"
             )
-
-    @classmethod
-    def summary(cls) -> str:
-        """First line of the class docstring."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     def tieable_parameter(self, name: str, init: Callable[[], Tensor]) -> nn.Parameter:
         """Register parameter ``name``: shared by all layers when tied, this layer's own when untied.

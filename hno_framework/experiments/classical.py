@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ..metrics import ratio_to_db
-from ..ops import soft_threshold
+from ..ops import lipschitz, soft_threshold
 from ..problems.base import SignalBatch
 
 Algorithm = Literal["ista", "fista"]
-
-
-def lipschitz(phi: Tensor) -> float:
-    """``L = ‖Φ‖₂²``, the Lipschitz constant of the gradient of ½‖y − Φx‖²."""
-    return float(torch.linalg.matrix_norm(phi.double(), ord=2) ** 2)
 
 
 @dataclass
@@ -85,7 +80,6 @@ class TunedSolver:
     lam: float
     validation_nmse_db: dict[float, float]
     test: SolverRun | None = None
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -93,7 +87,6 @@ class TunedSolver:
             "lam": self.lam,
             "validation_nmse_db": {f"{k:g}": v for k, v in self.validation_nmse_db.items()},
             "nmse_db": self.test.nmse_db if self.test is not None else None,
-            **self.extra,
         }
 
 

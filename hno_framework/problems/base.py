@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..ops import lipschitz
+
 
 class Problem(nn.Module):
     """Operators of ``y = Φx + e`` with the sparsity prior ``λ‖Dx‖₁``.
@@ -43,9 +45,9 @@ class Problem(nn.Module):
                 raise ValueError(f"basis D must be ({n}, {n}), got {tuple(basis.shape)}")
             self.register_buffer("basis", basis)
         else:
-            self.basis = None  # type: ignore[assignment]
+            self.basis = None
         self.lam = float(lam)
-        self.lipschitz = float(torch.linalg.matrix_norm(phi.double(), ord=2) ** 2)
+        self.lipschitz = lipschitz(phi)
         self.kind = kind
         self.patch_shape = patch_shape
 
