@@ -105,7 +105,7 @@ def dump_dom(chromium: str, url: str, budget_ms: int) -> str:
 def pages(site: Path, only: list[str]) -> list[str]:
     """Site-relative URLs of the HTML pages (``concepts/``), or of the ``only`` ones."""
     if only:
-        return [p.strip("/") + "/" for p in only]
+        return [p.strip("/") + "/" if p.strip("/") else "" for p in only]
     found = []
     for path in sorted(site.rglob("index.html")):
         rel = path.parent.relative_to(site).as_posix()
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         for page in pages(args.site, args.only):
             report = scan(dump_dom(args.chromium, base + page, args.budget_ms))
             total += report.rendered
-            problems = [f"raw maths: …{s}…" for s in report.raw] + [f"KaTeX error: {e}" for e in report.errors]
+            problems = [f"raw maths: …{s}…" for s in dict.fromkeys(report.raw)] + [f"KaTeX error: {e}" for e in report.errors]
             status = "ok" if not problems else "FAIL"
             print(f"{status:4} {report.rendered:4d} formulas  /{page}")
             for line in problems:
