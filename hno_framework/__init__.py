@@ -5,6 +5,7 @@ Importing this package is cheap: torch-backed names are loaded on first access, 
 
     from hno_framework import compose, load_config, list_steps, list_integrators
     from hno_framework import UnfoldingStep, Integrator, hookimpl
+    net, config = load_network("runs/x/best.pt"); net.with_integrator("2no")
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ _LAZY = {
     "train": "training",
     "evaluate": "evaluation",
     "load_checkpoint": "checkpoint",
+    "load_network": "checkpoint",
 }
 
-__all__ = ["ENTRY_POINT_GROUP", "hookimpl", "hookspec", "__version__", *_LAZY]
+__all__ = ["ENTRY_POINT_GROUP", "__version__", "hookimpl", "hookspec"]
+__all__ += list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

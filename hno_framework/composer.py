@@ -5,47 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import ValidationError
 
-from .config import ExperimentConfig, NetworkConfig, format_validation_error
-from .errors import ConfigError
-from .integrator import IntegratorLayout
+from .config import ExperimentConfig, NetworkConfig
+from .integrator import build_integrator
 from .network import UnrolledNetwork
-from .options import ComponentOptions
+from .options import validate_options
 from .problems import build_problem
 from .problems.base import Problem
-from .registry import ComponentInfo, Registry, get_registry
+from .registry import Registry, get_registry
 from .step import LayerInfo
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-
-def validate_options(info: ComponentInfo, options: dict[str, Any]) -> ComponentOptions:
-    """Validate ``options`` against the component's options model; errors name the component and key."""
-    model = info.cls.Options
-    try:
-        return model.model_validate(options)
-    except ValidationError as err:
-        known = ", ".join(model.model_fields) or "(none)"
-        message = format_validation_error(err, f"for {info.kind} '{info.name}'", what="options", model=model)
-        raise ConfigError(f"{message}. Known options: {known}.") from None
+__all__ = ["DTYPES", "compose", "compose_network", "validate_options"]
 
 
 def compose_network(problem: Problem, network: NetworkConfig, registry: Registry | None = None) -> UnrolledNetwork:
     """Build T layers of ``network.step`` on ``problem`` joined by ``network.integrator``."""
     registry = registry or get_registry()
     step_info = registry.step(network.step.name)
-    integ_info = registry.integrator(network.integrator.name)
     step_options = validate_options(step_info, network.step.options)
-    integ_options = validate_options(integ_info, network.integrator.options)
     step_info.cls.check_problem(problem)
     shared: dict | None = {} if network.tied else None
     layers = [
         step_info.cls(problem, step_options, LayerInfo(index=t, count=network.layers, shared=shared))
         for t in range(network.layers)
     ]
-    integrator = integ_info.cls(integ_options, IntegratorLayout(num_layers=network.layers))
-    return UnrolledNetwork(problem, layers, integrator)
+    return UnrolledNetwork(problem, layers, build_integrator(network.integrator, network.layers, registry))
 
 
 def compose(config: ExperimentConfig | dict[str, Any], registry: Registry | None = None) -> UnrolledNetwork:

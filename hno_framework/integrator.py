@@ -17,14 +17,16 @@ The composer never special-cases a scheme: all of the above go through :meth:`In
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from .options import Component, ComponentOptions
+from .config import ComponentSpec
+from .options import Component, ComponentOptions, validate_options
+from .registry import Registry, get_registry
 
 Family = Literal["one-step", "multistep", "runge-kutta", "predictor-corrector"]
 
@@ -141,3 +143,13 @@ class Integrator(Component, nn.Module):
     def extra_repr(self) -> str:
         m = self.metadata
         return f"family={m.family}, r={m.past_states}, stages={m.stages}, order={m.order}, learnable={m.learnable}"
+
+
+def build_integrator(
+    spec: str | ComponentSpec | Mapping[str, Any], num_layers: int, registry: Registry | None = None
+) -> Integrator:
+    """The registered integrator ``spec`` names (``"2no"`` or ``{"name": ..., "options": {...}}``) for
+    ``num_layers`` layers, its options validated (float32 parameters; move it with ``.to()``)."""
+    spec = ComponentSpec.model_validate(spec)
+    info = (registry or get_registry()).integrator(spec.name)
+    return info.cls(validate_options(info, spec.options), IntegratorLayout(num_layers=num_layers))

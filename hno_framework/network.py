@@ -7,14 +7,17 @@ and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-from .integrator import History, Integrator
+from .config import ComponentSpec
+from .integrator import History, Integrator, build_integrator
 from .problems.base import Problem
+from .registry import Registry
 from .step import ForwardContext, UnfoldingStep
 
 
@@ -46,6 +49,23 @@ class UnrolledNetwork(nn.Module):
     def num_layers(self) -> int:
         return len(self.layers)
 
+    def with_integrator(
+        self, integrator: str | ComponentSpec | Mapping[str, Any], *, registry: Registry | None = None, **options: Any
+    ) -> UnrolledNetwork:
+        """The same problem and layers joined by another integrator, as a diffusers pipeline swaps its scheduler.
+
+        ``integrator`` is a registry name (``"2no"``) or a spec ``{"name": ..., "options": {...}}``;
+        keyword ``options`` are added to (and override) the spec's options, e.g.
+        ``net.with_integrator("2no", alpha_init=1.0, beta_init=0.0)``. The new integrator starts from
+        its own initial coefficients, on the device and in the dtype of the problem's Φ.
+
+        The problem and the step layers are **shared**, not copied: training either network changes
+        both. ``copy.deepcopy(net).with_integrator(...)`` gives an independent one. ``self`` is unchanged.
+        """
+        new = build_integrator(_merged_spec(integrator, options), self.num_layers, registry)
+        new = new.to(device=self.problem.phi.device, dtype=self.problem.phi.dtype)
+        return UnrolledNetwork(self.problem, [cast(UnfoldingStep, layer) for layer in self.layers], new)
+
     def unroll(
         self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
     ) -> UnrollResult:
@@ -58,7 +78,7 @@ class UnrolledNetwork(nn.Module):
         history = History(self.integrator.metadata.past_states)
         states = [x] if keep_trajectory else []
         for t in range(depth):
-            layer = self.layers[t]
+            layer = cast(UnfoldingStep, self.layers[t])
 
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
                 return _layer.f(z, ctx)
@@ -80,6 +100,12 @@ class UnrolledNetwork(nn.Module):
         result = self.unroll(y, keep_trajectory=True)
         assert result.trajectory is not None
         return result.trajectory
+
+
+def _merged_spec(integrator: str | ComponentSpec | Mapping[str, Any], options: Mapping[str, Any]) -> ComponentSpec:
+    """``integrator`` as a :class:`ComponentSpec` with ``options`` merged over its own options."""
+    spec = ComponentSpec.model_validate(integrator)
+    return spec.model_copy(update={"options": {**spec.options, **options}}) if options else spec
 
 
 def count_learnable(module: nn.Module) -> int:

@@ -48,3 +48,51 @@ def test_gaussian_matrix(kappa: float) -> None:
     torch.testing.assert_close(phi.norm(dim=0), torch.ones(60, dtype=torch.float64))  # unit columns at every κ
     if kappa > 1.0:  # columns renormalised after the singular values are set: κ(Φ) close to κ (tests/test_fidelity.py)
         assert float(s[0] / s[-1]) == pytest.approx(kappa, rel=0.3)
+
+
+def _plain_two_step(net, y: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
+    """Seed eq. 11 as a plain loop over the layers' G: x_1 = G_0(x_0), then
+    x_{t+1} = (1 − β) x_t + β x_{t−1} + α (G_t(x_t) − x_t); β = 0, α = 1 is the plain DUN."""
+    from hno_framework.step import ForwardContext
+
+    ctx = ForwardContext(y=y)
+    prev, x = None, torch.zeros(y.shape[0], net.problem.n, dtype=y.dtype)
+    for t, layer in enumerate(net.layers):
+        g = layer(x, ctx)
+        nxt = g if t == 0 else (1 - beta) * x + beta * prev + alpha * (g - x)
+        prev, x = x, nxt
+    return x
+
+
+def test_with_integrator_swaps_the_scheme_and_shares_the_layers() -> None:
+    net = net_for(layers=5)
+    for p in net.layers.parameters():  # move away from ISTA-like init so the schemes differ
+        p.data.mul_(1.3)
+    y = torch.randn(4, 10, generator=torch.Generator().manual_seed(0))
+    as_euler = net.with_integrator("2no", alpha_init=1.0, beta_init=0.0)
+    torch.testing.assert_close(as_euler(y), net(y))  # 2no at α = 1, β = 0 reduces to euler
+    torch.testing.assert_close(as_euler(y), _plain_two_step(net, y, 1.0, 0.0))
+    seeded = net.with_integrator({"name": "2no"})  # seed init α = 1, β = −0.5
+    torch.testing.assert_close(seeded(y), _plain_two_step(net, y, 1.0, -0.5))
+    assert not torch.allclose(seeded(y), net(y), atol=1e-4)
+    assert net.integrator.name == "euler" and seeded.integrator.name == "2no"
+    assert seeded.problem is net.problem and all(a is b for a, b in zip(seeded.layers, net.layers, strict=True))
+    assert seeded.integrator.alpha.requires_grad
+
+
+def test_with_integrator_follows_the_dtype_and_rejects_bad_specs() -> None:
+    from hno_framework.errors import ConfigError, UnknownComponentError
+
+    net = net_for().to(torch.float64)
+    assert net.with_integrator("2no").integrator.alpha.dtype == torch.float64
+    with pytest.raises(UnknownComponentError, match="Did you mean '2no'"):
+        net.with_integrator("2n0")
+    with pytest.raises(ConfigError, match="alpha: unknown key"):
+        net.with_integrator("2no", alpha=1.0)
+
+
+def test_load_network_is_exported() -> None:
+    import hno_framework
+    from hno_framework.checkpoint import load_network
+
+    assert hno_framework.load_network is load_network and "load_network" in hno_framework.__all__
