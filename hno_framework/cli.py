@@ -65,25 +65,26 @@ def _console():
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["all", "steps", "integrators", "plugins"]), default="all")
+@click.argument("what", type=click.Choice(["all", "steps", "integrators", "loggers", "plugins"]), default="all")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def list_cmd(what: str, as_json: bool) -> None:
-    """List registered steps, integrators or plugins (broken plugins are listed with their error)."""
+    """List registered steps, integrators, loggers or plugins (broken plugins are listed with their error)."""
     from rich.table import Table
 
     from .registry import get_registry
 
     reg = get_registry()
-    kind = {"steps": "step", "integrators": "integrator"}.get(what)
+    kind = {"steps": "step", "integrators": "integrator", "loggers": "logger"}.get(what)
     if what == "plugins":
         rows = [{"plugin": p.provider.distribution, "version": p.provider.version, "entry_point": p.provider.entry_point,
-                 "module": p.module, "steps": p.steps, "integrators": p.integrators, "error": None} for p in reg.plugins]
-        rows += [{**b.as_dict(), "module": None, "steps": [], "integrators": []} for b in reg.broken]
+                 "module": p.module, "steps": p.steps, "integrators": p.integrators, "loggers": p.loggers, "error": None}
+                for p in reg.plugins]
+        rows += [{**b.as_dict(), "module": None, "steps": [], "integrators": [], "loggers": []} for b in reg.broken]
         if as_json:
             return _echo_json(rows)
         table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
         for r in rows:
-            provides = ", ".join(r["steps"] + r["integrators"])
+            provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"])
             table.add_row(r["plugin"], r["version"], r["entry_point"], provides, "[red]broken[/]" if r["error"] else "ok")
         _console().print(table)
     else:
@@ -98,6 +99,8 @@ def list_cmd(what: str, as_json: bool) -> None:
                 m = c.metadata() or {}
                 details = f"{m['family']}, r={m['past_states']}, stages={m['stages']}, order={m['order']}" + (
                     ", learnable" if m["learnable"] else "")
+            elif c.kind == "logger":
+                details = ("options: " + ", ".join(c.cls.Options.model_fields)) if c.cls.Options.model_fields else ""
             else:
                 details = ("tieable: " + ",".join(c.cls.tieable)) if c.cls.tieable else ""
             table.add_row(c.name, c.kind, c.provider.distribution, c.provider.version, details, c.summary)
@@ -111,7 +114,7 @@ def list_cmd(what: str, as_json: bool) -> None:
 
 @cli.command("show")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["step", "integrator"]), default=None, help="when a name is both")
+@click.option("--kind", type=click.Choice(["step", "integrator", "logger"]), default=None, help="when a name is both")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
     """Show one component: provider, documentation, options (with defaults) and metadata."""
@@ -122,13 +125,13 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
 
     reg = get_registry()
     found = []
-    for k in ([kind] if kind else ["step", "integrator"]):
+    for k in ([kind] if kind else ["step", "integrator", "logger"]):
         try:
             found.append(reg.get(k, name))  # type: ignore[arg-type]
         except UnknownComponentError as exc:
             last = exc
     if not found:
-        known = reg.names("step") + reg.names("integrator")
+        known = reg.names("step") + reg.names("integrator") + reg.names("logger")
         raise UnknownComponentError(kind or "component", name, known) if kind is None else last
     info = found[0]
     if as_json:

@@ -223,6 +223,14 @@ class OutputConfig(StrictModel):
     dir: Path = Path("runs")
 
 
+class LoggerSpec(ComponentSpec):
+    """A logger of the run (``logging:`` list): registry ``name``, its ``options`` and ``every``, the number
+    of iterations between train-step metrics it receives (validations and the end are always logged).
+    A bare string means defaults: ``logging: [console, tensorboard]``."""
+
+    every: PositiveInt = Field(10, description="iterations between train-step metrics (loss, lr) sent to this logger")
+
+
 class ExperimentConfig(StrictModel):
     """One experiment: a problem, a network, how to train it, where to write."""
 
@@ -231,6 +239,9 @@ class ExperimentConfig(StrictModel):
     network: NetworkConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    logging: list[LoggerSpec] = Field(
+        default_factory=list, description="loggers watching the run, e.g. [console, tensorboard, mlflow] (hno list loggers)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -1,7 +1,7 @@
 """The hooks a plugin implements.
 
 A plugin is a module exposed through an entry point in the ``hno_framework`` group.
-It implements one or both hooks below with the :data:`hookimpl` marker; each hook
+It implements any of the hooks below with the :data:`hookimpl` marker; each hook
 receives a ``register`` callback and calls it once per component class::
 
     from hno_framework import hookimpl
@@ -38,3 +38,8 @@ def register_steps(register: Register) -> None:
 @hookspec
 def register_integrators(register: Register) -> None:
     """Register :class:`~hno_framework.integrator.Integrator` subclasses, one ``register(cls)`` each."""
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register :class:`~hno_framework.loggers.Logger` subclasses, one ``register(cls)`` each."""

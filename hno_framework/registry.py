@@ -23,7 +23,8 @@ import pluggy
 from . import hookspecs
 from .errors import DuplicateComponentError, PluginError, UnknownComponentError
 
-Kind = Literal["step", "integrator"]
+Kind = Literal["step", "integrator", "logger"]
+KINDS: tuple[Kind, ...] = ("step", "integrator", "logger")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STRICT_ENV = "HNO_STRICT_PLUGINS"
 
@@ -76,7 +77,7 @@ class ComponentInfo:
         if self.kind == "integrator":
             row["metadata"] = self.metadata()
             row.update(self.metadata() or {})
-        else:
+        elif self.kind == "step":
             row["tieable"] = list(self.cls.tieable)
             row["requires"] = sorted(self.cls.requires)
         return row
@@ -106,6 +107,7 @@ class PluginRecord:
     module: str
     steps: list[str] = field(default_factory=list)
     integrators: list[str] = field(default_factory=list)
+    loggers: list[str] = field(default_factory=list)
 
 
 class Registry:
@@ -121,7 +123,7 @@ class Registry:
         self.strict = os.environ.get(STRICT_ENV, "") not in ("", "0") if strict is None else strict
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
-        self._components: dict[Kind, dict[str, ComponentInfo]] = {"step": {}, "integrator": {}}
+        self._components: dict[Kind, dict[str, ComponentInfo]] = {k: {} for k in KINDS}
         self.plugins: list[PluginRecord] = []
         self.broken: list[BrokenPlugin] = []
         self.conflicts: dict[tuple[Kind, str], list[Provider]] = {}
@@ -161,7 +163,9 @@ class Registry:
         record = PluginRecord(provider, getattr(module, "__name__", repr(module)))
         staged: list[ComponentInfo] = []
         try:
-            for kind, hook in (("step", self._pm.hook.register_steps), ("integrator", self._pm.hook.register_integrators)):
+            hooks = (("step", self._pm.hook.register_steps), ("integrator", self._pm.hook.register_integrators),
+                     ("logger", self._pm.hook.register_loggers))
+            for kind, hook in hooks:
                 for impl in hook.get_hookimpls():
                     if impl.plugin_name == plugin_name:
                         impl.function(register=self._collector(kind, provider, staged))  # type: ignore[arg-type]
@@ -170,15 +174,16 @@ class Registry:
             raise
         for info in staged:  # all or nothing: a plugin that fails half-way registers nothing
             self._add(info)
-            (record.steps if info.kind == "step" else record.integrators).append(info.name)
+            {"step": record.steps, "integrator": record.integrators, "logger": record.loggers}[info.kind].append(info.name)
         self.plugins.append(record)
         return record
 
     def _collector(self, kind: Kind, provider: Provider, staged: list[ComponentInfo]):
         from .integrator import Integrator
+        from .loggers.base import Logger
         from .step import UnfoldingStep
 
-        base = UnfoldingStep if kind == "step" else Integrator
+        base = {"step": UnfoldingStep, "integrator": Integrator, "logger": Logger}[kind]
 
         def register(cls: Any) -> None:
             if not (isinstance(cls, type) and issubclass(cls, base)):
@@ -233,7 +238,7 @@ class Registry:
         return sorted(self._components[kind])
 
     def components(self, kind: Kind | None = None) -> list[ComponentInfo]:
-        kinds: tuple[Kind, ...] = (kind,) if kind else ("step", "integrator")
+        kinds: tuple[Kind, ...] = (kind,) if kind else KINDS
         return [self._components[k][n] for k in kinds for n in sorted(self._components[k])]
 
 
@@ -251,3 +256,8 @@ def list_steps() -> list[str]:
 def list_integrators() -> list[str]:
     """Registered integrator names."""
     return get_registry().names("integrator")
+
+
+def list_loggers() -> list[str]:
+    """Registered logger names."""
+    return get_registry().names("logger")

@@ -87,7 +87,10 @@ class Trainer:
         self.net, self.splits, self.device = build_for_training(config)
         self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
         self.protocol: TrainingProtocol = make_protocol(config, self.net)
-        self.callbacks = CallbackList(list(callbacks), log)
+        from ..loggers.callback import LoggingCallback  # the config's loggers (logging: [...])
+
+        loggers = LoggingCallback.from_config(config)
+        self.callbacks = CallbackList([*callbacks, *([loggers] if loggers else [])], log)
         self.state = LoopState()
         self.best_state: dict[str, Tensor] | None = None  # the current phase's best parameters
         self.history: list[dict[str, Any]] = []

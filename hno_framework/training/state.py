@@ -94,6 +94,7 @@ def load_state(trainer: Trainer) -> bool:
     path = trainer.run_dir / "last.pt"
     ignore = dict(trainer.protocol.resume_ignore)
     ignore["training"] = {**ignore.get("training", {}), **MAY_CHANGE_ON_RESUME}
+    ignore["logging"] = True  # loggers watch a run; adding or dropping one does not change it
     state = load_resume_state(path, trainer.config, ignore)
     if state is None:
         return False
