@@ -58,3 +58,34 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
     click.echo(summary.rstrip())
     click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figures: {out / 'nmse-per-layer.png'}, "
                f"{out / 'fista-iterations.png'}, {out / 'classical.png'}")
+
+
+@experiment.command("converged")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--resume", is_flag=True, help="continue a half-trained cell from its checkpoint (finished cells are always skipped)")
+@click.option("--set", "overrides", multiple=True, help="override a config value, e.g. --set test_size=20000 (repeatable)")
+@click.option("--cell", "cells", multiple=True, help="run only this cell, as SETTING/NETWORK (repeatable)")
+@click.option("--max-cells", type=int, default=None, help="stop after training this many cells")
+@click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
+def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells: tuple[str, ...], max_cells: int | None,
+                  report_only: bool) -> None:
+    """Converged comparison (issue 11): baselines at their published NMSE, HNO pairs, intervals.
+
+    Trains the config's cells in order, one network × setting × seed at a time, writing each
+    finished cell to <results>/cells/ at once and regenerating <results>/README.md,
+    results.json and figures after each. Run single-threaded: OMP_NUM_THREADS=1.
+    """
+    import torch
+
+    from .experiments.converged import load_converged_config, run_converged
+    from .experiments.converged_report import write_report
+
+    torch.set_num_threads(1)
+    cfg = load_converged_config(config, list(overrides))
+    if report_only:
+        click.echo(f"report: {write_report(cfg, str(config))}")
+        return
+    written = run_converged(cfg, resume=resume, only=list(cells) or None, max_cells=max_cells,
+                            log=lambda m: click.echo(m, err=True))
+    write_report(cfg, str(config))
+    click.echo(f"{len(written)} cells finished in this run; report: {cfg.output.results / 'README.md'}")

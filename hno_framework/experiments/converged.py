@@ -1,0 +1,378 @@
+"""Converged comparison (issue 11): baselines trained to their published NMSE, HNO pairs on top.
+
+A *cell* is one network trained on one setting with one seed. The runner trains the cells of a
+config (``examples/converged/converged.yaml``) in the listed order, one at a time:
+
+* each finished cell writes ``<results>/cells/<setting>/<network slug>/seed<k>.json`` (NMSE per
+  layer on a ≥ 10,000-sample test set, 95 % bootstrap interval, iterations, CPU core-hours) and
+  the per-sample squared errors of the final layer (``seed<k>.errors.npy``, float32), at once;
+* a cell being trained checkpoints every ``recipe.checkpoint_every`` iterations under
+  ``<runs>/<setting>/<slug>/seed<k>/state.pt``; with ``resume`` it continues from there;
+* finished cells are never retrained; after every cell the report (README.md, results.json,
+  figures) is regenerated from the cell files alone (:mod:`.converged_report`).
+
+The recipe (``recipe``) is a sequence of constant-lr phases of Adam on fresh batches, with the
+loss ``½ Σ‖x̂ − x*‖²`` over the batch (the reference code's ``l2_loss``; ``loss: mean`` gives the
+mean-reduced MSE) and Adam's ε configurable. At the end of each phase the parameters with the best
+validation NMSE are restored and the next phase starts with a fresh Adam state.
+``FISTA`` cells (``algorithm: fista``) tune λ on the validation set and report "iterations saved".
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+from ..composer import compose
+from ..config import ExperimentConfig, format_validation_error, parse_config, read_mapping
+from ..data import make_splits, make_test_set
+from ..io import atomic_write, read_json, write_json
+from ..metrics import ratio_to_db
+from ..network import UnrolledNetwork, count_learnable
+from ..problems.base import SignalBatch
+from .errors import ExperimentError
+from .statistics import bootstrap_nmse_db
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Phase(_Strict):
+    """``iterations`` Adam steps at the constant learning rate ``lr``."""
+
+    iterations: PositiveInt
+    lr: PositiveFloat
+
+
+class Recipe(_Strict):
+    """How every network cell is trained (see the module docstring)."""
+
+    phases: list[Phase]
+    loss: Literal["sum", "mean"] = "sum"
+    adam_eps: PositiveFloat = 1e-8
+    batch_size: PositiveInt = 64
+    validate_every: PositiveInt = 250
+    validation_size: PositiveInt = 1000
+    checkpoint_every: PositiveInt = 2000
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @property
+    def iterations(self) -> int:
+        return sum(p.iterations for p in self.phases)
+
+
+class Setting(_Strict):
+    """A problem setting: overrides of the base problem (``snr_db``, ``condition_number``)."""
+
+    title: str
+    snr_db: float | None = None
+    condition_number: float = Field(1.0, ge=1.0)
+
+
+class NetworkSpec(_Strict):
+    """A network (step, integrator, tied, options) or a classical solver (``algorithm: fista``)."""
+
+    step: str | None = None
+    step_options: dict[str, Any] = Field(default_factory=dict)
+    integrator: str = "euler"
+    integrator_options: dict[str, Any] = Field(default_factory=dict)
+    tied: bool = False
+    algorithm: Literal["fista"] | None = None
+    recipe: Recipe | None = Field(None, description="this network's own recipe (default: the config's)")
+
+
+class CellSpec(_Strict):
+    setting: str
+    network: str
+    seeds: list[int] = Field(default_factory=lambda: [0])
+
+
+class Output(_Strict):
+    results: Path = Path("docs/results/converged")
+    runs: Path = Path("runs/converged")
+
+
+class ConvergedConfig(_Strict):
+    """The converged study: base problem, settings, networks, recipe, cells in run order, published levels."""
+
+    name: str = "converged"
+    problem: dict[str, Any]
+    layers: PositiveInt = 16
+    test_size: int = Field(10_000, ge=10_000, description="test samples (≥ 10,000 for reported numbers)")
+    bootstrap_resamples: PositiveInt = 2000
+    settings: dict[str, Setting]
+    networks: dict[str, NetworkSpec]
+    recipe: Recipe
+    fista: dict[str, Any] = Field(default_factory=lambda: {"iterations": 1000, "lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]})
+    cells: list[CellSpec]
+    pairs: list[list[str]] = Field(default_factory=list, description="[base, hno] network names compared per setting")
+    published: dict[str, dict[str, float]] = Field(default_factory=dict, description="setting -> network -> dB")
+    output: Output = Field(default_factory=Output)
+
+
+def load_converged_config(path: str | Path, overrides: list[str] | None = None) -> ConvergedConfig:
+    from pydantic import ValidationError
+
+    from ..config import apply_overrides
+
+    data = apply_overrides(read_mapping(Path(path)), overrides or [])
+    try:
+        cfg = ConvergedConfig.model_validate(data)
+    except ValidationError as err:
+        raise ExperimentError(format_validation_error(err, str(path), "converged config")) from None
+    for cell in cfg.cells:
+        if cell.setting not in cfg.settings:
+            raise ExperimentError(f"{path}: cell setting '{cell.setting}' is not in settings ({', '.join(cfg.settings)})")
+        if cell.network not in cfg.networks:
+            raise ExperimentError(f"{path}: cell network '{cell.network}' is not in networks ({', '.join(cfg.networks)})")
+    return cfg
+
+
+def slug(name: str) -> str:
+    """``2NO-LISTA(u)`` -> ``2no-lista-u``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def cell_paths(cfg: ConvergedConfig, setting: str, network: str, seed: int) -> tuple[Path, Path]:
+    """(result JSON, checkpoint folder) of a cell."""
+    result = cfg.output.results / "cells" / setting / slug(network) / f"seed{seed}.json"
+    return result, cfg.output.runs / setting / slug(network) / f"seed{seed}"
+
+
+def experiment_config(cfg: ConvergedConfig, setting: str, network: str, seed: int, recipe: Recipe) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` of a network cell (problem of the setting, network, seed, dtype)."""
+    s, spec = cfg.settings[setting], cfg.networks[network]
+    problem = {**cfg.problem, "snr_db": s.snr_db, "condition_number": s.condition_number}
+    return parse_config({
+        "name": f"{setting}/{slug(network)}/seed{seed}",
+        "problem": problem,
+        "network": {"step": {"name": spec.step, "options": spec.step_options},
+                    "integrator": {"name": spec.integrator, "options": spec.integrator_options},
+                    "layers": cfg.layers, "tied": spec.tied},
+        "training": {"seed": seed, "dtype": recipe.dtype, "validation_size": recipe.validation_size,
+                     "test_size": cfg.test_size, "batch_size": recipe.batch_size},
+    }, f"converged cell {setting}/{network}/seed{seed}")
+
+
+# -- evaluation -------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def per_sample_errors(net: UnrolledNetwork, data: SignalBatch, chunk: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample ``‖x_t − x*‖²`` for every layer ``(N, T + 1)`` and ``‖x*‖²`` ``(N,)``, float64."""
+    was = net.training
+    net.eval()
+    errs = []
+    for start in range(0, len(data), chunk):
+        part = data.slice(start, start + chunk)
+        traj = net.unroll(part.y, keep_trajectory=True).trajectory
+        assert traj is not None
+        errs.append((traj - part.x.unsqueeze(1)).double().pow(2).sum(dim=2))
+    net.train(was)
+    return torch.cat(errs), data.x.double().pow(2).sum(dim=1)
+
+
+def _validation_db(net: UnrolledNetwork, data: SignalBatch) -> float:
+    e, r = per_sample_errors(net, data)
+    return ratio_to_db(e[:, -1].sum() / r.sum())[0]
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+def _loss(net: UnrolledNetwork, batch: SignalBatch, recipe: Recipe) -> torch.Tensor:
+    out = net.unroll(batch.y)
+    diff = out.estimate - batch.x
+    data_term = 0.5 * diff.pow(2).sum() if recipe.loss == "sum" else diff.pow(2).mean()
+    return data_term + out.aux_loss
+
+
+def train_cell(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resume: bool,
+               log: Callable[[str], None] = print) -> tuple[UnrolledNetwork, dict[str, Any]]:
+    """Train one network cell with ``recipe``; checkpoint ``run_dir/state.pt``; return the best network and stats.
+
+    Cost is measured as this process's CPU time (``time.process_time``) summed over resumed
+    sessions: with one thread, core-seconds.
+    """
+    net = compose(config)
+    splits = make_splits(net.problem, config)
+    dtype = net.problem.phi.dtype
+    validation = SignalBatch(splits.validation.x.to(dtype), splits.validation.y.to(dtype))
+    params = [p for p in net.parameters() if p.requires_grad]
+    state_path = run_dir / "state.pt"
+    st: dict[str, Any] = {"phase": 0, "phase_iteration": 0, "iteration": 0, "best": _validation_db(net, validation),
+                          "best_state": copy.deepcopy(net.state_dict()), "cpu_seconds": 0.0, "wall_seconds": 0.0,
+                          "history": []}
+    optimizer_state = None
+    if resume and state_path.is_file():
+        saved = torch.load(state_path, map_location="cpu", weights_only=False)
+        net.load_state_dict(saved["model"])
+        splits.train_generator.set_state(saved["generator"])
+        optimizer_state = saved["optimizer"]
+        st = saved["stats"]
+        log(f"{config.name}: resumed at iteration {st['iteration']} (phase {st['phase']})")
+    cpu0, wall0 = time.process_time() - st["cpu_seconds"], time.perf_counter() - st["wall_seconds"]
+
+    def save() -> None:
+        st["cpu_seconds"], st["wall_seconds"] = time.process_time() - cpu0, time.perf_counter() - wall0
+        payload = {"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": splits.train_generator.get_state(),
+                   "stats": st}
+        atomic_write(state_path, lambda fh: torch.save(payload, fh))
+
+    while st["phase"] < len(recipe.phases):
+        phase = recipe.phases[st["phase"]]
+        opt = torch.optim.Adam(params, lr=phase.lr, eps=recipe.adam_eps)
+        if optimizer_state is not None:
+            opt.load_state_dict(optimizer_state)
+            optimizer_state = None
+        while st["phase_iteration"] < phase.iterations:
+            batch = splits.next_batch(recipe.batch_size)
+            loss = _loss(net, SignalBatch(batch.x.to(dtype), batch.y.to(dtype)), recipe)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            st["phase_iteration"] += 1
+            st["iteration"] += 1
+            if not math.isfinite(float(loss.detach())):
+                raise ExperimentError(f"{config.name}: loss is not finite at iteration {st['iteration']}; lower the lr")
+            if st["phase_iteration"] % recipe.validate_every == 0 or st["phase_iteration"] == phase.iterations:
+                val = _validation_db(net, validation)
+                st["history"].append([st["iteration"], val])
+                if val < st["best"]:
+                    st["best"], st["best_state"] = val, copy.deepcopy(net.state_dict())
+            if st["iteration"] % recipe.checkpoint_every == 0:
+                save()
+        net.load_state_dict(st["best_state"])  # each phase continues from the best network so far
+        log(f"{config.name}: phase {st['phase']} (lr {phase.lr:g}) done at iteration {st['iteration']}, "
+            f"best validation {st['best']:.2f} dB")
+        st["phase"] += 1
+        st["phase_iteration"] = 0
+        save()
+    st["cpu_seconds"], st["wall_seconds"] = time.process_time() - cpu0, time.perf_counter() - wall0
+    net.load_state_dict(st["best_state"])
+    stats = {k: st[k] for k in ("iteration", "best", "cpu_seconds", "wall_seconds", "history")}
+    return net, stats
+
+
+# -- cells ------------------------------------------------------------------------------------------
+
+def energies_path(cfg: ConvergedConfig, setting: str) -> Path:
+    """``‖x*_i‖²`` of the setting's test set (shared by every cell of the setting), float64 ``.npy``."""
+    return cfg.output.results / "cells" / setting / "test-energies.npy"
+
+
+def save_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) -> None:
+    path = energies_path(cfg, setting)
+    values = energies.double().numpy()
+    if path.is_file():
+        if not np.allclose(np.load(path), values, rtol=1e-6):
+            raise ExperimentError(f"{path}: the test set of setting '{setting}' changed (Φ or data generation); "
+                                  "results of different test sets cannot be compared; move the old results away")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, values)
+
+
+def _machine() -> str:
+    return f"{platform.machine()} {platform.processor() or ''} ({torch.get_num_threads()} torch thread), torch {torch.__version__}".replace("  ", " ")
+
+
+def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int, *, resume: bool,
+                     log: Callable[[str], None] = print) -> dict[str, Any]:
+    spec = cfg.networks[network]
+    recipe = spec.recipe or cfg.recipe
+    result_path, run_dir = cell_paths(cfg, setting, network, seed)
+    config = experiment_config(cfg, setting, network, seed, recipe)
+    net, stats = train_cell(config, recipe, run_dir, resume=resume, log=log)
+    test = make_test_set(net.problem, config, cfg.test_size)
+    dtype = net.problem.phi.dtype
+    errors, energies = per_sample_errors(net, SignalBatch(test.x.to(dtype), test.y.to(dtype)))
+    est = bootstrap_nmse_db(errors[:, -1], energies, resamples=cfg.bootstrap_resamples, seed=seed)
+    per_layer = ratio_to_db(errors.sum(dim=0) / energies.sum())
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(result_path.with_suffix(".errors.npy"), errors[:, -1].float().numpy())
+    save_energies(cfg, setting, energies)
+    result = {
+        "setting": setting, "network": network, "seed": seed,
+        "step": spec.step, "integrator": spec.integrator, "tied": spec.tied,
+        "final_nmse_db": est.nmse_db, "ci_db": est.interval, "nmse_db_per_layer": per_layer,
+        "best_validation_nmse_db": stats["best"], "test_size": len(test),
+        "iterations": stats["iteration"], "core_hours": stats["cpu_seconds"] / 3600.0,
+        "wall_hours": stats["wall_seconds"] / 3600.0, "learnable_parameters": count_learnable(net),
+        "recipe": recipe.model_dump(), "validation_curve": stats["history"], "machine": _machine(),
+    }
+    write_json(result_path, result)
+    return result
+
+
+def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) -> dict[str, Any]:
+    """FISTA with λ tuned on the validation set; NMSE per iteration on the test set (seed only names the file)."""
+    from .classical import solve, tune_lambda
+
+    result_path, _ = cell_paths(cfg, setting, network, seed)
+    config = experiment_config(cfg, setting, network, seed, cfg.recipe) if cfg.networks[network].step else None
+    base = config or parse_config({"problem": {**cfg.problem, "snr_db": cfg.settings[setting].snr_db,
+                                               "condition_number": cfg.settings[setting].condition_number},
+                                   "network": {"step": "lista", "layers": cfg.layers},
+                                   "training": {"validation_size": cfg.recipe.validation_size}})
+    start = time.process_time()
+    net = compose(base)
+    splits = make_splits(net.problem, base)
+    phi = net.problem.phi.double()
+    val = SignalBatch(splits.validation.x.double(), splits.validation.y.double())
+    iterations = int(cfg.fista["iterations"])
+    tuned = tune_lambda(phi, val, [float(v) for v in cfg.fista["lambdas"]], iterations, "fista")
+    test = make_test_set(net.problem, base, cfg.test_size)
+    test = SignalBatch(test.x.double(), test.y.double())
+    run = solve(phi, test, tuned.lam, iterations, "fista")
+    e = (run.x - test.x).pow(2).sum(dim=1)
+    r = test.x.pow(2).sum(dim=1)
+    est = bootstrap_nmse_db(e, r, resamples=cfg.bootstrap_resamples, seed=seed)
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(result_path.with_suffix(".errors.npy"), e.float().numpy())
+    save_energies(cfg, setting, r)
+    result = {"setting": setting, "network": network, "seed": seed, "algorithm": "fista", "lam": tuned.lam,
+              "final_nmse_db": est.nmse_db, "ci_db": est.interval, "nmse_db_per_iteration": run.nmse_db,
+              "nmse_db_per_layer": run.nmse_db[: cfg.layers + 1], "test_size": len(test), "iterations": iterations,
+              "core_hours": (time.process_time() - start) / 3600.0, "machine": _machine()}
+    write_json(result_path, result)
+    return result
+
+
+def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str] | None = None,
+                  max_cells: int | None = None, log: Callable[[str], None] = print) -> list[Path]:
+    """Train every unfinished cell in order (``only``: ``setting/network`` names), regenerating the
+    report after each; returns the result files written in this call."""
+    from .converged_report import write_report
+
+    written: list[Path] = []
+    for cell in cfg.cells:
+        if only and f"{cell.setting}/{cell.network}" not in only:
+            continue
+        for seed in cell.seeds:
+            result_path, _ = cell_paths(cfg, cell.setting, cell.network, seed)
+            if result_path.is_file():
+                read_json(result_path, "cell result")  # a corrupt file is reported, not silently retrained
+                continue
+            if max_cells is not None and len(written) >= max_cells:
+                return written
+            log(f"cell {cell.setting}/{cell.network}/seed{seed}: training")
+            if cfg.networks[cell.network].algorithm == "fista":
+                res = run_fista_cell(cfg, cell.setting, cell.network, seed)
+            else:
+                res = run_network_cell(cfg, cell.setting, cell.network, seed, resume=resume, log=log)
+            log(f"cell {cell.setting}/{cell.network}/seed{seed}: {res['final_nmse_db']:.2f} dB "
+                f"[{res['ci_db'][0]:.2f}, {res['ci_db'][1]:.2f}], {res['core_hours']:.3f} core-h")
+            written.append(result_path)
+            write_report(cfg)
+    write_report(cfg)
+    return written

@@ -1,0 +1,151 @@
+"""Report of the converged study, regenerated from the committed cell files alone.
+
+Reads ``<results>/cells/<setting>/<network>/seed<k>.json`` (+ ``.errors.npy``) and writes
+``results.json`` (a list ``cells``: one entry per setting × network with ``setting``, ``network``,
+``final_nmse_db``, ``ci_db``, ``seeds``, ``iterations``, ``core_hours``, seed spread, the published
+level), ``README.md`` (protocol, machine, cost, our numbers beside the published ones, HNO − base
+differences with paired intervals, unfinished cells and the command to resume) and one figure per
+setting (``nmse-<setting>.png``, NMSE per layer).
+
+Statistics: a cell's NMSE is that of the seeds' mean squared error over the setting's test set
+(≥ 10,000 samples), with a 95 % percentile-bootstrap interval over test samples; the spread over
+training seeds is reported beside it. A difference is called a gain only when its paired
+interval excludes 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..io import read_json, write_json
+from ..plotting import plot_nmse_per_layer
+from .statistics import difference_db, pooled_nmse_db, seed_spread
+
+if TYPE_CHECKING:
+    from .converged import ConvergedConfig
+
+
+def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    from .converged import cell_paths
+
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for cell in cfg.cells:
+        for seed in cell.seeds:
+            path, _ = cell_paths(cfg, cell.setting, cell.network, seed)
+            if path.is_file():
+                res = read_json(path, "cell result")
+                res["_errors"] = path.with_suffix(".errors.npy")
+                found.setdefault((cell.setting, cell.network), []).append(res)
+    return found
+
+
+def _errors(results: list[dict[str, Any]]) -> torch.Tensor:
+    return torch.from_numpy(np.stack([np.load(r["_errors"]).astype(np.float64) for r in results]))
+
+
+def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
+    """The content of ``results.json``."""
+    from .converged import energies_path
+
+    found = _cell_results(cfg)
+    cells, pairs = [], []
+    for (setting, network), results in found.items():
+        energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
+        est = pooled_nmse_db(_errors(results), energies, resamples=cfg.bootstrap_resamples)
+        per_seed = [r["final_nmse_db"] for r in results]
+        layers = np.mean([r["nmse_db_per_layer"] for r in results], axis=0).tolist()
+        cells.append({
+            "setting": setting, "network": network, "final_nmse_db": est.nmse_db, "ci_db": est.interval,
+            "seeds": [r["seed"] for r in results], "per_seed_nmse_db": per_seed,
+            "per_seed_ci_db": [r["ci_db"] for r in results], "seed_spread_db": seed_spread(per_seed),
+            "iterations": int(np.mean([r["iterations"] for r in results])),
+            "core_hours": float(np.mean([r["core_hours"] for r in results])),
+            "core_hours_total": float(np.sum([r["core_hours"] for r in results])),
+            "test_size": results[0]["test_size"], "published_db": cfg.published.get(setting, {}).get(network),
+            "nmse_db_per_layer_mean_over_seeds": layers, **({"lam": results[0]["lam"]} if "lam" in results[0] else {}),
+        })
+    for setting in cfg.settings:
+        for base, hno in cfg.pairs:
+            if (setting, base) in found and (setting, hno) in found:
+                energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
+                point, low, high = difference_db(_errors(found[(setting, base)]), _errors(found[(setting, hno)]),
+                                                 energies, resamples=cfg.bootstrap_resamples)
+                pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
+                              "seeds": [len(found[(setting, base)]), len(found[(setting, hno)])],
+                              "verdict": "hno better" if high < 0 else "base better" if low > 0 else "no difference shown"})
+    unfinished = [f"{c.setting}/{c.network}/seed{s}" for c in cfg.cells for s in c.seeds
+                  if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
+    return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
+            "recipe": cfg.recipe.model_dump(), "test_size": cfg.test_size,
+            "machine": next((r["machine"] for rs in found.values() for r in rs), None)}
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/converged.yaml") -> Path:
+    """Write results.json, README.md and the figures under ``cfg.output.results``."""
+    out = cfg.output.results
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(cfg)
+    write_json(out / "results.json", summary)
+    for setting in cfg.settings:
+        curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
+        if curves:
+            plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
+    r = cfg.recipe
+    phases = ", ".join(f"{p.iterations:,} it at lr {p.lr:g}" for p in r.phases)
+    lines = [
+        f"# Converged comparison ({cfg.name})",
+        "",
+        "Generated by `hno experiment converged` from the cell files in `cells/`; do not edit by hand.",
+        "",
+        "## Protocol",
+        "",
+        (f"* Problem: Lasso, Φ {cfg.problem.get('m', 250)} × {cfg.problem.get('n', 500)} (N(0, 1/m), unit-norm columns; κ > 1 as the "
+        "LISTA-CPSS generator), x* Bernoulli(0.1) × N(0, 1), λ = "
+        f"{cfg.problem.get('lam', 0.4)} (θ init λ/L), T = {cfg.layers}, untied weights unless named otherwise."),
+        (f"* Training (every network, identical per pair): Adam (ε = {r.adam_eps:g}) on fresh batches of {r.batch_size}, "
+        f"loss {'½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)' if r.loss == 'sum' else 'mean squared error'}, "
+        f"{r.dtype}; phases: {phases} ({r.iterations:,} iterations); each phase ends by restoring the parameters with the best "
+        f"NMSE on a fixed {r.validation_size:,}-sample validation set (checked every {r.validate_every} iterations)."),
+        (f"* Test: {cfg.test_size:,} fresh samples per setting, the same for every network. NMSE = 10 log10(Σ‖x̂ − x*‖² / Σ‖x*‖²); "
+        "the interval is a 95 % percentile bootstrap over test samples (2,000 resamples). With several seeds the NMSE is that "
+        "of the seeds' mean squared error and the seed spread (min … max of the per-seed NMSE) is given beside it."),
+        ("* Differences (HNO − base, dB; negative = HNO better) carry paired bootstrap intervals; a difference is only "
+        "claimed when the interval excludes 0."),
+        (f"* Machine: {summary['machine']}; cost = CPU time of the single training thread (core-hours per seed), "
+        "measured while other jobs shared the 2-core machine."),
+        "",
+        "## Results (final layer)",
+        "",
+        "| setting | network | NMSE dB | 95 % CI | seeds | seed spread (min … max) | published | iterations | core-h / seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in summary["cells"]:
+        sp = c["seed_spread_db"]
+        spread = f"{sp['min_db']:.2f} … {sp['max_db']:.2f}" if len(c["seeds"]) > 1 else "1 seed"
+        lines.append(f"| {c['setting']} | {c['network']} | {c['final_nmse_db']:.2f} | [{c['ci_db'][0]:.2f}, {c['ci_db'][1]:.2f}] | "
+                     f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {c['core_hours']:.3f} |")
+    if summary["pairs"]:
+        lines += ["", "## HNO − base", "", "| setting | base | HNO | difference dB | 95 % CI | seeds (base, HNO) | verdict |",
+                  "|---|---|---|---|---|---|---|"]
+        for p in summary["pairs"]:
+            lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
+                         f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | {p['verdict']} |")
+    lines += ["", "## Unfinished cells", ""]
+    if summary["unfinished"]:
+        lines += [f"{len(summary['unfinished'])} cells not finished yet: " + ", ".join(f"`{u}`" for u in summary["unfinished"]) + ".",
+                  "", "Resume (skips finished cells, continues a half-trained one from its checkpoint):", "", "```bash",
+                  f"OMP_NUM_THREADS=1 nohup hno experiment converged {config_path} --resume > converged.log 2>&1 &", "```"]
+    else:
+        lines.append("none")
+    lines += ["", "Figures: " + ", ".join(f"`nmse-{s}.png`" for s in cfg.settings if (out / f"nmse-{s}.png").is_file()), ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

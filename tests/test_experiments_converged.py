@@ -1,0 +1,102 @@
+"""The converged study: bootstrap intervals, resumable cells, the report's results.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hno_framework.experiments.converged import load_converged_config, run_converged, train_cell
+from hno_framework.experiments.statistics import bootstrap_nmse_db, difference_db, pooled_nmse_db
+
+
+def test_bootstrap_point_and_interval() -> None:
+    g = torch.Generator().manual_seed(0)
+    r = torch.rand(5000, generator=g, dtype=torch.float64) + 0.5
+    e = 0.01 * r * torch.rand(5000, generator=g, dtype=torch.float64) * 2
+    est = bootstrap_nmse_db(e, r, resamples=500)
+    assert est.nmse_db == pytest.approx(10 * math.log10(sum(e.tolist()) / sum(r.tolist())), abs=1e-9)
+    assert est.low_db < est.nmse_db < est.high_db and est.high_db - est.low_db < 0.2
+    # a constant per-sample ratio has no sampling uncertainty
+    flat = bootstrap_nmse_db(0.001 * r, r, resamples=200)
+    assert flat.low_db == pytest.approx(-30.0) and flat.high_db == pytest.approx(-30.0)
+
+
+def test_pooled_and_paired_difference() -> None:
+    g = torch.Generator().manual_seed(1)
+    r = torch.rand(3000, generator=g, dtype=torch.float64) + 0.5
+    a = torch.rand(2, 3000, generator=g, dtype=torch.float64) * r * 0.01
+    pooled = pooled_nmse_db(a, r, resamples=300)
+    assert pooled.nmse_db == pytest.approx(10 * math.log10(float((a[0].sum() + a[1].sum()) / 2 / r.sum())))
+    point, low, high = difference_db(a, a / 10, r, resamples=300)  # b is exactly 10 dB better on every sample
+    assert (point, low, high) == pytest.approx((-10.0, -10.0, -10.0))
+    point, low, high = difference_db(a, a, r, resamples=300)
+    assert (point, low, high) == pytest.approx((0.0, 0.0, 0.0), abs=1e-12)
+
+
+def tiny_config(tmp_path: Path) -> Path:
+    data = {
+        "name": "tiny",
+        "problem": {"kind": "lasso", "m": 10, "n": 20, "sparsity": 0.2, "lam": 0.1, "seed": 0},
+        "layers": 3,
+        "test_size": 10000,
+        "bootstrap_resamples": 100,
+        "settings": {"noiseless": {"title": "noiseless"}},
+        "recipe": {"phases": [{"iterations": 20, "lr": 1e-3}, {"iterations": 10, "lr": 1e-4}],
+                   "validate_every": 5, "validation_size": 100, "checkpoint_every": 10},
+        "networks": {"LISTA": {"step": "lista"}, "2NO-LISTA": {"step": "lista", "integrator": "2no"},
+                     "FISTA": {"algorithm": "fista"}},
+        "fista": {"iterations": 20, "lambdas": [0.01, 0.1]},
+        "pairs": [["LISTA", "2NO-LISTA"]],
+        "published": {"noiseless": {"LISTA": -35}},
+        "cells": [{"setting": "noiseless", "network": "LISTA", "seeds": [0, 1]},
+                  {"setting": "noiseless", "network": "2NO-LISTA", "seeds": [0]},
+                  {"setting": "noiseless", "network": "FISTA", "seeds": [0]}],
+        "output": {"results": str(tmp_path / "results"), "runs": str(tmp_path / "runs")},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
+    cfg = load_converged_config(tiny_config(tmp_path))
+    written = run_converged(cfg, max_cells=2, log=lambda m: None)
+    assert [p.name for p in written] == ["seed0.json", "seed1.json"]
+    cell = json.loads(written[0].read_text())
+    assert cell["iterations"] == 30 and cell["test_size"] == 10000 and cell["ci_db"][0] <= cell["final_nmse_db"] <= cell["ci_db"][1]
+    assert np.load(written[0].with_suffix(".errors.npy")).shape == (10000,)
+    mtime = written[0].stat().st_mtime_ns
+    rest = run_converged(cfg, resume=True, log=lambda m: None)  # finished cells are not retrained
+    assert len(rest) == 2 and written[0].stat().st_mtime_ns == mtime
+    results = json.loads((cfg.output.results / "results.json").read_text())
+    rows = {c["network"]: c for c in results["cells"]}
+    assert set(rows) == {"LISTA", "2NO-LISTA", "FISTA"} and rows["LISTA"]["seeds"] == [0, 1]
+    for row in rows.values():
+        assert {"setting", "network", "final_nmse_db", "ci_db", "seeds", "iterations", "core_hours"} <= row.keys()
+    assert results["pairs"][0]["base"] == "LISTA" and results["unfinished"] == []
+    readme = (cfg.output.results / "README.md").read_text()
+    assert "| noiseless | LISTA |" in readme and "-35.00" in readme
+
+
+def test_an_interrupted_cell_resumes_to_the_same_network(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged import Phase, experiment_config
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    recipe = cfg.recipe
+    config = experiment_config(cfg, "noiseless", "LISTA", 0, recipe)
+    full, _ = train_cell(config, recipe, tmp_path / "a", resume=False, log=lambda m: None)
+    short = recipe.model_copy(update={"phases": [Phase(iterations=10, lr=1e-3)]})
+    train_cell(config, short, tmp_path / "b", resume=False, log=lambda m: None)  # stops at iteration 10 of phase 0
+    state = torch.load(tmp_path / "b" / "state.pt", weights_only=False)
+    state["stats"]["phase"], state["stats"]["phase_iteration"] = 0, 10  # as if killed right after the checkpoint
+    torch.save(state, tmp_path / "b" / "state.pt")
+    resumed, stats = train_cell(config, recipe, tmp_path / "b", resume=True, log=lambda m: None)
+    assert stats["iteration"] == 30
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value)
