@@ -1,7 +1,7 @@
 """The :class:`Integrator` interface: a numerical scheme for ``dx/dt = f(x) = G(x | Θ_t) − x``.
 
 Layer ``t`` of the unrolled network is one step of the scheme. The network loop keeps a
-:class:`History` of the last ``r`` states ``x_t, x_{t−1}, …`` and of the derivatives
+:class:`History` of the last ``r`` (``past_states``) states ``x_t, x_{t−1}, …`` and of the derivatives
 ``f(x_{t−i} | Θ_{t−i})`` evaluated when each state was current, and hands the integrator a
 :class:`VectorField` for layer ``t``. So
 
@@ -48,18 +48,23 @@ class IntegratorMetadata(BaseModel):
 
 
 class History:
-    """The last ``depth`` states and their derivatives, newest first.
+    """The last ``past_states`` (r) states and their derivatives, newest first.
 
     ``x(i)`` is ``x_{t−i}`` and ``f(i)`` is ``f(x_{t−i} | Θ_{t−i})``, each ``(batch, n)``;
-    ``len(history)`` is how many are available (``min(t + 1, depth)``). Memory is O(depth).
+    ``len(history)`` is how many are available (``min(t + 1, r)``). Memory is O(r).
     """
 
-    def __init__(self, depth: int) -> None:
-        if depth < 1:
-            raise ValueError("history depth must be ≥ 1")
-        self.depth = depth
-        self._x: deque[Tensor] = deque(maxlen=depth)
-        self._f: deque[Tensor] = deque(maxlen=depth)
+    def __init__(self, past_states: int) -> None:
+        if past_states < 1:
+            raise ValueError(f"a history keeps past_states ≥ 1 states, got {past_states}")
+        self.past_states = past_states
+        self._x: deque[Tensor] = deque(maxlen=past_states)
+        self._f: deque[Tensor] = deque(maxlen=past_states)
+
+    @property
+    def depth(self) -> int:
+        """The earlier name of :attr:`past_states`, kept for plugins that read it."""
+        return self.past_states
 
     def push(self, x: Tensor, fx: Tensor) -> None:
         """Make ``x`` the current state ``x_t`` with derivative ``fx = f(x_t | Θ_t)``."""
@@ -92,7 +97,7 @@ class Integrator(Component, nn.Module):
 
     Class attributes a subclass sets: ``name`` (registry name), ``Options`` (pydantic model).
     Subclasses describe themselves through :meth:`describe` (metadata may depend on options,
-    e.g. the number of steps r of ``lm``). Per-layer learnable coefficients are registered
+    e.g. the number of past states r of ``lm``). Per-layer learnable coefficients are registered
     parameters of the integrator, indexed by the layer ``t``.
     """
 
@@ -142,7 +147,7 @@ class Integrator(Component, nn.Module):
 
     def extra_repr(self) -> str:
         m = self.metadata
-        return f"family={m.family}, r={m.past_states}, stages={m.stages}, order={m.order}, learnable={m.learnable}"
+        return f"family={m.family}, past_states={m.past_states}, stages={m.stages}, order={m.order}, learnable={m.learnable}"
 
 
 def build_integrator(

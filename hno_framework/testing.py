@@ -306,7 +306,7 @@ def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Re
                 return _layer.f(z, _ctx) - _f
 
             history = History(net.integrator.metadata.past_states)
-            for _ in range(history.depth):
+            for _ in range(history.past_states):
                 history.push(x_star.clone(), shifted(x_star))
             _close(net.integrator.advance(t, history, shifted), x_star, f"layer {t} moves a fixed point", atol=1e-8)
 

@@ -47,7 +47,7 @@ def test_usage_of_three_step_schemes(tmp_path: Path) -> None:
     net = compose(tiny_config(tmp_path, integrator="3no", layers=5))
     beta2 = usage_by_name(net)["integrator.beta2"].uses  # β²_i is first used by layer i + 2
     assert beta2.tolist() == [[False] * 3, [False] * 3, [True, False, False], [False, True, False], [False, False, True]]
-    lm = compose(tiny_config(tmp_path, integrator={"name": "lm", "options": {"steps": 3}}, layers=4))
+    lm = compose(tiny_config(tmp_path, integrator={"name": "lm", "options": {"past_states": 3}}, layers=4))
     h = usage_by_name(lm)["integrator.h"].uses
     assert torch.equal(h, torch.eye(4, dtype=torch.bool))  # one step size h_t per layer
 

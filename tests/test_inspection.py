@@ -77,7 +77,7 @@ def test_3no_start_up_layers_show_their_fixed_values(tmp_path: Path) -> None:
 
 def test_lm_coefficients_follow_the_start_up_merge_and_the_sum_constraint(tmp_path: Path) -> None:
     r = 3
-    path, state = _perturbed_checkpoint(_config(tmp_path, integrator={"name": "lm", "options": {"steps": r}}))
+    path, state = _perturbed_checkpoint(_config(tmp_path, integrator={"name": "lm", "options": {"past_states": r}}))
     result = inspect_checkpoint(path, test_size=0)
     free_xi, gamma, h = state["integrator.xi"].tolist(), state["integrator.gamma"].tolist(), state["integrator.h"].tolist()
     # Layer t stores min(t+1, r) − 1 free ξ (ξ_0 = 1 − their sum) and min(t+1, r) γ, in layer order.

@@ -21,7 +21,7 @@ def lm_setup(draw: st.DrawFn) -> dict:
     coef = st.floats(-0.6, 0.6)
     free = [draw(coef) for _ in range(r - 1)]
     return {
-        "steps": r,
+        "past_states": r,
         "xi_init": [1 - sum(free), *free],
         "gamma_init": [draw(st.floats(0.3, 1.2)), *[draw(coef) for _ in range(r - 1)]],
         "h": draw(st.floats(0.3, 1.2)),
@@ -58,7 +58,7 @@ def test_lm_at_init_is_the_padded_r_step_rule(setup: dict, layers: int, step: st
 @given(r=st.integers(1, 4), layers=st.integers(1, 6), sum_to_one=st.booleans(), seed=st.integers(0, 50))
 def test_perturbed_per_layer_lm_uses_its_own_coefficients(r: int, layers: int, sum_to_one: bool, seed: int) -> None:
     """Layout (re-derived here): layer t owns k_t = min(t + 1, r) γ's and k_t (− 1 if ξ_0 is derived) ξ's, in order."""
-    case = Case("lista", "lm", integrator_options={"steps": r, "sum_to_one": sum_to_one}, layers=layers)
+    case = Case("lista", "lm", integrator_options={"past_states": r, "sum_to_one": sum_to_one}, layers=layers)
     net = build_case(case, seed=seed, registry=REGISTRY)
     perturb_(net.integrator, seed, scale=0.2)
     integ = net.integrator
@@ -87,7 +87,7 @@ def test_perturbed_per_layer_lm_uses_its_own_coefficients(r: int, layers: int, s
 @FAST
 @given(r=st.integers(1, 4), layers=st.integers(1, 6), seed=st.integers(0, 50))
 def test_perturbed_shared_lm(r: int, layers: int, seed: int) -> None:
-    case = Case("ista", "lm", integrator_options={"steps": r, "shared": True}, layers=layers)
+    case = Case("ista", "lm", integrator_options={"past_states": r, "shared": True}, layers=layers)
     net = build_case(case, seed=seed, registry=REGISTRY)
     perturb_(net.integrator, seed, scale=0.2)
     integ = net.integrator
@@ -106,7 +106,7 @@ def test_perturbed_shared_lm(r: int, layers: int, seed: int) -> None:
 )
 def test_every_lm_parameter_element_gets_a_nonzero_gradient(r: int, layers: int, shared: bool, sum_to_one: bool,
                                                             seed: int) -> None:
-    opts = {"steps": r, "shared": shared, "sum_to_one": sum_to_one}
+    opts = {"past_states": r, "shared": shared, "sum_to_one": sum_to_one}
     case = Case("ista", "lm", integrator_options=opts, layers=layers)
     net = build_case(case, seed=seed, registry=REGISTRY)
     perturb_(net.integrator, seed, scale=0.1)
@@ -137,7 +137,7 @@ def test_lm_parameter_count_is_linear_in_r() -> None:
     layers = 16
     counts = []
     for r in (1, 2, 4, 8):
-        net = build_case(Case("ista", "lm", integrator_options={"steps": r}, layers=layers), registry=REGISTRY)
+        net = build_case(Case("ista", "lm", integrator_options={"past_states": r}, layers=layers), registry=REGISTRY)
         counts.append(count_learnable(net.integrator))
         assert net.integrator.metadata.past_states == r
     # per layer: h, k_t γ's and k_t − 1 free ξ's, k_t = min(t + 1, r)
@@ -146,7 +146,7 @@ def test_lm_parameter_count_is_linear_in_r() -> None:
 
 def test_lm_without_sum_constraint_can_leave_fixed_points() -> None:
     """Unconstrained ξ may drift from Σ ξ = 1; metadata says so (consistent = False)."""
-    net = build_case(Case("ista", "lm", integrator_options={"steps": 2, "sum_to_one": False}), registry=REGISTRY)
+    net = build_case(Case("ista", "lm", integrator_options={"past_states": 2, "sum_to_one": False}), registry=REGISTRY)
     assert not net.integrator.metadata.consistent
     with torch.no_grad():
         net.integrator.xi.add_(0.1)

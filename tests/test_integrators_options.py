@@ -80,12 +80,12 @@ def test_learnable_flag_matches_the_parameters(name: str) -> None:
 @pytest.mark.parametrize(
     "name, options, expected",
     [
-        ("lm", {"steps": 4}, {"past_states": 4, "order": 1}),
-        ("lm", {"steps": 1}, {"past_states": 1, "order": 1}),
-        ("lm", {"steps": 2, "gamma_init": [1.5, -0.5], "learnable": False}, {"order": 2, "learnable": False}),
-        ("lm", {"steps": 3, "gamma_init": [23 / 12, -16 / 12, 5 / 12]}, {"order": 2}),  # start-up limits it
-        ("lm", {"steps": 2, "xi_init": [1.5, -0.5]}, {"order": 0}),  # seed 2NO init: inconsistent with step h
-        ("lm", {"steps": 2, "xi_init": [-4, 5], "gamma_init": [4, 2]}, {"order": 0}),  # order 3 but not zero-stable
+        ("lm", {"past_states": 4}, {"past_states": 4, "order": 1}),
+        ("lm", {"past_states": 1}, {"past_states": 1, "order": 1}),
+        ("lm", {"past_states": 2, "gamma_init": [1.5, -0.5], "learnable": False}, {"order": 2, "learnable": False}),
+        ("lm", {"past_states": 3, "gamma_init": [23 / 12, -16 / 12, 5 / 12]}, {"order": 2}),  # start-up limits it
+        ("lm", {"past_states": 2, "xi_init": [1.5, -0.5]}, {"order": 0}),  # seed 2NO init: inconsistent with step h
+        ("lm", {"past_states": 2, "xi_init": [-4, 5], "gamma_init": [4, 2]}, {"order": 0}),  # order 3 but not zero-stable
         ("lm", {"sum_to_one": False}, {"consistent": False}),
         ("lm", {"sum_to_one": False, "learnable": False, "learnable_h": False}, {"consistent": True, "learnable": False}),
         ("lm", {"learnable": False}, {"learnable": False}),
@@ -107,11 +107,11 @@ def test_metadata_follows_options(name: str, options: dict[str, Any], expected: 
 @pytest.mark.parametrize(
     "name, options, fragments",
     [
-        ("lm", {"steps": 0}, ["steps", "greater than or equal to 1"]),
-        ("lm", {"steps": 2, "xi_init": [1.0]}, ["xi_init has 1 entries but steps = 2"]),
-        ("lm", {"steps": 3, "gamma_init": [1.0, 0.0]}, ["gamma_init has 2 entries but steps = 3"]),
+        ("lm", {"past_states": 0}, ["past_states", "greater than or equal to 1"]),
+        ("lm", {"past_states": 2, "xi_init": [1.0]}, ["xi_init has 1 entries but past_states = 2"]),
+        ("lm", {"past_states": 3, "gamma_init": [1.0, 0.0]}, ["gamma_init has 2 entries but past_states = 3"]),
         ("lm", {"xi_init": [0.5, 0.4]}, ["sums to 0.9", "sum_to_one: false"]),
-        ("lm", {"step": 2}, ["step: unknown key", "Known options: steps"]),
+        ("lm", {"step": 2}, ["step: unknown key", "Known options: past_states"]),
         ("3no", {"beta_init": 0.1}, ["beta_init: unknown key", "beta1_init", "beta2_init"]),
         ("ab2", {"h": 0.0}, ["h: Input should be greater than 0"]),
         ("ab3", {"startup": "euler"}, ["startup", "'lower-order' or 'rk4'"]),
@@ -149,8 +149,8 @@ def test_zero_length_parameters_are_not_created() -> None:
     """Shallow networks: 3no's β² (T ≤ 2), lm's derived-only ξ, rk's single weight are not Parameters."""
     from hno_framework.integrator import IntegratorLayout
 
-    cases = [("3no", {}, 1), ("3no", {}, 2), ("lm", {"steps": 1}, 3), ("lm", {"steps": 3}, 1),
-             ("lm", {"steps": 1, "shared": True}, 3), ("rk", {"tableau": "euler", "learnable_b": True}, 2)]
+    cases = [("3no", {}, 1), ("3no", {}, 2), ("lm", {"past_states": 1}, 3), ("lm", {"past_states": 3}, 1),
+             ("lm", {"past_states": 1, "shared": True}, 3), ("rk", {"tableau": "euler", "learnable_b": True}, 2)]
     for name, opts, layers in cases:
         info = REGISTRY.integrator(name)
         integrator = info.cls(validate_options(info, opts), IntegratorLayout(num_layers=layers))
@@ -187,3 +187,10 @@ def test_yaml_snippets_in_the_integrator_docs_compose() -> None:
             y = torch.randn(2, 6)
             assert torch.isfinite(net(y)).all(), (page.name, block)
     assert seen >= {"euler", "lm", "ab3", "rk4", "rk", "abm2"}
+
+
+def test_lm_accepts_the_earlier_option_name_steps() -> None:
+    """``past_states`` was called ``steps``: configs and checkpoints that use it still load."""
+    info = REGISTRY.integrator("lm")
+    assert validate_options(info, {"steps": 3}).past_states == 3
+    assert validate_options(info, {"past_states": 3}) == validate_options(info, {"steps": 3})

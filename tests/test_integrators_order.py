@@ -33,9 +33,9 @@ AB3 = [23 / 12, -16 / 12, 5 / 12]
         ("rk4", {}, 4),
         ("abm2", {}, 2),
         ("abm2", {"corrections": 3}, 2),
-        ("lm", {"steps": 1, "learnable": False}, 1),
-        ("lm", {"steps": 2, "gamma_init": [1.5, -0.5], "learnable": False}, 2),
-        ("lm", {"steps": 3, "gamma_init": AB3, "learnable": False}, 2),
+        ("lm", {"past_states": 1, "learnable": False}, 1),
+        ("lm", {"past_states": 2, "gamma_init": [1.5, -0.5], "learnable": False}, 2),
+        ("lm", {"past_states": 3, "gamma_init": AB3, "learnable": False}, 2),
     ],
 )
 def test_order_in_the_unrolled_network(name: str, options: dict, order: int) -> None:
@@ -49,11 +49,11 @@ def test_order_in_the_unrolled_network(name: str, options: dict, order: int) -> 
 
 @pytest.mark.parametrize(
     "name, options",
-    [("ab3", {}), ("ab4", {}), ("lm", {"steps": 3, "gamma_init": AB3, "learnable": False}),
-     ("lm", {"steps": 4, "gamma_init": [55 / 24, -59 / 24, 37 / 24, -9 / 24], "learnable": False})],
+    [("ab3", {}), ("ab4", {}), ("lm", {"past_states": 3, "gamma_init": AB3, "learnable": False}),
+     ("lm", {"past_states": 4, "gamma_init": [55 / 24, -59 / 24, 37 / 24, -9 / 24], "learnable": False})],
 )
 def test_steady_order_with_exact_starting_values(name: str, options: dict) -> None:
-    steady = {"ab3": 3, "ab4": 4}.get(name, options.get("steps"))
+    steady = {"ab3": 3, "ab4": 4}.get(name, options.get("past_states"))
     slope, _, _ = measure_order(name, options, exact_startup=True, registry=REGISTRY)
     assert abs(slope - steady) <= ORDER_TOLERANCE
 
@@ -142,7 +142,7 @@ def test_random_tableaux_round_trip_through_yaml_like_dicts(data: st.DataObject)
 @pytest.mark.parametrize(
     "name, options, t, calls",
     [
-        ("euler", {}, 3, 0), ("2no", {}, 3, 0), ("3no", {}, 3, 0), ("lm", {"steps": 4}, 3, 0),
+        ("euler", {}, 3, 0), ("2no", {}, 3, 0), ("3no", {}, 3, 0), ("lm", {"past_states": 4}, 3, 0),
         ("ab4", {}, 3, 0), ("ab4", {}, 0, 0), ("ab4", {"startup": "rk4"}, 0, 3), ("ab4", {"startup": "rk4"}, 3, 0),
         ("heun", {}, 3, 1), ("rk4", {}, 3, 3), ("rk", {"tableau": "kutta3"}, 3, 2),
         ("abm2", {}, 3, 1), ("abm2", {"corrections": 3}, 3, 3), ("abm2", {"corrections": 2}, 0, 2),

@@ -44,7 +44,7 @@ def test_the_builtin_family_is_registered() -> None:
 @FAST
 @given(layers=layers_st, h=h_st, shared=st.booleans())
 def test_lm_one_step_is_euler(step: str, layers: int, h: float, shared: bool) -> None:
-    lm = {"steps": 1, "xi_init": [1.0], "gamma_init": [1.0], "h": h, "shared": shared}
+    lm = {"past_states": 1, "xi_init": [1.0], "gamma_init": [1.0], "h": h, "shared": shared}
     assert_all_close(outputs(step, layers, 0, ("euler", {"h": h}), ("lm", lm)), "lm(r=1, ξ=1, γ=1) vs euler")
 
 
@@ -53,7 +53,7 @@ def test_lm_one_step_is_euler(step: str, layers: int, h: float, shared: bool) ->
 @given(layers=layers_st, beta=coef_st)
 def test_lm_two_step_in_2no_form_is_2no(step: str, layers: int, beta: float) -> None:
     # 2NO fixes layer 0 to Euler; lm's start-up gives x_1 = x_0 + h γ f_0 = Euler when α = h = 1.
-    lm = {"steps": 2, "xi_init": [1 - beta, beta], "gamma_init": [1.0, 0.0], "h": 1.0}
+    lm = {"past_states": 2, "xi_init": [1 - beta, beta], "gamma_init": [1.0, 0.0], "h": 1.0}
     two = {"alpha_init": 1.0, "beta_init": beta}
     assert_all_close(outputs(step, layers, 1, ("2no", two), ("lm", lm)), "lm(r=2, 2NO form) vs 2no")
 
@@ -65,7 +65,7 @@ def test_lm_with_trained_2no_coefficients_is_2no(layers: int, seed: int) -> None
     case = Case("lista", "2no", layers=layers)
     two = build_case(case, seed=seed, registry=REGISTRY)
     perturb_(two.integrator, seed, scale=0.3)
-    lm = build_case(case, seed=seed, registry=REGISTRY, integrator="lm", integrator_options={"steps": 2})
+    lm = build_case(case, seed=seed, registry=REGISTRY, integrator="lm", integrator_options={"past_states": 2})
     with torch.no_grad():
         # per layer t ≥ 1: free ξ_{t,1} = β_t; γ_t = (α_t, 0); h_t = 1 (layer 0: γ_0 = 1, Euler).
         lm.integrator.xi.copy_(two.integrator.beta)
@@ -127,7 +127,7 @@ def test_rk_with_rk4_and_heun_tableaux_is_rk4_and_heun(step: str, layers: int, h
 @FAST
 @given(layers=layers_st, h=h_st)
 def test_ab2_is_lm_with_ab2_coefficients(step: str, layers: int, h: float) -> None:
-    lm = {"steps": 2, "gamma_init": [1.5, -0.5], "h": h, "learnable": False}
+    lm = {"past_states": 2, "gamma_init": [1.5, -0.5], "h": h, "learnable": False}
     assert_all_close(outputs(step, layers, 6, ("ab2", {"h": h}), ("lm", lm)), "ab2 vs lm(AB2 weights)")
 
 
@@ -144,6 +144,6 @@ def test_first_layer_of_multistep_schemes(name: str) -> None:
 @pytest.mark.parametrize("name", ["ab3", "ab4", "lm", "3no", "abm2", "rk"])
 def test_schemes_differ_from_euler_when_they_should(name: str) -> None:
     """Guard for the reductions above: a non-trivial configuration does change the output."""
-    opts = {"lm": {"steps": 3, "gamma_init": [1.2, -0.1, -0.1]}, "3no": {"beta2_init": 0.3}}.get(name, {})
+    opts = {"lm": {"past_states": 3, "gamma_init": [1.2, -0.1, -0.1]}, "3no": {"beta2_init": 0.3}}.get(name, {})
     euler, other = outputs("lista", 5, 8, ("euler", {}), (name, opts))
     assert not torch.allclose(euler, other, atol=1e-6), f"{name} unexpectedly equals euler"

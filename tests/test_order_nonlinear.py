@@ -68,7 +68,7 @@ def logistic_order(name: str, options: dict) -> tuple[float, list[float]]:
         ("ab2", {}, 2),
         ("abm2", {}, 2),
         ("ab4", {"startup": "rk4"}, 4),
-        ("lm", {"steps": 2, "gamma_init": [1.5, -0.5], "learnable": False}, 2),
+        ("lm", {"past_states": 2, "gamma_init": [1.5, -0.5], "learnable": False}, 2),
     ],
 )
 def test_order_on_the_logistic_equation(name: str, options: dict, order: int) -> None:

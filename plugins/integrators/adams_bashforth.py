@@ -53,9 +53,9 @@ class AdamsBashforthOptions(Options):
 
 
 class _AdamsBashforth(Integrator):
-    """The p-step Adams–Bashforth scheme (set ``steps`` in a subclass)."""
+    """The p-step Adams–Bashforth scheme (set ``past_states`` = p in a subclass)."""
 
-    steps: ClassVar[int] = 0
+    past_states: ClassVar[int] = 0
     Options = AdamsBashforthOptions
 
     def __init__(self, options: AdamsBashforthOptions, layout: IntegratorLayout) -> None:
@@ -66,12 +66,12 @@ class _AdamsBashforth(Integrator):
     @classmethod
     def describe(cls, options: AdamsBashforthOptions) -> IntegratorMetadata:
         return IntegratorMetadata(
-            family="multistep", past_states=cls.steps, stages=1, order=cls.steps, learnable=options.learnable_h
+            family="multistep", past_states=cls.past_states, stages=1, order=cls.past_states, learnable=options.learnable_h
         )
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
-        k = min(t + 1, self.steps, len(history))  # how many past states this layer uses
-        if k < self.steps and self.options.startup == "rk4":
+        k = min(t + 1, self.past_states, len(history))  # how many past states this layer uses
+        if k < self.past_states and self.options.startup == "rk4":
             return rk_step(history.x(0), history.f(0), field, self.h[t], self._rk4.a, self._rk4.b)
         weights = ADAMS_BASHFORTH[k]
         slope = sum(w * history.f(i) for i, w in enumerate(weights))
@@ -82,18 +82,18 @@ class AB2(_AdamsBashforth):
     """Adams–Bashforth order 2: x_{t+1} = x_t + h (3 f_t − f_{t−1}) / 2; Euler at layer 0."""
 
     name = "ab2"
-    steps = 2
+    past_states = 2
 
 
 class AB3(_AdamsBashforth):
     """Adams–Bashforth order 3: x_{t+1} = x_t + h (23 f_t − 16 f_{t−1} + 5 f_{t−2}) / 12."""
 
     name = "ab3"
-    steps = 3
+    past_states = 3
 
 
 class AB4(_AdamsBashforth):
     """Adams–Bashforth order 4: x_{t+1} = x_t + h (55 f_t − 59 f_{t−1} + 37 f_{t−2} − 9 f_{t−3}) / 24."""
 
     name = "ab4"
-    steps = 4
+    past_states = 4

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from torch import Tensor
 
 from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetadata, Options, VectorField
@@ -89,7 +89,12 @@ def convergence_order(xi: Sequence[float], gamma: Sequence[float]) -> int:
 
 
 class LMOptions(Options):
-    steps: int = Field(2, ge=1, description="r: how many past states x_t..x_{t−r+1} (and their f) a layer combines")
+    past_states: int = Field(
+        2,
+        ge=1,
+        validation_alias=AliasChoices("past_states", "steps"),  # `steps`: the earlier name, still accepted
+        description="r: how many past states x_t..x_{t−r+1} (and their f) a layer combines (old name: steps)",
+    )
     xi_init: tuple[float, ...] | None = Field(
         None, description="initial ξ_0..ξ_{r−1} (weights of x_t..x_{t−r+1}); default (1, 0, …, 0)"
     )
@@ -106,8 +111,10 @@ class LMOptions(Options):
     def _check(self) -> LMOptions:
         for key in ("xi_init", "gamma_init"):
             value = getattr(self, key)
-            if value is not None and len(value) != self.steps:
-                raise ValueError(f"{key} has {len(value)} entries but steps = {self.steps}; give one per past state")
+            if value is not None and len(value) != self.past_states:
+                raise ValueError(
+                    f"{key} has {len(value)} entries but past_states = {self.past_states}; give one per past state"
+                )
         if self.sum_to_one and abs(sum(self.xi) - 1) > TOLERANCE:
             raise ValueError(
                 f"xi_init sums to {sum(self.xi):.12g}, but sum_to_one requires Σ ξ = 1; "
@@ -117,11 +124,11 @@ class LMOptions(Options):
 
     @property
     def xi(self) -> tuple[float, ...]:
-        return self.xi_init if self.xi_init is not None else (1.0,) + (0.0,) * (self.steps - 1)
+        return self.xi_init if self.xi_init is not None else (1.0,) + (0.0,) * (self.past_states - 1)
 
     @property
     def gamma(self) -> tuple[float, ...]:
-        return self.gamma_init if self.gamma_init is not None else (1.0,) + (0.0,) * (self.steps - 1)
+        return self.gamma_init if self.gamma_init is not None else (1.0,) + (0.0,) * (self.past_states - 1)
 
     @property
     def train_h(self) -> bool:
@@ -136,7 +143,7 @@ class LinearMultistep(Integrator):
 
     def __init__(self, options: LMOptions, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)
-        r, T = options.steps, layout.num_layers
+        r, T = options.past_states, layout.num_layers
         skip = 1 if options.sum_to_one else 0  # ξ_0 is derived when the sum is constrained
         # Layer t uses ks[t] coefficients of each kind; its entries start at the offsets below.
         # Shared coefficients: min(r, T) of each (a network shallower than r never sees more states).
@@ -159,7 +166,7 @@ class LinearMultistep(Integrator):
         fixed_sum = abs(sum(options.xi) - 1) <= TOLERANCE and not options.learnable
         return IntegratorMetadata(
             family="multistep",
-            past_states=options.steps,
+            past_states=options.past_states,
             stages=1,
             order=convergence_order(options.xi, options.gamma),
             learnable=learnable,
@@ -190,7 +197,7 @@ class LinearMultistep(Integrator):
     def inspect_coefficients(self) -> dict[str, Tensor]:
         """ξ_t, γ_t ``(T, r)`` as layer t applies them (start-up merge included; NaN for the past states a
         layer does not see) and h_t ``(T,)``."""
-        T, r = self.layout.num_layers, self.options.steps
+        T, r = self.layout.num_layers, self.options.past_states
         xi, gamma = torch.full((T, r), float("nan")), torch.full((T, r), float("nan"))
         h = torch.empty(T)
         for t in range(T):
@@ -202,7 +209,7 @@ class LinearMultistep(Integrator):
 
     def reference_coefficients(self) -> dict[str, dict[str, Tensor]]:
         """Forward Euler (the plain DUN): ξ = (1, 0, …), γ = (1, 0, …), h = 1 (NaN where a layer sees fewer states)."""
-        T, r = self.layout.num_layers, self.options.steps
+        T, r = self.layout.num_layers, self.options.past_states
         xi = torch.full((T, r), float("nan"))
         for t in range(T):
             xi[t, : min(t + 1, r)] = 0.0
