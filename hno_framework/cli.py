@@ -144,7 +144,7 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
         con.print("\n" + module_doc)
     if info.kind == "integrator":
         con.print("\nmetadata (default options): " + json.dumps(info.metadata()))
-    else:
+    elif info.kind == "step":
         con.print(f"\ntieable parameters: {list(info.cls.tieable) or 'none'}; requires: {sorted(info.cls.requires) or 'nothing extra'}")
     fields = info.cls.Options.model_fields
     con.print("\noptions:" if fields else "\noptions: none")
@@ -263,12 +263,16 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
 
         plot_nmse_per_layer({r.name: r.test_nmse_db for r in results}, plot_path)
         click.echo(f"plot: {plot_path}")
+    if failed:
+        raise UserError(f"{len(failed)} of {len(cfgs)} networks failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
 from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)
 from .cli_inspect import inspect_cmd as _inspect  # noqa: E402
+from .cli_inspect import report_cmd as _report  # noqa: E402
 
 cli.add_command(_inspect)
+cli.add_command(_report)
 
 
 def main(argv: list[str] | None = None) -> None:

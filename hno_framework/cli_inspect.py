@@ -60,3 +60,18 @@ def inspect_cmd(run: Path, test_size: int | None, plot_path: Path | None, no_plo
         con.print(table)
     if plot_path is not None and not no_plot:
         con.print(f"figure: {plot_path}")
+
+
+@click.command("report")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="the HTML file to write (default: PATH/report.html)")
+@click.option("--test-size", type=click.IntRange(min=1), default=None,
+              help="test samples for the NMSE per layer (default: each config's)")
+def report_cmd(path: Path, output: Path | None, test_size: int | None) -> None:
+    """Write one self-contained HTML page (figures embedded, works offline) for PATH, a run folder or a
+    folder of runs: config, test NMSE per layer with its 95 % interval, learned coefficients, training
+    curves, timings and the machine."""
+    from .run_report import write_report
+
+    click.echo(f"report: {write_report(path, output, test_size=test_size)}")

@@ -186,15 +186,17 @@ def table_rows(columns_: dict[str, Column], references: dict[str, dict[str, Colu
     return header, [[str(t), *(cell(n, t) for n in names)] for t in range(depth)]
 
 
-def plot_inspection(result: Inspection, path: str | Path | None = None):
+def plot_inspection(result: Inspection, path: str | Path | None = None, *, nmse: bool = True):
     """A figure (saved as PNG to ``path`` when given): coefficients per layer with their references dashed,
-    the step's parameters per layer, and the NMSE per layer with its 95 % interval. Returns the figure."""
+    the step's parameters per layer, and (``nmse``) the NMSE per layer with its 95 % interval. Returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    panels = [p for p in ("coefficients", "step", "nmse") if p != "coefficients" or result.coefficients]
+    wanted = {"coefficients": bool(result.coefficients), "step": True, "nmse": nmse and bool(result.nmse_db)}
+    panels = [p for p, keep in wanted.items() if keep]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), dpi=110, squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "coefficients":
@@ -204,6 +206,7 @@ def plot_inspection(result: Inspection, path: str | Path | None = None):
             _plot_columns(ax, scalars, {"init": result.step_init}, f"{result.step}: parameters")
         else:
             _plot_nmse(ax, result)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     if path is not None:
         from .checkpoint import atomic_write
