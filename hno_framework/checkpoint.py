@@ -8,40 +8,23 @@ and, for resumable training checkpoints, ``optimizer``, ``scheduler``, ``iterati
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .errors import CheckpointError
+from .io import atomic_write, write_json
+
+__all__ = [
+    "FORMAT_VERSION", "atomic_write", "load_checkpoint", "load_network", "load_resume_state", "load_weights",
+    "save_checkpoint", "write_json",
+]
 
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    """Atomically write ``data`` as indented JSON."""
-    return atomic_write(path, lambda fh: json.dump(data, fh, indent=2, sort_keys=False), mode="w")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -52,24 +35,82 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return atomic_write(path, lambda fh: torch.save({"format": FORMAT_VERSION, **payload}, fh))
 
 
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def check_fields(path: Path, payload: Mapping[str, Any], fields: Mapping[str, type | tuple[type, ...]]) -> None:
+    """Raise :class:`CheckpointError` unless every present key of ``fields`` has the expected type
+    (a crafted or damaged checkpoint is refused with the key named, never a traceback)."""
+    for key, kind in fields.items():
+        if key not in payload:
+            continue
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        value = payload[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise CheckpointError(f"{path} is damaged: '{key}' should be {names}, found {_describe(value)}")
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint without executing code (``weights_only=True``)."""
+    """Load a checkpoint without executing code (``weights_only=True``) and check its top-level fields:
+    ``config`` a dict, ``model`` a state_dict (str -> Tensor), ``format`` an int ≤ :data:`FORMAT_VERSION`."""
     path = Path(path)
+    if path.is_dir():
+        hint = f"; did you mean {path / 'best.pt'}?" if (path / "best.pt").is_file() else "; give a .pt file"
+        raise CheckpointError(f"{path} is a directory, not a checkpoint{hint}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not an hno-framework checkpoint (not a torch.save archive); "
+                              "give a best.pt or last.pt written by hno train")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, or something that is not a weights-only checkpoint
+    except Exception as exc:  # noqa: BLE001 -- corrupt file, or something that is not a weights-only checkpoint
         raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise CheckpointError(f"{path} is not an hno-framework checkpoint (no 'model'/'config' entries)")
+    check_fields(path, payload, {"format": int, "config": dict, "model": dict})
     if payload.get("format", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{path} has format {payload['format']}; this hno-framework reads ≤ {FORMAT_VERSION}: upgrade it")
+    bad = [k for k, v in payload["model"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path} is damaged: 'model' entry {bad[0]!r} is not a named tensor")
     return payload
 
 
-def load_resume_state(path: str | Path, config: Any, ignore: dict[str, Any]) -> dict[str, Any] | None:
-    """The training state in ``path`` (a ``last.pt``) if it exists, None if not.
+def load_weights(module: nn.Module, state: Mapping[str, Any], source: str | Path) -> None:
+    """``module.load_state_dict(state)`` (strict); a mismatch is a :class:`CheckpointError` listing every
+    missing and unexpected key and every shape that differs (``key: saved (a, b) vs network (c, d)``)."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: saved {tuple(state[k].shape)} vs network {tuple(own[k].shape)}"
+        for k in own
+        if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape
+    ]
+    not_tensors = [k for k in own if k in state and not isinstance(state[k], torch.Tensor)]
+    parts = [f"{label}: {', '.join(items)}" for label, items in
+             (("missing", missing), ("unexpected", unexpected), ("shapes differ", shapes), ("not tensors", not_tensors))
+             if items]
+    if parts:
+        raise CheckpointError(f"weights in {source} do not fit the network its config builds; " + "; ".join(parts))
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"weights in {source} do not fit the network: {str(exc).splitlines()[0]}") from None
+
+
+RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {"optimizer": dict, "generator": torch.Tensor}
+"""Types of the training-state entries every resumable ``last.pt`` has (checked before use)."""
+
+
+def load_resume_state(
+    path: str | Path, config: Any, ignore: dict[str, Any], fields: Mapping[str, type | tuple[type, ...]] | None = None
+) -> dict[str, Any] | None:
+    """The training state in ``path`` (a ``last.pt``) if it exists, None if not; its entries are
+    type-checked against :data:`RESUME_FIELDS` and the trainer's own ``fields``.
 
     Raises :class:`CheckpointError` when it was written by a config that differs from ``config``
     (an :class:`~hno_framework.config.ExperimentConfig`) outside the fields in ``ignore``
@@ -81,6 +122,7 @@ def load_resume_state(path: str | Path, config: Any, ignore: dict[str, Any]) -> 
     if not path.is_file():
         return None
     state = load_checkpoint(path)
+    check_fields(path, state, {**RESUME_FIELDS, **(fields or {})})
     saved = parse_config(state["config"], f"stored in {path}")
     if saved.model_dump(exclude=ignore) != config.model_dump(exclude=ignore):
         raise CheckpointError(
@@ -97,8 +139,5 @@ def load_network(path: str | Path):
     payload = load_checkpoint(path)
     config = parse_config(payload["config"], f"stored in {path}")
     net = compose(config)
-    try:
-        net.load_state_dict(payload["model"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"weights in {path} do not fit the network its config builds: {str(exc).splitlines()[0]}") from None
+    load_weights(net, payload["model"], path)
     return net, config

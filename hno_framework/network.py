@@ -66,6 +66,17 @@ class UnrolledNetwork(nn.Module):
         new = new.to(device=self.problem.phi.device, dtype=self.problem.phi.dtype)
         return UnrolledNetwork(self.problem, [cast(UnfoldingStep, layer) for layer in self.layers], new)
 
+    def check_measurements(self, y: Tensor) -> None:
+        """Raise ``ValueError`` unless ``y`` is a batch of measurements ``(batch, m)`` of this problem:
+        a single vector ``(m,)`` must be given as ``y.unsqueeze(0)`` (no silent broadcasting)."""
+        m = self.problem.m
+        if y.ndim != 2:
+            hint = f"; for one measurement vector use y.unsqueeze(0) -> (1, {m})" if y.ndim == 1 else ""
+            raise ValueError(f"y must be a batch of measurements (batch, m) = (batch, {m}), got shape {tuple(y.shape)}{hint}")
+        if y.shape[1] != m:
+            raise ValueError(f"y has {y.shape[1]} measurements per sample, but this problem has m = {m} "
+                             f"(Φ is {m}×{self.problem.n}); y must be (batch, {m})")
+
     def unroll(
         self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
     ) -> UnrollResult:
@@ -73,6 +84,9 @@ class UnrolledNetwork(nn.Module):
         depth = self.num_layers if depth is None else depth
         if not 1 <= depth <= self.num_layers:
             raise ValueError(f"depth must be in [1, {self.num_layers}], got {depth}")
+        self.check_measurements(y)
+        if x0 is not None and tuple(x0.shape) != (y.shape[0], self.problem.n):
+            raise ValueError(f"x0 must have shape (batch, n) = ({y.shape[0]}, {self.problem.n}), got {tuple(x0.shape)}")
         ctx = ForwardContext(y=y)
         x = y.new_zeros(y.shape[0], self.problem.n) if x0 is None else x0
         history = History(self.integrator.metadata.past_states)
