@@ -42,6 +42,7 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
     nmse-per-layer.png, fista-iterations.png and classical.png.
     """
     from .experiments.grid import load_grid
+    from .experiments.report import summary_markdown
     from .experiments.runner import run_grid
 
     grid = load_grid(config, list(overrides), quick=quick)
@@ -54,8 +55,7 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
                    settings=list(settings) or None, networks=list(networks) or None)
     out = Path(grid.output.dir)
     click.echo(f"{len(run.trained)} cells trained, {len(run.reused)} reused, in {run.seconds:.1f} s")
-    summary = (out / "results.md").read_text().split("## NMSE per layer")[0]
-    click.echo(summary.rstrip())
+    click.echo(summary_markdown(run.results).rstrip())
     click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figures: {out / 'nmse-per-layer.png'}, "
                f"{out / 'fista-iterations.png'}, {out / 'classical.png'}")
 

@@ -1,32 +1,77 @@
-"""Figures: NMSE (dB) against layer, one line per network (like the seed's Figure 3)."""
+"""Figures: NMSE (dB) against layer, one line per network (like the seed's Figure 3).
+
+The building blocks (:func:`panels`, :func:`draw_nmse_curves`, :func:`save_png`) are shared by the
+one-panel :func:`plot_nmse_per_layer` (``hno compare --plot``, run reports) and the grid reports of
+:mod:`hno_framework.experiments.report` (one panel per setting). matplotlib is imported on first use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from .checkpoint import atomic_write
+from .io import atomic_write
+
+MARKERS = "osD^v<>pPXh*"
 
 
-def plot_nmse_per_layer(curves: dict[str, Sequence[float]], path: str | Path, *, title: str | None = None) -> Path:
-    """Write a PNG of NMSE dB vs layer t = 0..T for each named curve."""
+def panels(count: int, *, width: float = 5.2, height: float = 4.2, dpi: int = 110) -> tuple[Any, Any, Any]:
+    """``(pyplot, figure, axes)`` with ``count`` panels, at most 3 per row; ``axes`` is flat (unused ones included)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    markers = "osD^v<>px*"
+    cols = min(3, count)
+    rows = math.ceil(count / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), dpi=dpi, squeeze=False)
+    return plt, fig, axes.ravel()
+
+
+def save_png(plt: Any, fig: Any, path: str | Path, **savefig: Any) -> Path:
+    """Write ``fig`` to ``path`` as PNG atomically and close it."""
+    path = Path(path)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", **savefig))
+    plt.close(fig)
+    return path
+
+
+def draw_nmse_curves(
+    ax: Any, curves: Mapping[str, Sequence[float]], stds: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, Any]:
+    """One line per curve, ``values[t]`` at layer t, with a marker and colour per position (a ±std band where
+    ``stds`` has a non-zero entry); returns ``name -> line`` for a legend."""
+    lines: dict[str, Any] = {}
     for i, (name, values) in enumerate(curves.items()):
-        ax.plot(range(len(values)), values, marker=markers[i % len(markers)], markersize=4, label=name)
-    ax.set_xlabel("layer t")
-    ax.set_ylabel("NMSE (dB)")
+        xs = list(range(len(values)))
+        (line,) = ax.plot(xs, values, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1.4,
+                          color=f"C{i % 10}", linestyle="-" if i < 10 else "-.")
+        std = (stds or {}).get(name)
+        if std is not None and any(std):
+            lo = [m - d for m, d in zip(values, std, strict=True)]
+            hi = [m + d for m, d in zip(values, std, strict=True)]
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+        lines[name] = line
+    return lines
+
+
+def label_nmse_axes(ax: Any, *, xlabel: str = "layer t") -> None:
+    """Axis labels and grid of an NMSE-per-layer panel."""
+    ax.set_xlabel(xlabel, fontsize=11)
+    ax.set_ylabel("NMSE (dB)", fontsize=11)
     ax.grid(True, alpha=0.3)
+
+
+def plot_nmse_per_layer(curves: Mapping[str, Sequence[float]], path: str | Path, *, title: str | None = None) -> Path:
+    """Write a PNG of NMSE dB vs layer t = 0..T for each named curve."""
+    plt, fig, axes = panels(1, width=6.4, height=4.2, dpi=120)
+    ax = axes[0]
+    draw_nmse_curves(ax, curves)
+    label_nmse_axes(ax)
     ax.legend()
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
-    plt.close(fig)
-    return path
+    return save_png(plt, fig, path)

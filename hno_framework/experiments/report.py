@@ -16,9 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write, write_json
-
-MARKERS = "osD^v<>pPXh*"
+from ..io import atomic_write, write_json
+from ..plotting import MARKERS, draw_nmse_curves, label_nmse_axes, panels, save_png
 
 
 def _fmt(value: float | None, std: float | None = None) -> str:
@@ -32,65 +31,99 @@ def _solver_label(name: str) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The Markdown report of a results mapping (see the module docstring)."""
-    settings: dict[str, Any] = results["settings"]
-    names = list(settings)
-    T = results["layers"]
+    """The Markdown report of a results mapping: :func:`summary_markdown` and the NMSE per layer."""
+    return summary_markdown(results) + "\n" + "\n".join(_per_layer_section(results)).rstrip() + "\n"
+
+
+def summary_markdown(results: dict[str, Any]) -> str:
+    """The head of the report (what ``hno experiment`` prints): protocol, final-layer table with the
+    classical baselines, the tuned λ and the reference solver's iterations to match each network."""
+    settings = results["settings"]
+    lines = _header(results) + _final_layer_section(results)
+    if _solver_names(settings):
+        lines += _lambda_line(settings) + _reference_iterations_section(results)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _table_head(results: dict[str, Any], first: str = "network") -> list[str]:
+    settings = results["settings"]
+    return [f"| {first} | " + " | ".join(s["title"] for s in settings.values()) + " |", "|" + "---|" * (len(settings) + 1)]
+
+
+def _header(results: dict[str, Any]) -> list[str]:
     seeds = results["seeds"]
-    lines = [f"# {results['grid']}: NMSE (dB) on the test set" + (" (quick preset)" if results.get("quick") else ""), ""]
-    lines.append(f"Protocol: {results['protocol']}; T = {T} layers; test set of {results['test_size']} samples; "
-                 f"seeds {seeds}" + (" (mean ± std over seeds)" if len(seeds) > 1 else "") + ".")
+    quick = " (quick preset)" if results.get("quick") else ""
+    spread = " (mean ± std over seeds)" if len(seeds) > 1 else ""
+    lines = [f"# {results['grid']}: NMSE (dB) on the test set{quick}", "",
+             (f"Protocol: {results['protocol']}; T = {results['layers']} layers; test set of {results['test_size']} "
+             f"samples; seeds {seeds}{spread}.")]
     if results.get("command"):
         lines.append(f"Command: `{results['command']}`.")
     if results.get("skipped_networks"):
-        lines.append("Skipped (not registered): " + "; ".join(f"{k} ({v})" for k, v in results["skipped_networks"].items()) + ".")
-    lines += ["", f"## Final layer (t = {T})", ""]
-    header = "| network | " + " | ".join(settings[s]["title"] for s in names) + " |"
-    lines += [header, "|" + "---|" * (len(names) + 1)]
+        skipped = "; ".join(f"{k} ({v})" for k, v in results["skipped_networks"].items())
+        lines.append(f"Skipped (not registered): {skipped}.")
+    return lines
+
+
+def _final_layer_section(results: dict[str, Any]) -> list[str]:
+    """Final-layer NMSE of every network, then each classical solver at T and at its full budget."""
+    settings, T = results["settings"], results["layers"]
+    lines = ["", f"## Final layer (t = {T})", "", *_table_head(results)]
     for net in results["networks"]:
-        cells = []
-        for s in names:
-            entry = settings[s]["networks"].get(net)
-            cells.append(_fmt(entry["final_nmse_db"], entry["final_nmse_db_std"]) if entry else "–")
+        entries = [s["networks"].get(net) for s in settings.values()]
+        cells = [_fmt(e["final_nmse_db"], e["final_nmse_db_std"]) if e else "–" for e in entries]
         lines.append(f"| {net} | " + " | ".join(cells) + " |")
-    solvers = _solver_names(settings)
-    for solver in solvers:
-        iters = _iterations(settings, names, solver)
+    for solver in _solver_names(settings):
+        iters = _iterations(settings, list(settings), solver)
         for k in sorted({min(T, iters), iters}):
-            cells = []
-            for s in names:
-                curve = _curve(settings[s], solver)
-                cells.append(_fmt(curve[k]) if curve and k < len(curve) else "–")
+            curves = [_curve(s, solver) for s in settings.values()]
+            cells = [_fmt(c[k]) if c and k < len(c) else "–" for c in curves]
             lines.append(f"| {_solver_label(solver)} ({k} it.) | " + " | ".join(cells) + " |")
-    if solvers:
-        lines += ["", "λ tuned on the validation set: " + "; ".join(
-            f"{settings[s]['title']}: " + ", ".join(f"{_solver_label(a)} {settings[s]['classical']['solvers'][a]['lam']:g}"
-                                                for a in settings[s]["classical"]["solvers"])
-            for s in names if settings[s].get("classical")) + "."]
-        ref = results["config"]["classical"]["reference"]
-        iters = _iterations(settings, names, ref)
-        lines += ["", f"## {ref.upper()} iterations to reach each network's final NMSE", "",
-                  f"Iterations saved = that count − T (T = {T}); “> {iters}” when {ref.upper()} does not get there "
-                  f"in {iters} iterations.", "", header, "|" + "---|" * (len(names) + 1)]
-        for net in results["networks"]:
-            cells = []
-            for s in names:
-                entry = settings[s]["networks"].get(net)
-                if not entry or "reference_iterations" not in entry:
-                    cells.append("–")
-                elif entry["reference_iterations"] is None:
-                    cells.append(f"> {iters}")
-                else:
-                    cells.append(f"{entry['reference_iterations']} (saves {entry['iterations_saved']})")
-            lines.append(f"| {net} | " + " | ".join(cells) + " |")
-    lines += ["", "## NMSE per layer", ""]
-    for s in names:
-        nets = settings[s]["networks"]
-        lines += [f"### {settings[s]['title']}", "", "| t | " + " | ".join(nets) + " |", "|" + "---|" * (len(nets) + 1)]
-        for t in range(T + 1):
+    return lines
+
+
+def _lambda_line(settings: dict[str, Any]) -> list[str]:
+    """"λ tuned on the validation set: <setting>: ISTA λ, FISTA λ; ..."."""
+    per_setting = []
+    for s in settings.values():
+        if s.get("classical"):
+            solvers = s["classical"]["solvers"]
+            per_setting.append(f"{s['title']}: " + ", ".join(f"{_solver_label(a)} {solvers[a]['lam']:g}" for a in solvers))
+    return ["", "λ tuned on the validation set: " + "; ".join(per_setting) + "."]
+
+
+def _reference_cell(entry: dict[str, Any] | None, iters: int) -> str:
+    if not entry or "reference_iterations" not in entry:
+        return "–"
+    if entry["reference_iterations"] is None:
+        return f"> {iters}"
+    return f"{entry['reference_iterations']} (saves {entry['iterations_saved']})"
+
+
+def _reference_iterations_section(results: dict[str, Any]) -> list[str]:
+    """Iterations the reference solver needs to reach each network's final NMSE (and iterations saved)."""
+    settings, T = results["settings"], results["layers"]
+    ref = results["config"]["classical"]["reference"]
+    iters = _iterations(settings, list(settings), ref)
+    lines = ["", f"## {ref.upper()} iterations to reach each network's final NMSE", "",
+             (f"Iterations saved = that count − T (T = {T}); “> {iters}” when {ref.upper()} does not get there "
+             f"in {iters} iterations."), "", *_table_head(results)]
+    for net in results["networks"]:
+        cells = [_reference_cell(s["networks"].get(net), iters) for s in settings.values()]
+        lines.append(f"| {net} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _per_layer_section(results: dict[str, Any]) -> list[str]:
+    """Per setting, a table of NMSE at every layer t = 0..T for every network."""
+    lines = ["## NMSE per layer", ""]
+    for s in results["settings"].values():
+        nets = s["networks"]
+        lines += [f"### {s['title']}", "", "| t | " + " | ".join(nets) + " |", "|" + "---|" * (len(nets) + 1)]
+        for t in range(results["layers"] + 1):
             lines.append(f"| {t} | " + " | ".join(_fmt(nets[n]["nmse_db"][t]) for n in nets) + " |")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _solver_names(settings: dict[str, Any]) -> list[str]:
@@ -116,41 +149,18 @@ def _iterations(settings: dict[str, Any], names: list[str], solver: str) -> int:
     return 0
 
 
-def _panels(count: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = min(3, count)
-    rows = math.ceil(count / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), dpi=110, squeeze=False)
-    return plt, fig, axes.ravel()
-
-
-def _save(plt: Any, fig: Any, path: Path) -> Path:
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", bbox_inches="tight"))
-    plt.close(fig)
-    return path
-
-
-def plot_nmse_per_layer(results: dict[str, Any], path: Path) -> Path:
+def plot_settings_nmse_per_layer(results: dict[str, Any], path: Path) -> Path:
     """Seed Figure 3: NMSE (dB) vs layer, one panel per setting, a line per network (+ ISTA/FISTA dashed)."""
     settings = results["settings"]
     T = results["layers"]
     from matplotlib.ticker import MaxNLocator
 
-    plt, fig, axes = _panels(len(settings))
+    plt, fig, axes = panels(len(settings))
     handles: dict[str, Any] = {}
-    for ax, (name, s) in zip(axes, settings.items()):
-        for i, (net, entry) in enumerate(s["networks"].items()):
-            xs = list(range(len(entry["nmse_db"])))
-            (line,) = ax.plot(xs, entry["nmse_db"], marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1.4,
-                              color=f"C{i % 10}", linestyle="-" if i < 10 else "-.")
-            if any(entry["nmse_db_std"]):
-                lo = [m - d for m, d in zip(entry["nmse_db"], entry["nmse_db_std"])]
-                hi = [m + d for m, d in zip(entry["nmse_db"], entry["nmse_db_std"])]
-                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+    for ax, (name, s) in zip(axes, settings.items(), strict=False):
+        nets = s["networks"]
+        curves = draw_nmse_curves(ax, {n: e["nmse_db"] for n, e in nets.items()}, {n: e["nmse_db_std"] for n, e in nets.items()})
+        for net, line in curves.items():
             handles.setdefault(net, line)
         for j, solver in enumerate(_solver_names({name: s})):
             curve = _curve(s, solver)
@@ -159,19 +169,22 @@ def plot_nmse_per_layer(results: dict[str, Any], path: Path) -> Path:
                                   linestyle="--" if j == 0 else ":", linewidth=1.6)
                 handles.setdefault(f"{_solver_label(solver)} (λ tuned)", line)
         ax.set_title(s["title"], fontsize=12)
-        ax.set_xlabel("layer / iteration t", fontsize=11)
-        ax.set_ylabel("NMSE (dB)", fontsize=11)
+        label_nmse_axes(ax, xlabel="layer / iteration t")
         ax.set_xlim(0, T)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=10)
-    for ax in axes[len(settings):]:
+    _finish(fig, axes[len(settings):], handles, f"NMSE per layer on the test set ({results['protocol']} training)")
+    return save_png(plt, fig, path, bbox_inches="tight")
+
+
+def _finish(fig: Any, unused: Any, handles: dict[str, Any], title: str) -> None:
+    """Hide unused panels, add one legend below the panels and the title."""
+    for ax in unused:
         ax.axis("off")
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)), fontsize=10,
                frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.035 * math.ceil(len(handles) / 6)))
-    fig.suptitle(f"NMSE per layer on the test set ({results['protocol']} training)", fontsize=13)
+    fig.suptitle(title, fontsize=13)
     fig.tight_layout()
-    return _save(plt, fig, path)
 
 
 def plot_reference_iterations(results: dict[str, Any], path: Path) -> Path:
@@ -184,7 +197,7 @@ def plot_reference_iterations(results: dict[str, Any], path: Path) -> Path:
     nets = results["networks"]
     ref = results["config"]["classical"]["reference"].upper()
     iters = _iterations(settings, names, results["config"]["classical"]["reference"])
-    plt, fig, axes = _panels(1)
+    plt, fig, axes = panels(1)
     ax = axes[0]
     fig.set_size_inches(max(8.0, 1.6 * len(names) + 3), 5.0)
     width = 0.8 / max(1, len(nets))
@@ -197,7 +210,7 @@ def plot_reference_iterations(results: dict[str, Any], path: Path) -> Path:
             unreached.append(bool(entry) and k is None)
         x = np.arange(len(names)) + (i - (len(nets) - 1) / 2) * width
         bars = ax.bar(x, values, width, label=net, color=f"C{i % 10}", edgecolor="black", linewidth=0.4)
-        for bar, flag in zip(bars, unreached):
+        for bar, flag in zip(bars, unreached, strict=True):
             if flag:
                 bar.set_hatch("//")
                 bar.set_alpha(0.55)
@@ -214,7 +227,7 @@ def plot_reference_iterations(results: dict[str, Any], path: Path) -> Path:
     ax.grid(True, axis="y", alpha=0.3, which="both")
     ax.legend(fontsize=9, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
-    return _save(plt, fig, path)
+    return save_png(plt, fig, path, bbox_inches="tight")
 
 
 def plot_classical(results: dict[str, Any], path: Path) -> Path:
@@ -223,9 +236,9 @@ def plot_classical(results: dict[str, Any], path: Path) -> Path:
 
     settings = results["settings"]
     T = results["layers"]
-    plt, fig, axes = _panels(len(settings))
+    plt, fig, axes = panels(len(settings))
     handles: dict[str, Any] = {}
-    for ax, (name, s) in zip(axes, settings.items()):
+    for ax, (name, s) in zip(axes, settings.items(), strict=False):
         for j, solver in enumerate(_solver_names({name: s})):
             curve = _curve(s, solver)
             if curve:
@@ -244,13 +257,8 @@ def plot_classical(results: dict[str, Any], path: Path) -> Path:
         ax.set_xlabel("iteration (log scale)", fontsize=11)
         ax.set_ylabel("NMSE (dB)", fontsize=11)
         ax.grid(True, alpha=0.3, which="both")
-    for ax in axes[len(settings):]:
-        ax.axis("off")
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(6, len(handles)), fontsize=10,
-               frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.035 * math.ceil(len(handles) / 6)))
-    fig.suptitle("Classical solvers (λ tuned on the validation set) against the trained networks", fontsize=13)
-    fig.tight_layout()
-    return _save(plt, fig, path)
+    _finish(fig, axes[len(settings):], handles, "Classical solvers (λ tuned on the validation set) against the trained networks")
+    return save_png(plt, fig, path, bbox_inches="tight")
 
 
 def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -259,7 +267,7 @@ def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
     paths = {"json": write_json(out / "results.json", results)}
     paths["markdown"] = atomic_write(out / "results.md", lambda fh: fh.write(markdown(results)), mode="w")
     if any(s["networks"] for s in results["settings"].values()):
-        paths["nmse_per_layer"] = plot_nmse_per_layer(results, out / "nmse-per-layer.png")
+        paths["nmse_per_layer"] = plot_settings_nmse_per_layer(results, out / "nmse-per-layer.png")
         if any(s.get("classical") for s in results["settings"].values()):
             paths["reference_iterations"] = plot_reference_iterations(results, out / "fista-iterations.png")
             paths["classical"] = plot_classical(results, out / "classical.png")
