@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from .cli_options import build_executor, executor_options
+
 SET_HELP = "override a config value, e.g. --set training.iterations=200 (repeatable)"
 
 
@@ -36,7 +38,10 @@ class HNOGroup(click.Group):
 
 @click.group(cls=HNOGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hno-framework", prog_name="hno")
-def cli() -> None:
+@click.option("--disable-plugin", "disabled_plugins", multiple=True, metavar="NAME",
+              help="do not load this plugin (distribution or entry-point name; repeatable); "
+                   "also HNO_DISABLE_PLUGINS=NAME1,NAME2")
+def cli(disabled_plugins: tuple[str, ...]) -> None:
     """hno: deep unfolding networks as learnable ODE solvers.
 
     \b
@@ -50,6 +55,10 @@ def cli() -> None:
       hno inspect RUN               learned coefficients and parameters per layer
       hno experiment synthetic GRID the seed's synthetic study: a grid of runs, report
     """
+    if disabled_plugins:
+        from .registry import disable_plugins
+
+        disable_plugins(disabled_plugins)
 
 
 def _echo_json(data: Any) -> None:
@@ -64,37 +73,50 @@ def _console():
     return Console(highlight=False, soft_wrap=False, width=max(120, shutil.get_terminal_size().columns))
 
 
+LIST_WHAT = ("all", "steps", "integrators", "loggers", "plugins")
+
+
 @cli.command("list")
-@click.argument("what", type=click.Choice(["all", "steps", "integrators", "loggers", "plugins"]), default="all")
+@click.argument("what", default="all", metavar="[all|steps|integrators|loggers|plugins]")
+@click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def list_cmd(what: str, as_json: bool) -> None:
-    """List registered steps, integrators, loggers or plugins (broken plugins are listed with their error)."""
+def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
+    """List registered components or plugins; PATTERN keeps the names it matches (fnmatch: 'lista*').
+
+    \b
+    hno list "lista*"          like hno list all "lista*"
+    hno list plugins           every entry point: ok, warning, conflict, broken or disabled
+    Broken and disabled plugins and name conflicts (with the qualified names DIST:NAME that
+    resolve them) are listed too.
+    """
     from rich.table import Table
 
+    from .listing import component_rows, notes, plugin_rows
     from .registry import get_registry
 
+    if what not in LIST_WHAT:
+        if pattern is not None:
+            raise UserError(f"hno list {what}: choose one of {', '.join(LIST_WHAT)}, then an optional PATTERN")
+        what, pattern = "all", what
     reg = get_registry()
     kind = {"steps": "step", "integrators": "integrator", "loggers": "logger"}.get(what)
     if what == "plugins":
-        rows = [{"plugin": p.provider.distribution, "version": p.provider.version, "entry_point": p.provider.entry_point,
-                 "module": p.module, "steps": p.steps, "integrators": p.integrators, "loggers": p.loggers, "error": None}
-                for p in reg.plugins]
-        rows += [{**b.as_dict(), "module": None, "steps": [], "integrators": [], "loggers": []} for b in reg.broken]
+        rows = plugin_rows(reg)
         if as_json:
             return _echo_json(rows)
         table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
+        colour = {"ok": "", "warning": "yellow", "disabled": "yellow", "conflict": "red", "broken": "red"}
         for r in rows:
             provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"])
-            table.add_row(r["plugin"], r["version"], r["entry_point"], provides, "[red]broken[/]" if r["error"] else "ok")
+            status = f"[{colour[r['status']]}]{r['status']}[/]" if colour[r["status"]] else r["status"]
+            table.add_row(r["plugin"], r["version"], r["entry_point"], provides, status)
         _console().print(table)
     else:
-        comps = reg.components(kind)  # type: ignore[arg-type]
+        rows = component_rows(reg, kind, pattern)  # type: ignore[arg-type]
         if as_json:
-            rows = [c.as_dict() for c in comps]
-            rows += [{"kind": "broken-plugin", **b.as_dict()} for b in reg.broken]
             return _echo_json(rows)
         table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
-        for c in comps:
+        for c in reg.components(kind, pattern):  # type: ignore[arg-type]
             if c.kind == "integrator":
                 m = c.metadata() or {}
                 details = f"{m['family']}, r={m['past_states']}, stages={m['stages']}, order={m['order']}" + (
@@ -103,13 +125,14 @@ def list_cmd(what: str, as_json: bool) -> None:
                 details = ("options: " + ", ".join(c.cls.Options.model_fields)) if c.cls.Options.model_fields else ""
             else:
                 details = ("tieable: " + ",".join(c.cls.tieable)) if c.cls.tieable else ""
-            table.add_row(c.name, c.kind, c.provider.distribution, c.provider.version, details, c.summary)
+            name = f"[red]{c.qualified_name}[/]" if (c.kind, c.name) in reg.conflicts else c.name
+            table.add_row(name, c.kind, c.provider.distribution, c.provider.version, details, c.summary)
         _console().print(table)
+        if pattern and not table.rows:
+            click.echo(f"no component matches '{pattern}'", err=True)
     con = _console()
-    for b in reg.broken:
-        con.print(f"[red]broken plugin[/] {b.provider}: {b.error}")
-    for (k, name), providers in reg.conflicts.items():
-        con.print(f"[red]conflict[/] {k} '{name}' is provided by: " + "; ".join(str(p) for p in providers))
+    for line in notes(reg):
+        con.print(line)
 
 
 @cli.command("show")
@@ -193,10 +216,16 @@ def _nmse_table(columns: dict[str, list[float]], title: str):
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, progress: bool, as_json: bool) -> None:
-    """Train a network; writes best.pt, last.pt and metrics.json under output.dir/name."""
+    """Train a network; writes best.pt, last.pt and metrics.json under output.dir/name.
+
+    Under torchrun (torchrun --nproc_per_node=N -m hno_framework.cli train CONFIG) the N processes train
+    the one network on shards of each batch; only rank 0 writes and prints."""
     from .training import train
+    from .training.distributed import is_main_process
 
     result = train(_load(config, overrides), resume=resume, progress=progress)
+    if not is_main_process():
+        return None
     if as_json:
         return _echo_json(result.as_dict())
     _console().print(_nmse_table({result.name: result.test_nmse_db}, "test NMSE (dB) per layer"))
@@ -227,11 +256,16 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@executor_options
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,
-                plot_path: Path | None, sweep: str | None, progress: bool) -> None:
-    """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say)."""
+                plot_path: Path | None, sweep: str | None, progress: bool, executor: str | None,
+                workers: int | None, address: str | None, gpus_per_job: float) -> None:
+    """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say).
+
+    The networks train in parallel (--executor local, the default when more than one core is free).
+    """
     from .checkpoint import write_json
-    from .training import train
+    from .training import TrainResult, train_job
 
     if sweep is None:
         cfgs = [_load(c, overrides) for c in configs]
@@ -247,11 +281,27 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
     names = [c.name for c in cfgs]
     if len(set(names)) != len(names):
         raise UserError(f"configs must have distinct names, got {names}")
-    results = []
+    pool = build_executor(executor, workers, address, gpus_per_job, jobs=len(cfgs))
     for cfg in cfgs:
         click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "
                    f"T={cfg.network.layers}, {cfg.training.iterations} iterations", err=True)
-        results.append(train(cfg, progress=progress))
+    jobs = [(c.name, {"config": c.model_dump(mode="json"), "progress": progress and pool.name == "serial"}) for c in cfgs]
+    done: dict[str, TrainResult] = {}
+    failed: dict[str, str] = {}
+    with pool:
+        if pool.name != "serial":
+            click.echo(f"{len(jobs)} networks on {pool.workers} {pool.name} workers", err=True)
+        for outcome in pool.map(train_job, jobs):
+            if outcome.ok:
+                done[outcome.key] = TrainResult.from_dict(outcome.result)
+                click.echo(f"{outcome.key}: done", err=True)
+            else:
+                assert outcome.failure is not None
+                failed[outcome.key] = outcome.failure.error
+                click.secho(f"{outcome.key}: FAILED: {outcome.failure.error}", fg="red", err=True)
+    results = [done[c.name] for c in cfgs if c.name in done]
+    if not results:
+        raise UserError("every network failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     _console().print(_nmse_table({r.name: r.test_nmse_db for r in results}, "test NMSE (dB) per layer"))
     for r in results:
         click.echo(f"{r.name}: final {r.test_nmse_db[-1]:.2f} dB, {r.learnable_parameters:,} learnable parameters, "
@@ -263,6 +313,8 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
 
         plot_nmse_per_layer({r.name: r.test_nmse_db for r in results}, plot_path)
         click.echo(f"plot: {plot_path}")
+    if failed:
+        raise UserError(f"{len(failed)} of {len(cfgs)} networks failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
 from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)

@@ -8,10 +8,13 @@ so ``hno --help`` stays fast. Library errors (:class:`~hno_framework.errors.HNOE
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 import sys
 from pathlib import Path
 
 import click
+
+from .cli_options import build_executor, executor_options
 
 
 @click.group("experiment")
@@ -33,8 +36,10 @@ def experiment() -> None:
 @click.option("--setting", "settings", multiple=True, help="run only this setting (repeatable)")
 @click.option("--network", "networks", multiple=True, help="run only this network, by name or slug (repeatable)")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@executor_options
 def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], settings: tuple[str, ...],
-                  networks: tuple[str, ...], progress: bool) -> None:
+                  networks: tuple[str, ...], progress: bool, executor: str | None, workers: int | None,
+                  address: str | None, gpus_per_job: float) -> None:
     """Synthetic sparse coding (seed Figure 3): NMSE per layer of every network on every setting.
 
     Writes, under the grid's output.dir: per setting the saved data (data.pt), ISTA/FISTA baselines
@@ -51,13 +56,73 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
         click.secho(f"Warning: {message}", fg="yellow", err=True)
 
     command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
-    run = run_grid(grid, resume=resume, progress=progress, warn=warn, quick=quick, command=command,
-                   settings=list(settings) or None, networks=list(networks) or None)
+    with build_executor(executor, workers, address, gpus_per_job) as pool:
+        run = run_grid(grid, resume=resume, progress=progress, warn=warn, quick=quick, command=command,
+                       settings=list(settings) or None, networks=list(networks) or None, executor=pool)
     out = Path(grid.output.dir)
     click.echo(f"{len(run.trained)} cells trained, {len(run.reused)} reused, in {run.seconds:.1f} s")
     click.echo(summary_markdown(run.results).rstrip())
     click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figures: {out / 'nmse-per-layer.png'}, "
                f"{out / 'fista-iterations.png'}, {out / 'classical.png'}")
+    if run.failed:
+        for name, error in run.failed.items():
+            click.secho(f"FAILED {name}: {error}", fg="red", err=True)
+        raise click.ClickException(f"{len(run.failed)} cell(s) failed (the others are in the results); "
+                                   "fix the cause and rerun with --resume to train only those")
+
+
+# -- natural images (seed Tables 1 and 2) ---------------------------------------------------------
+def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: tuple[str, ...],
+                 images: Path | None, progress: bool) -> None:
+    """Run an image study (``hno_framework.experiments.image_runner``) and print its table."""
+    from .experiments.image_runner import run_study
+    from .experiments.image_study import load_study
+
+    study = load_study(config, list(overrides), quick=quick, task=task, images=images)  # type: ignore[arg-type]
+    command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
+    run = run_study(study, resume=resume, progress=progress, quick=quick, command=command)
+    out = Path(study.output.dir)
+    click.echo(f"{len(run.computed)} cells computed, {len(run.reused)} reused, in {run.seconds:.1f} s")
+    click.echo((out / "results.md").read_text().split("95 % bootstrap")[0].split("## PSNR (dB) per image")[0].rstrip())
+    click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figure: {out / 'reconstructions.png'}")
+
+
+def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """The options shared by ``hno experiment inpainting`` and ``image-cs``."""
+    fn = click.option("--progress/--no-progress", default=True, show_default=True)(fn)
+    fn = click.option("--images", type=click.Path(path_type=Path, file_okay=False),
+                      help="your own photographs: a folder with train/ and test/ subfolders (png/jpg/bmp/tif)")(fn)
+    fn = click.option("--set", "overrides", multiple=True,
+                      help="override a config value, e.g. --set training.iterations=5000 (repeatable; after --quick)")(fn)
+    fn = click.option("--resume", is_flag=True, help="continue unfinished cells from their last checkpoint "
+                      "(finished cells are always skipped)")(fn)
+    fn = click.option("--quick", is_flag=True, help="apply the config's quick: preset (minutes on one core)")(fn)
+    return click.argument("config", type=click.Path(path_type=Path))(fn)
+
+
+@experiment.command("inpainting")
+@_image_options
+def inpainting_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
+                   progress: bool) -> None:
+    """Natural-image inpainting (seed Table 1): PSNR of ISTA and each network on every test photograph.
+
+    Writes, under the config's output.dir: one folder per network (checkpoints, result.json,
+    reconstructions.pt); then results.json, results.md and reconstructions.png. See docs/images.md.
+    """
+    _image_study("inpainting", config, quick, resume, overrides, images, progress)
+
+
+@experiment.command("image-cs")
+@_image_options
+def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
+                 progress: bool) -> None:
+    """Natural-image compressive sensing (seed Table 2): mean PSNR per CS ratio of each network.
+
+    Writes, under the config's output.dir: per CS ratio one folder per network (checkpoints,
+    result.json, reconstructions.pt); then results.json, results.md and reconstructions.png.
+    See docs/images.md.
+    """
+    _image_study("image-cs", config, quick, resume, overrides, images, progress)
 
 
 @experiment.command("converged")

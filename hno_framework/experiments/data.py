@@ -34,6 +34,16 @@ class SettingData:
     validation: SignalBatch
     test: SignalBatch
 
+    @classmethod
+    def load(cls, path: Path) -> SettingData:
+        """The data saved at ``path`` by :func:`load_or_create` (which the driver ran first, so it is checked)."""
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            return cls(saved["phi"], SignalBatch(saved["validation_x"], saved["validation_y"]),
+                       SignalBatch(saved["test_x"], saved["test_y"]))
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line advice
+            raise ExperimentError(f"cannot read the saved data {path}: {type(exc).__name__}; delete it to regenerate it") from None
+
     def as_dict(self) -> dict[str, torch.Tensor]:
         return {"phi": self.phi, "validation_x": self.validation.x, "validation_y": self.validation.y,
                 "test_x": self.test.x, "test_y": self.test.y}

@@ -31,6 +31,7 @@ from ..checkpoint import write_json
 from ..evaluation import nmse_per_layer
 from ..network import count_learnable
 from ..registry import Registry, get_registry
+from ..executors import Executor, SerialExecutor
 from ..training import Trainer, apply_threads
 from .classical import TunedSolver, iterations_to_reach, solve, tune_lambda
 from .data import SettingData, load_or_create
@@ -82,6 +83,7 @@ class GridRun:
     trained: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     skipped_networks: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -91,8 +93,10 @@ class GridRunner:
     def __init__(self, grid: GridConfig, *, resume: bool = False, progress: bool = True,
                  log: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
                  settings: Sequence[str] | None = None, networks: Sequence[str] | None = None,
-                 registry: Registry | None = None, command: str | None = None, quick: bool = False) -> None:
+                 registry: Registry | None = None, command: str | None = None, quick: bool = False,
+                 executor: Executor | None = None) -> None:
         self.grid = grid
+        self.executor = executor or SerialExecutor()
         self.resume = resume
         self.progress = progress
         self.log = log or tqdm.write
@@ -146,35 +150,18 @@ class GridRunner:
             )
         return result
 
-    def run_cell(self, cell: Cell, data: SettingData) -> dict[str, Any]:
-        """Train (or resume) one cell and evaluate it on the saved test set; writes ``result.json``."""
-        start = time.perf_counter()
-        protocol = cell.config.training.protocol
-        trainer = Trainer(cell.config, progress=self.progress, validation=data.validation)
-        resumed = self.resume and trainer.resume()
-        fit = trainer.fit()
-        device = next(iter(trainer.net.buffers())).device
-        nmse = nmse_per_layer(trainer.net, data.test.to(device))
-        result = {
-            "setting": cell.setting.name,
-            "network": cell.network.name,
-            "seed": cell.seed,
-            "step": cell.network.step.name,
-            "integrator": cell.network.integrator.name,
-            "tied": cell.network.tied,
-            "protocol": protocol,
-            "nmse_db": nmse,
-            "best_validation_nmse_db": fit.best_validation_nmse_db,
-            "iterations": fit.iterations,
-            "train_seconds": fit.seconds,
-            "wall_seconds": time.perf_counter() - start,
-            "resumed": bool(resumed),
-            "learnable_parameters": count_learnable(trainer.net),
-            "history": fit.phases if protocol == "stagewise" else [],
+    def cell_job(self, cell: Cell) -> tuple[str, dict[str, Any]]:
+        """The executor job of ``cell``: its key (the cell's name) and a picklable payload for :func:`run_cell_job`."""
+        payload = {
+            "config": cell.config.model_dump(mode="json"),
+            "data": str(self.out / cell.setting.name / DATA_FILE),
+            "meta": {"setting": cell.setting.name, "network": cell.network.name, "seed": cell.seed,
+                     "step": cell.network.step.name, "integrator": cell.network.integrator.name,
+                     "tied": cell.network.tied},
             "fingerprint": cell.fingerprint,
+            "progress": self.progress and self.executor.name == "serial",
         }
-        write_json(cell.run_dir / RESULT_FILE, result)
-        return result
+        return cell.config.name, payload
 
     # -- classical -------------------------------------------------------------------------------
     def run_classical(self, setting: SettingSpec, data: SettingData) -> dict[str, Any]:
@@ -221,23 +208,31 @@ class GridRunner:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "grid.json", self.grid.model_dump(mode="json"))
         run = GridRun(results={}, skipped_networks=dict(self.skipped))
-        outer = tqdm(total=len(cells), disable=not self.progress, desc=self.grid.name, unit="cell", dynamic_ncols=True)
-        for setting in self.settings:
+        jobs = []
+        for setting in self.settings:  # data and classical baselines first, in this process
             setting_cells = [c for c in cells if c.setting.name == setting.name]
             reference = setting_cells[0] if setting_cells else self.grid.cell(setting, self.grid.networks[0], self.grid.seeds[0])
             data = load_or_create(self.out / setting.name / DATA_FILE, reference.config)
             if self.grid.classical.enabled:
                 self.run_classical(setting, data)
             for cell in setting_cells:
-                outer.set_postfix_str(f"{setting.name} / {cell.network.name} / seed {cell.seed}", refresh=True)
                 if self._finished(cell) is not None:
                     run.reused.append(cell.config.name)
                 else:
-                    done = self.run_cell(cell, data)
-                    run.trained.append(cell.config.name)
-                    self.log(f"{cell.config.name}: {done['nmse_db'][-1]:.2f} dB at layer {len(done['nmse_db']) - 1} "
-                             f"({done['wall_seconds']:.1f} s)")
-                outer.update(1)
+                    jobs.append(self.cell_job(cell))
+        outer = tqdm(total=len(cells), initial=len(run.reused), disable=not self.progress, desc=self.grid.name,
+                     unit="cell", dynamic_ncols=True)
+        for outcome in self.executor.map(run_cell_job, jobs):
+            if outcome.ok:
+                done = outcome.result
+                run.trained.append(outcome.key)
+                self.log(f"{outcome.key}: {done['nmse_db'][-1]:.2f} dB at layer {len(done['nmse_db']) - 1} "
+                         f"({done['wall_seconds']:.1f} s)")
+            else:
+                assert outcome.failure is not None
+                run.failed[outcome.key] = outcome.failure.error
+                self.log(f"{outcome.key}: FAILED: {outcome.failure.error}")
+            outer.update(1)
         outer.close()
         run.seconds = time.perf_counter() - started
         run.results = self.collect(run)
@@ -266,7 +261,7 @@ class GridRunner:
                         continue
                     rows.append(result)
             if rows or classical:
-                per_setting[setting.name] = self._collect(setting, networks, classical, rows)
+                per_setting[setting.name] = self.summarize_setting(setting, networks, classical, rows)
         present = [n.name for n in networks if any(n.name in s["networks"] for s in per_setting.values())]
         cell_seconds = sum(sum(e["wall_seconds"]) for s in per_setting.values() for e in s["networks"].values())
         classical_seconds = sum(s["classical"]["seconds"] for s in per_setting.values() if s.get("classical"))
@@ -285,13 +280,14 @@ class GridRunner:
             "seconds_all_classical": classical_seconds,
             "cells_trained_this_run": len(run.trained),
             "cells_reused": len(run.reused),
+            "cells_failed": run.failed,
             "skipped_networks": run.skipped_networks,
             "networks": present,
             "settings": per_setting,
             "config": self.grid.model_dump(mode="json"),
         }
 
-    def _collect(self, setting: SettingSpec, networks: list[NetworkSpec], classical: dict[str, Any] | None,
+    def summarize_setting(self, setting: SettingSpec, networks: list[NetworkSpec], classical: dict[str, Any] | None,
                  cell_results: list[dict[str, Any]]) -> dict[str, Any]:
         T = self.grid.layers
         ref_curve = None
@@ -329,6 +325,36 @@ class GridRunner:
             "networks": entries,
             "classical": classical,
         }
+
+
+def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Train one grid cell (resuming from its ``last.pt`` when a killed attempt left one) and evaluate it on
+    the setting's saved test set; writes and returns ``result.json``. Runs in any executor's worker."""
+    from ..config import parse_config
+
+    start = time.perf_counter()
+    config = parse_config(payload["config"], "of a grid cell")
+    data = SettingData.load(Path(payload["data"]))
+    trainer = Trainer(config, progress=payload["progress"], log=tqdm.write, validation=data.validation)
+    resumed = trainer.resume()  # the grid refused to start over results without --resume: a last.pt here is ours
+    fit = trainer.fit()
+    device = next(iter(trainer.net.buffers())).device
+    result = {
+        **payload["meta"],
+        "protocol": config.training.protocol,
+        "nmse_db": nmse_per_layer(trainer.net, data.test.to(device)),
+        "test_size": len(data.test),
+        "best_validation_nmse_db": fit.best_validation_nmse_db,
+        "iterations": fit.iterations,
+        "train_seconds": fit.seconds,
+        "wall_seconds": time.perf_counter() - start,
+        "resumed": bool(resumed),
+        "learnable_parameters": count_learnable(trainer.net),
+        "history": fit.phases if config.training.protocol == "stagewise" else [],
+        "fingerprint": payload["fingerprint"],
+    }
+    write_json(config.run_dir / RESULT_FILE, result)
+    return result
 
 
 def run_grid(grid: GridConfig, **kwargs: Any) -> GridRun:

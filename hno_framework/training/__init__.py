@@ -8,7 +8,7 @@
 """
 
 from .callbacks import Callback
-from .loop import PhaseSummary, Trainer, first_nonfinite_layer, train
+from .loop import PhaseSummary, Trainer, first_nonfinite_layer, train, train_job
 from .optim import lr_factor, make_optimizer
 from .ownership import ParameterUse, integrator_usage, lr_multiplier, parameter_usage
 from .prepare import apply_threads, build_for_training, resolve_device, resolve_threads, training_loss
@@ -21,5 +21,5 @@ __all__ = [
     "Callback", "EndToEnd", "LoopState", "ParameterUse", "Phase", "PhaseSummary", "Stagewise", "TrainResult",
     "Trainer", "TrainingProtocol", "apply_threads", "build_for_training", "first_nonfinite_layer",
     "integrator_usage", "lr_factor", "lr_multiplier", "make_optimizer", "make_protocol", "parameter_usage",
-    "resolve_device", "resolve_threads", "train", "training_loss",
+    "resolve_device", "resolve_threads", "train", "train_job", "training_loss",
 ]

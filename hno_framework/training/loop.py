@@ -15,6 +15,9 @@ best parameters (stage-wise).
 
 Files in ``run_dir``: ``last.pt`` (the whole loop state; atomic; see :mod:`.state`), ``best.pt``
 (the finished network, or end-to-end's best so far) and ``metrics.json``.
+
+Under ``torchrun`` the processes train one network on shards of each batch and average the
+gradients; only rank 0 writes (:mod:`.distributed`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
 from .callbacks import Callback, CallbackList
+from .distributed import join, leave
 from .optim import lr_factor, make_optimizer
 from .prepare import build_for_training, training_loss
 from .protocols import Phase, TrainingProtocol, is_better, make_protocol
@@ -85,12 +89,14 @@ class Trainer:
         self.log = log
         self.run_dir = config.run_dir
         self.net, self.splits, self.device = build_for_training(config)
+        self.dist = join(config.training.batch_size, self.device, self.net)  # torchrun: this rank; else SINGLE
+        self.progress = progress and self.dist.is_main  # only rank 0 shows progress, logs and writes files
         self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
         self.protocol: TrainingProtocol = make_protocol(config, self.net)
         from ..loggers.callback import LoggingCallback  # the config's loggers (logging: [...])
 
-        loggers = LoggingCallback.from_config(config)
-        self.callbacks = CallbackList([*callbacks, *([loggers] if loggers else [])], log)
+        loggers = LoggingCallback.from_config(config) if self.dist.is_main else None
+        self.callbacks = CallbackList([*callbacks, *([loggers] if loggers else [])] if self.dist.is_main else [], log)
         self.state = LoopState()
         self.best_state: dict[str, Tensor] | None = None  # the current phase's best parameters
         self.history: list[dict[str, Any]] = []
@@ -134,10 +140,11 @@ class Trainer:
         assert self.optimizer is not None
         for group in self.optimizer.param_groups:
             group["lr"] = self.current_lr()
-        batch = self.splits.next_batch(tcfg.batch_size).to(self.device)
+        batch = self.dist.shard(self.splits.next_batch(tcfg.batch_size)).to(self.device)
         loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        value = self.dist.average_gradients([p for p, _ in self.phase.multipliers], loss)  # several processes
         if tcfg.grad_clip:
             nn.utils.clip_grad_norm_([p for p, _ in self.phase.multipliers], tcfg.grad_clip)
         before = [(p, p.detach().clone(), m) for p, m in self.scaled]
@@ -145,21 +152,25 @@ class Trainer:
         with torch.no_grad():
             for p, old, m in before:
                 p.copy_(old + m * (p - old))
-        return float(loss.detach())
+        return value
 
     def validate(self, depth: int | None = None) -> float:
         """Validation NMSE (dB) at ``depth`` (default: the phase's); inf when not finite."""
-        value = nmse_per_layer(self.net, self.validation, depth=depth or self.phase.depth)[-1]
+        value = self.dist.from_main(nmse_per_layer(self.net, self.validation, depth=depth or self.phase.depth)[-1])
         return value if math.isfinite(value) else math.inf
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_last(self) -> None:
+        if not self.dist.is_main:
+            return
         path = save_state(self)
         self.callbacks("on_checkpoint", self, path)
 
     def resume(self) -> bool:
         """Restore the state saved in ``last.pt`` (any protocol, also older formats); False when there is none."""
-        return load_state(self)
+        found = load_state(self)
+        self.dist.agree("where to resume (found, iteration, phase)", [found, self.state.iteration, self.state.phase_index])
+        return found
 
     # -- phases ----------------------------------------------------------------------------------
     def _start_phase(self) -> None:
@@ -218,7 +229,7 @@ class Trainer:
         if is_better(val, s.phase_best):
             s.phase_best = val
             self.best_state = copy.deepcopy(self.net.state_dict())
-            if p.write_best:
+            if p.write_best and self.dist.is_main:
                 self.callbacks("on_checkpoint", self, save_best(self, self.best_state))
         record = {"iteration": s.iteration, "stage": p.stage, "phase": p.step, "depth": p.depth, "loss": loss,
                   "lr": self.current_lr(), "validation_nmse_db": val, "best_validation_nmse_db": s.phase_best}
@@ -288,7 +299,7 @@ class Trainer:
             learnable_parameters=count_learnable(self.net), protocol=self.protocol.name, history=self.history,
             phases=[asdict(p) for p in self.summaries],
         )
-        if s.finished:
+        if s.finished and self.dist.is_main:
             self.callbacks("on_checkpoint", self, save_best(self, self.net.state_dict(), final))
             write_json(self.run_dir / "metrics.json", result.as_dict())
         return result
@@ -298,7 +309,19 @@ def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = Tr
           callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
     ``training.protocol`` (end-to-end or stage-wise)."""
-    trainer = Trainer(config, progress=progress, callbacks=callbacks)
-    if resume:
-        trainer.resume()
-    return trainer.fit()
+    try:
+        trainer = Trainer(config, progress=progress, callbacks=callbacks)
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        leave()  # the process group join() created under torchrun
+
+
+def train_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Executor job: train ``payload["config"]`` (a config dict), resuming from a ``last.pt`` a killed attempt
+    left when ``payload["resume"]``; returns :meth:`TrainResult.as_dict`."""
+    from ..config import parse_config
+
+    config = parse_config(payload["config"], f"of job {payload['config'].get('name', '?')}")
+    return train(config, resume=bool(payload.get("resume")), progress=bool(payload.get("progress"))).as_dict()

@@ -13,6 +13,7 @@ from ..data import DataSplits, make_splits
 from ..errors import ConfigError
 from ..network import UnrolledNetwork
 from ..problems.base import SignalBatch
+from .distributed import rank_device
 
 WORKERS_ENV = "HNO_WORKERS_BESIDE"
 """Environment variable an executor sets in its workers: how many training processes share the cores."""
@@ -25,17 +26,30 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def idle_cores() -> int:
+    """Cores not kept busy by other processes: the available cores minus the 1-minute load average
+    (rounded, less one for this process itself), at least 1. On a shared machine a thread per core
+    that someone else is using makes torch's thread pool wait on itself (measured here: 10-100× slower)."""
+    cores = available_cores()
+    try:
+        busy = max(0, round(os.getloadavg()[0]) - 1)
+    except (AttributeError, OSError):
+        busy = 0
+    return max(1, cores - busy)
+
+
 def resolve_threads(threads: int | str | None, workers: int | None = None) -> int | None:
-    """Intra-op threads for ``training.threads``: an int as given; ``"auto"`` = the available cores divided by
-    the training processes running beside each other (``workers``, default ``$HNO_WORKERS_BESIDE`` or 1),
-    at least 1; None leaves torch's setting alone."""
+    """Intra-op threads for ``training.threads``: an int as given; ``"auto"`` = the idle cores (:func:`idle_cores`) divided by
+    the training processes running beside each other (``workers``, default ``$HNO_WORKERS_BESIDE`` or 1, times
+    ``$LOCAL_WORLD_SIZE``, the processes ``torchrun`` starts on this machine), at least 1; None leaves torch's
+    setting alone."""
     if threads is None:
         return None
     if threads != "auto":
         return int(threads)
     if workers is None:
-        workers = int(os.environ.get(WORKERS_ENV, "1") or 1)
-    return max(1, available_cores() // max(1, workers))
+        workers = int(os.environ.get(WORKERS_ENV, "1") or 1) * int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, idle_cores() // max(1, workers))
 
 
 def apply_threads(threads: int | str | None, workers: int | None = None) -> int:
@@ -69,10 +83,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_for_training(config: ExperimentConfig) -> tuple[UnrolledNetwork, DataSplits, torch.device]:
-    """The network (on ``training.device``), its data splits and the device; applies ``training.threads``."""
+    """The network (on ``training.device``; under ``torchrun`` ``cuda`` means ``cuda:LOCAL_RANK``), its data splits
+    and the device; applies ``training.threads``."""
     tcfg = config.training
     apply_threads(tcfg.threads)
-    device = resolve_device(tcfg.device)
+    device = rank_device(resolve_device(tcfg.device))
     net = compose(config).to(device)
     return net, make_splits(net.problem, config), device
 

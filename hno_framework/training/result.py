@@ -29,3 +29,8 @@ class TrainResult:
         d = self.__dict__.copy()
         d["run_dir"] = str(self.run_dir)
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainResult:
+        """The inverse of :meth:`as_dict` (results coming back from executor workers)."""
+        return cls(**{**data, "run_dir": Path(data["run_dir"])})

@@ -1,0 +1,45 @@
+"""Command-line options shared by every command that trains several networks (``--executor``,
+``--workers``, ``--address``, ``--gpus-per-job``). Only click is imported here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from .executors import Executor
+
+
+def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the executor options to a click command (they arrive as ``executor``, ``workers``,
+    ``address``, ``gpus_per_job``)."""
+    options = [
+        click.option("--executor", type=click.Choice(["serial", "local", "ray"]), default=None,
+                     help="where the networks train: serial (this process), local (a process pool; the default when "
+                     "more than one core is free) or ray (Ray tasks, on this machine or a cluster)"),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="parallel training processes (default: the available cores; each gets cores/workers threads)"),
+        click.option("--address", default=None, metavar="auto|ray://HOST:PORT",
+                     help="ray: join this cluster (default: start Ray on this machine)"),
+        click.option("--gpus-per-job", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+                     help="ray: GPUs each network asks for (fractional values pack several on one card)"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_executor(executor: str | None, workers: int | None, address: str | None, gpus_per_job: float,
+                   jobs: int | None = None) -> Executor:
+    """The executor the options ask for; never more workers than ``jobs``."""
+    from .executors import make_executor
+
+    if executor is None and jobs is not None and jobs < 2:
+        executor = "serial"
+    if workers is None and jobs is not None:
+        from .executors.base import free_cores
+
+        workers = max(1, min(free_cores(), jobs))
+    return make_executor(executor, workers, address=address, num_gpus=gpus_per_job)

@@ -1,0 +1,74 @@
+"""The Ray executor: each job is a Ray task with ``num_cpus`` / ``num_gpus`` resources.
+
+``address=None`` starts Ray on this machine (``ray.init()``); ``"auto"`` joins the cluster this
+machine belongs to; ``"ray://HOST:PORT"`` connects through Ray Client. Each task asks for
+``cores_per_job`` CPUs (so Ray packs ``workers`` jobs per ``workers · cores_per_job`` cores) and
+``num_gpus`` GPUs (fractional values pack several small jobs on one card). A task whose worker
+dies is retried by Ray (``max_retries``) and resumes from its checkpoint. The run directory must
+be on storage every node sees (jobs write their checkpoints and results there).
+
+Ray is optional: ``pip install 'hno-framework[ray]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Executor, Job, JobFailure, JobOutcome, set_worker_environment, worker_environment
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray: pip install 'hno-framework[ray]' (or pip install ray)") from None
+    return ray
+
+
+def _run_in_worker(fn: Callable[[Any], Any], payload: Any, env: dict[str, str]) -> Any:
+    set_worker_environment(env)
+    return fn(payload)
+
+
+class RayExecutor(Executor):
+    """Jobs as Ray tasks (see the module docstring)."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 1, retries: int = 2, *, address: str | None = None, num_gpus: float = 0.0,
+                 cores_per_job: float = 1.0) -> None:
+        super().__init__(workers, retries)
+        self.ray = _import_ray()
+        self.address, self.num_gpus, self.cores_per_job = address, num_gpus, cores_per_job
+        self._started = False
+        if not self.ray.is_initialized():
+            kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False}
+            if address is None:
+                kwargs["num_cpus"] = max(1, int(workers * cores_per_job))
+            self.ray.init(**kwargs)
+            self._started = True
+
+    def map(self, fn: Callable[[Any], Any], jobs: Sequence[Job]) -> Iterator[JobOutcome]:
+        ray = self.ray
+        remote = ray.remote(num_cpus=self.cores_per_job, num_gpus=self.num_gpus, max_retries=self.retries,
+                            retry_exceptions=False)(_run_in_worker)
+        env = worker_environment(self.workers)
+        refs = {remote.remote(fn, payload, env): key for key, payload in jobs}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                key = refs.pop(ref)
+                try:
+                    yield JobOutcome(key, ray.get(ref))
+                except ray.exceptions.RayTaskError as exc:  # the job raised: report its own error
+                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                    yield JobOutcome(key, failure=JobFailure.from_exception(cause))
+                except ray.exceptions.RayError as exc:  # the worker died more often than retries allow
+                    yield JobOutcome(key, failure=JobFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
+
+    def close(self) -> None:
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+            self._started = False

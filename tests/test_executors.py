@@ -1,0 +1,157 @@
+"""Executors: serial, local process pool and Ray give the same results; failures and killed workers
+are contained; threads are never oversubscribed; devices resolve to one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from hno_framework.errors import ConfigError
+from hno_framework.executors import LocalExecutor, SerialExecutor, make_executor
+from hno_framework.experiments.grid import parse_grid
+from hno_framework.experiments.runner import run_grid
+from hno_framework.training import resolve_device, resolve_threads
+from hno_framework.training.prepare import WORKERS_ENV
+
+from test_experiments_grid import tiny_grid
+
+
+# -- job functions (module level: picklable for worker processes) ---------------------------------
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is not allowed")
+    return x
+
+
+def die_once(payload: dict[str, Any]) -> int:
+    """Kills its own worker process the first time (a marker file remembers), then succeeds."""
+    marker = Path(payload["marker"])
+    if not marker.exists():
+        marker.write_text("killed once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return int(payload["value"])
+
+
+def always_die(payload: dict[str, Any]) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+def threads_in_worker(_: Any) -> tuple[int, str | None]:
+    return torch.get_num_threads(), os.environ.get(WORKERS_ENV)
+
+
+# -- executor semantics ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["serial", "local"])
+def test_every_job_runs_once_and_failures_are_contained(name: str) -> None:
+    with make_executor(name, 2) as ex:
+        outcomes = {o.key: o for o in ex.map(fail_on_three, [(str(i), i) for i in range(5)])}
+    assert sorted(outcomes) == ["0", "1", "2", "3", "4"]
+    assert {k: o.result for k, o in outcomes.items() if o.ok} == {"0": 0, "1": 1, "2": 2, "4": 4}
+    failure = outcomes["3"].failure
+    assert failure is not None and "ValueError: three is not allowed" in failure.error
+    assert "fail_on_three" in failure.traceback
+
+
+def test_local_executor_reruns_the_job_of_a_killed_worker(tmp_path: Path) -> None:
+    jobs = [(f"job{i}", {"marker": str(tmp_path / f"m{i}"), "value": i}) for i in range(3)]
+    with LocalExecutor(2) as ex:
+        outcomes = {o.key: o for o in ex.map(die_once, jobs)}
+    assert {k: o.result for k, o in outcomes.items()} == {"job0": 0, "job1": 1, "job2": 2}
+    assert all(o.ok for o in outcomes.values())
+
+
+def test_local_executor_gives_up_on_a_job_that_always_kills_its_worker() -> None:
+    with LocalExecutor(1, retries=1) as ex:
+        outcomes = list(ex.map(always_die, [("doomed", {})]))
+    assert len(outcomes) == 1 and not outcomes[0].ok
+    assert outcomes[0].failure is not None and "died 2 times" in outcomes[0].failure.error
+
+
+def test_workers_get_their_share_of_the_cores() -> None:
+    with LocalExecutor(2) as ex:
+        seen = [o.result for o in ex.map(threads_in_worker, [("a", None), ("b", None)])]
+    for threads, env in seen:
+        assert env == "2"
+        assert threads == max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+def test_auto_threads_never_exceed_cores_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert resolve_threads("auto", 1) == cores
+    assert resolve_threads("auto", cores * 4) == 1
+    monkeypatch.setenv(WORKERS_ENV, str(cores))
+    assert resolve_threads("auto") == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(cores + 5), 0.0, 0.0))  # a machine busy with others
+    monkeypatch.delenv(WORKERS_ENV)
+    assert resolve_threads("auto") == 1
+    assert resolve_threads(3) == 3 and resolve_threads(None) is None
+
+
+def test_unknown_executor_and_missing_device_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown executor 'threads'"):
+        make_executor("threads")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no usable CUDA device; use training.device=auto or cpu"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+
+
+# -- a grid on every executor ---------------------------------------------------------------------
+def _final(out: Path) -> dict[str, list[float]]:
+    results = json.loads((out / "results.json").read_text())
+    return {f"{s}/{n}": e["nmse_db"] for s, v in results["settings"].items() for n, e in v["networks"].items()}
+
+
+def test_grid_on_two_local_workers_equals_serial(tmp_path: Path) -> None:
+    serial = run_grid(parse_grid(tiny_grid(tmp_path / "serial")), progress=False, executor=SerialExecutor())
+    with LocalExecutor(2) as ex:
+        local = run_grid(parse_grid(tiny_grid(tmp_path / "local")), progress=False, executor=ex)
+    assert sorted(serial.trained) == sorted(local.trained) and len(local.trained) == 4
+    assert _final(tmp_path / "serial") == _final(tmp_path / "local")  # bit-identical: same seeds, one thread each
+
+
+def test_a_failing_cell_is_reported_and_the_others_finish(tmp_path: Path) -> None:
+    grid = tiny_grid(tmp_path / "g")
+    grid["networks"].append({"name": "broken", "step": "lista", "integrator": {"name": "2no", "options": {"nonsense": 1}}})
+    run = run_grid(parse_grid(grid), progress=False, executor=SerialExecutor())
+    assert len(run.trained) == 4 and len(run.failed) == 2
+    assert all("nonsense" in error for error in run.failed.values())
+    assert run.results["cells_failed"] == run.failed
+
+
+def test_ray_cluster_grid_equals_serial(tmp_path: Path) -> None:
+    """A two-node local Ray cluster (ray.cluster_utils.Cluster) trains the grid; results equal serial."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from hno_framework.executors.ray_executor import RayExecutor
+
+    serial = run_grid(parse_grid(tiny_grid(tmp_path / "serial")), progress=False, executor=SerialExecutor())
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    try:
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        with RayExecutor(2, address=cluster.address) as ex:
+            run = run_grid(parse_grid(tiny_grid(tmp_path / "ray")), progress=False, executor=ex)
+        assert len(run.trained) == 4 and not run.failed
+        assert _final(tmp_path / "ray") == _final(tmp_path / "serial")
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert serial.trained
