@@ -20,7 +20,7 @@ from .errors import CheckpointError
 from .io import atomic_write, write_json
 
 __all__ = [
-    "FORMAT_VERSION", "atomic_write", "load_checkpoint", "load_network", "load_resume_state", "load_weights",
+    "FORMAT_VERSION", "atomic_write", "load_checkpoint", "load_network", "load_resume_state", "load_weights", "pin_providers",
     "save_checkpoint", "write_json",
 ]
 
@@ -131,13 +131,36 @@ def load_resume_state(
     return state
 
 
+def pin_providers(config: Any, providers: Any) -> Any:
+    """``config`` with its step and integrator names qualified (``DIST:NAME``) where two installed plugins
+    register the name and ``providers`` (a checkpoint's ``{"step": {"plugin": ...}, ...}``, see
+    :func:`hno_framework.registry.network_providers`) records which one built the network."""
+    from .registry import get_registry
+
+    if not isinstance(providers, Mapping):
+        return config
+    network = config.network
+    for kind in ("step", "integrator"):
+        recorded = providers.get(kind)
+        spec = getattr(network, kind)
+        plugin = recorded.get("plugin") if isinstance(recorded, Mapping) else None
+        name = get_registry().resolve(kind, spec.name, plugin if isinstance(plugin, str) else None)
+        if name != spec.name:
+            network = network.model_copy(update={kind: spec.model_copy(update={"name": name})})
+    return config.model_copy(update={"network": network})
+
+
 def load_network(path: str | Path):
-    """Rebuild the network from a checkpoint's config and load its weights: ``(network, config)``."""
+    """Rebuild the network from a checkpoint's config and load its weights: ``(network, config)``.
+
+    When the checkpoint records the ``providers`` of its step and integrator, a name that two
+    installed plugins register resolves to the recorded plugin (see :func:`pin_providers`).
+    """
     from .composer import compose
     from .config import parse_config
 
     payload = load_checkpoint(path)
-    config = parse_config(payload["config"], f"stored in {path}")
+    config = pin_providers(parse_config(payload["config"], f"stored in {path}"), payload.get("providers"))
     net = compose(config)
     load_weights(net, payload["model"], path)
     return net, config

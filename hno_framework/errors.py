@@ -17,13 +17,13 @@ class ConfigError(HNOError, ValueError):
 class UnknownComponentError(HNOError, KeyError):
     """A step or integrator name is not registered."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str], note: str = "") -> None:
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         listing = ", ".join(known) if known else "(none: is a plugin installed?)"
         self.kind, self.name, self.known, self.suggestion = kind, name, known, (close[0] if close else None)
-        super().__init__(f"unknown {kind} '{name}'.{hint} Registered {kind}s: {listing}.")
+        super().__init__(f"unknown {kind} '{name}'.{hint} Registered {kind}s: {listing}.{note}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

@@ -23,7 +23,7 @@ def make_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...
     pointing at a module with ``source``, put it on ``sys.path`` and return the module name.
     Registries built afterwards find it exactly as they find an installed package."""
 
-    def make(dist: str, source: str, *, version: str = "1.0", ep_name: str | None = None) -> str:
+    def make(dist: str, source: str, *, version: str = "1.0", ep_name: str | None = None, attr: str | None = None) -> str:
         module = f"_hno_fake_{next(_counter)}"
         root = tmp_path / module
         root.mkdir()
@@ -31,7 +31,8 @@ def make_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[...
         info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        (info / "entry_points.txt").write_text(f"[hno_framework]\n{ep_name or dist} = {module}\n")
+        target = f"{module}:{attr}" if attr else module  # attr: an entry point naming an object in the module
+        (info / "entry_points.txt").write_text(f"[hno_framework]\n{ep_name or dist} = {target}\n")
         monkeypatch.syspath_prepend(str(root))
         return module
 

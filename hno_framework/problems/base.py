@@ -21,7 +21,14 @@ class Problem(nn.Module):
       * ``phi``   ``(m, n)`` the measurement matrix Φ;
       * ``basis`` ``(n, n)`` an orthonormal analysis basis D, or absent (D = I).
     Attributes: ``lam`` (λ), ``lipschitz`` (L = ‖Φ‖₂², the largest eigenvalue of ΦᵀΦ),
-    ``kind`` (``"lasso"``, ``"cs"``, ...), ``patch_shape`` (image problems: ``(h, w)``, h·w = n).
+    ``kind`` (``"lasso"``, ``"cs"``, ...), ``patch_shape`` (image problems: ``(h, w)``, h·w = n),
+    ``per_sample_mask``.
+
+    Per-sample masks (``per_sample_mask=True``, e.g. inpainting with a fresh mask per patch):
+    sample i is measured by ``Φ_i = diag(μ_i) Φ`` with a 0/1 mask ``μ_i`` ``(m,)``. Its
+    measurement vector marks the unobserved entries with NaN, so ``y`` carries its own operator
+    through every data path; :meth:`split_measurements` turns it into ``(y with 0 there, μ)``,
+    which the network hands to the steps in ``ForwardContext.mask``.
     """
 
     phi: Tensor
@@ -34,6 +41,7 @@ class Problem(nn.Module):
         basis: Tensor | None = None,
         kind: str = "lasso",
         patch_shape: tuple[int, int] | None = None,
+        per_sample_mask: bool = False,
     ) -> None:
         super().__init__()
         if phi.ndim != 2:
@@ -50,6 +58,7 @@ class Problem(nn.Module):
         self.lipschitz = lipschitz(phi)
         self.kind = kind
         self.patch_shape = patch_shape
+        self.per_sample_mask = per_sample_mask
 
     @property
     def m(self) -> int:
@@ -59,17 +68,26 @@ class Problem(nn.Module):
     def n(self) -> int:
         return int(self.phi.shape[1])
 
-    def measure(self, x: Tensor) -> Tensor:
-        """``Φx`` for a batch: ``(batch, n) -> (batch, m)``."""
-        return x @ self.phi.T
+    def measure(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``Φx`` for a batch: ``(batch, n) -> (batch, m)``; with a ``mask`` ``(batch, m)``, ``Φ_i x_i = μ_i ⊙ Φx_i``."""
+        out = x @ self.phi.T
+        return out if mask is None else out * mask
 
-    def adjoint(self, r: Tensor) -> Tensor:
-        """``Φᵀr`` for a batch: ``(batch, m) -> (batch, n)``."""
-        return r @ self.phi
+    def adjoint(self, r: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``Φᵀr`` for a batch: ``(batch, m) -> (batch, n)``; with a ``mask``, ``Φ_iᵀ r_i = Φᵀ(μ_i ⊙ r_i)``."""
+        return (r if mask is None else r * mask) @ self.phi
+
+    def split_measurements(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(y, None)`` for a shared Φ; with per-sample masks, ``(y with NaN → 0, μ = 1[y observed])``, both ``(batch, m)``."""
+        if not self.per_sample_mask:
+            return y, None
+        observed = ~torch.isnan(y)
+        return torch.where(observed, y, torch.zeros_like(y)), observed.to(y.dtype)
 
     def extra_repr(self) -> str:
         d = "D" if self.basis is not None else "I"
-        return f"kind={self.kind}, m={self.m}, n={self.n}, λ={self.lam:g}, L={self.lipschitz:.4g}, D={d}"
+        masks = ", per-sample masks" if self.per_sample_mask else ""
+        return f"kind={self.kind}, m={self.m}, n={self.n}, λ={self.lam:g}, L={self.lipschitz:.4g}, D={d}{masks}"
 
 
 @dataclass

@@ -61,6 +61,7 @@ class ISTANetStep(UnfoldingStep):
     name = "ista-net"
     Options = ISTANetOptions
     requires = frozenset({"patch"})
+    supports_mask = True
 
     def __init__(self, problem: Problem, options: ISTANetOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
@@ -95,8 +96,8 @@ class ISTANetStep(UnfoldingStep):
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         h, w = self.problem.patch_shape  # type: ignore[misc]
         batch = x.shape[0]
-        residual = ctx.y - self.problem.measure(x)  # (batch, m)
-        r = (x + self.rho * self.problem.adjoint(residual)).reshape(batch, 1, h, w)
+        residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m)
+        r = (x + self.rho * self.problem.adjoint(residual, ctx.mask)).reshape(batch, 1, h, w)
         features = self.transform(r)
         out = self.inverse(soft_threshold(features, self.theta))
         if self.options.symmetry_weight > 0:
