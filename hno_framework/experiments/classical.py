@@ -29,6 +29,7 @@ from ..ops import lipschitz, soft_threshold
 from ..problems.base import SignalBatch
 
 Algorithm = Literal["ista", "fista"]
+ALGORITHMS: tuple[Algorithm, ...] = ("ista", "fista")
 
 
 @dataclass

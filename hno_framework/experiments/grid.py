@@ -46,6 +46,7 @@ from ..config import (
     parse_config,
     read_mapping,
 )
+from .classical import ALGORITHMS, Algorithm
 from .errors import ExperimentError
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -125,7 +126,7 @@ class ClassicalConfig(StrictModel):
     """Classical solvers run on each setting's test set, with λ tuned on its validation set."""
 
     enabled: bool = True
-    algorithms: list[Literal["ista", "fista"]] = Field(default_factory=lambda: ["ista", "fista"])
+    algorithms: list[Algorithm] = Field(default_factory=lambda: list(ALGORITHMS))
     iterations: PositiveInt = Field(1000, description="iterations on the test set (NMSE recorded at each)")
     lambdas: list[PositiveFloat] = Field(
         default_factory=lambda: [0.003, 0.01, 0.03, 0.1, 0.3], description="λ grid, tuned on the validation set"

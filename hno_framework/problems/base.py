@@ -32,6 +32,7 @@ class Problem(nn.Module):
     """
 
     phi: Tensor
+    basis: Tensor | None
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import torch
@@ -44,8 +45,13 @@ from hno_framework import History, Integrator, IntegratorLayout, IntegratorMetad
 TOLERANCE = 1e-9
 
 
+@overload
+def merge(values: Tensor, k: int) -> Tensor: ...
+@overload
+def merge(values: Sequence[float], k: int) -> list[float]: ...
 def merge(values: Sequence[float] | Tensor, k: int) -> list[float] | Tensor:
-    """The first k − 1 entries of ``values`` followed by the sum of the rest (the start-up merge)."""
+    """The first k − 1 entries of ``values`` followed by the sum of the rest (the start-up merge);
+    a tensor ``(r,)`` gives a tensor ``(k,)``, a sequence a list."""
     if k >= len(values):
         return values if isinstance(values, Tensor) else list(values)
     if isinstance(values, Tensor):

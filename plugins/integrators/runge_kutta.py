@@ -67,7 +67,7 @@ class RK4(_FixedRungeKutta):
 
 class RKOptions(Options):
     tableau: ButcherTableau = Field(
-        "rk4",  # type: ignore[assignment]  # a preset name, converted by _preset below
+        "rk4",  # a preset name, converted by _preset below
         validate_default=True,
         description="explicit Butcher tableau {a, b, c} (c optional) or a preset name: " + ", ".join(sorted(PRESETS)),
     )

@@ -28,7 +28,7 @@ Initialisation of the convolutions (``init``):
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from pydantic import Field
@@ -84,8 +84,8 @@ class ISTANetStep(UnfoldingStep):
     def _identity_init(self) -> None:
         """Make ``F(r) = (r⁺, r⁻, …)`` and ``F̃(u) = u_0 − u_1`` (see the module docstring)."""
         centre = self.options.kernel_size // 2
-        f1, f2 = self.transform[0].weight, self.transform[2].weight
-        g1, g2 = self.inverse[0].weight, self.inverse[2].weight
+        f1, f2 = (cast(nn.Conv2d, self.transform[i]).weight for i in (0, 2))
+        g1, g2 = (cast(nn.Conv2d, self.inverse[i]).weight for i in (0, 2))
         for w in (f1[:2], f2[:2], g1[:2], g2):
             w.zero_()
         f1[0, 0, centre, centre], f1[1, 0, centre, centre] = 1.0, -1.0
@@ -94,7 +94,7 @@ class ISTANetStep(UnfoldingStep):
         g2[0, 0, centre, centre], g2[0, 1, centre, centre] = 1.0, -1.0
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
-        h, w = self.problem.patch_shape  # type: ignore[misc]
+        h, w = self.problem.patch_shape
         batch = x.shape[0]
         residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m)
         r = (x + self.rho * self.problem.adjoint(residual, ctx.mask)).reshape(batch, 1, h, w)
