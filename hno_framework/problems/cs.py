@@ -51,6 +51,7 @@ class BasisSparseSampler:
 
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:
         phi, basis = self.problem.phi, self.problem.basis
+        assert basis is not None  # checked in __init__
         s = sparse_signals(batch, self.problem.n, self.sparsity, generator, torch.float64)
         x = s @ basis.detach().cpu().double()  # rows: x = Dᵀ s
         y = add_noise(x @ phi.detach().cpu().double().T, self.snr_db, generator)
