@@ -8,8 +8,8 @@ so ``hno --help`` stays fast. Library errors (:class:`~hno_framework.errors.HNOE
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click

@@ -80,14 +80,16 @@ class UnrolledNetwork(nn.Module):
     def unroll(
         self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
     ) -> UnrollResult:
-        """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, m)``."""
+        """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, m)`` (NaN: unobserved, see
+        :meth:`Problem.split_measurements <hno_framework.problems.base.Problem.split_measurements>`)."""
         depth = self.num_layers if depth is None else depth
         if not 1 <= depth <= self.num_layers:
             raise ValueError(f"depth must be in [1, {self.num_layers}], got {depth}")
         self.check_measurements(y)
         if x0 is not None and tuple(x0.shape) != (y.shape[0], self.problem.n):
             raise ValueError(f"x0 must have shape (batch, n) = ({y.shape[0]}, {self.problem.n}), got {tuple(x0.shape)}")
-        ctx = ForwardContext(y=y)
+        values, mask = self.problem.split_measurements(y)  # per-sample masks ride in y as NaN
+        ctx = ForwardContext(y=values, mask=mask)
         x = y.new_zeros(y.shape[0], self.problem.n) if x0 is None else x0
         history = History(self.integrator.metadata.past_states)
         states = [x] if keep_trajectory else []

@@ -27,12 +27,16 @@ from .problems.base import Problem
 class ForwardContext:
     """What one forward pass shares between its layers.
 
-    * ``y`` ``(batch, m)``: the measurements;
+    * ``y`` ``(batch, m)``: the measurements (0 where a per-sample mask hides an entry);
+    * ``mask`` ``(batch, m)`` or None: the per-sample 0/1 mask μ_i of a problem with
+      ``per_sample_mask`` (sample i is measured by ``diag(μ_i) Φ``); steps pass it on as
+      ``problem.measure(x, ctx.mask)`` / ``problem.adjoint(r, ctx.mask)``;
     * ``state``: per-pass memory for steps that need it (e.g. LAMP's residual), keyed by the step;
     * ``aux_losses``: extra training losses steps add (e.g. ISTA-Net's symmetry loss).
     """
 
     y: Tensor
+    mask: Tensor | None = None
     state: dict[str, Any] = field(default_factory=dict)
     aux_losses: list[Tensor] = field(default_factory=list)
 
@@ -57,13 +61,15 @@ class UnfoldingStep(Component, nn.Module):
       * ``name``: registry name, lower case with dashes (``"lista"``);
       * ``Options``: a pydantic :class:`~hno_framework.options.ComponentOptions` model;
       * ``tieable``: names of parameters that tying shares across layers;
-      * ``requires``: what the problem must provide: ``"basis"`` (D), ``"patch"`` (image patches).
+      * ``requires``: what the problem must provide: ``"basis"`` (D), ``"patch"`` (image patches);
+      * ``supports_mask``: True when :meth:`forward` applies ``ctx.mask`` (per-sample operators).
 
     Shapes: ``x`` ``(batch, n)``, ``ctx.y`` ``(batch, m)``; :meth:`forward` returns ``(batch, n)``.
     """
 
     tieable: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[frozenset[str]] = frozenset()
+    supports_mask: ClassVar[bool] = False
 
     def __init__(self, problem: Problem, options: ComponentOptions, layer: LayerInfo) -> None:
         super().__init__()
@@ -85,6 +91,11 @@ class UnfoldingStep(Component, nn.Module):
         if "patch" in cls.requires and problem.patch_shape is None:
             raise ProblemMismatchError(
                 f"step '{cls.name}' works on image patches, but problem kind '{problem.kind}' is not an image problem"
+            )
+        if problem.per_sample_mask and not cls.supports_mask:
+            raise ProblemMismatchError(
+                f"step '{cls.name}' does not apply per-sample masks, but problem kind '{problem.kind}' draws one per "
+                "sample; use problem.mask: fixed, or a step that does (ista, lista, glista, lista-cs, ista-net)"
             )
 
     def tieable_parameter(self, name: str, init: Callable[[], Tensor]) -> nn.Parameter:

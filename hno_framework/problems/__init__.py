@@ -14,7 +14,7 @@ import torch
 from ..errors import ConfigError
 from .base import Problem, SignalBatch
 from .cs import BasisSparseSampler, make_cs_problem
-from .inpainting import make_inpainting_problem
+from .inpainting import MaskedSampler, make_inpainting_problem
 from .lasso import SparseSignalSampler, make_lasso_problem
 
 if TYPE_CHECKING:
@@ -36,6 +36,21 @@ class ProblemKind:
     summary: str = ""
 
 
+def image_or(synthetic: Callable[[Problem, ProblemConfig], Sampler]) -> Callable[[Problem, ProblemConfig], Sampler]:
+    """The sampler of an image kind: patches of photographs when ``cfg.patches`` is set, else ``synthetic``
+    (with a fresh mask per sample when the problem has per-sample masks)."""
+
+    def make(problem: Problem, cfg: ProblemConfig) -> Sampler:
+        if cfg.patches is not None:
+            from ..images.samplers import ImagePatchSampler
+
+            return ImagePatchSampler(problem, cfg)
+        sampler = synthetic(problem, cfg)
+        return MaskedSampler(sampler, cfg.m) if problem.per_sample_mask else sampler
+
+    return make
+
+
 PROBLEM_KINDS: dict[str, ProblemKind] = {
     "lasso": ProblemKind(
         build=lambda c: make_lasso_problem(c.m, c.n, c.lam, c.seed, c.condition_number),
@@ -44,13 +59,20 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     ),
     "cs": ProblemKind(
         build=make_cs_problem,
-        sampler=lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db),
-        summary="image-patch CS: Gaussian Φ (m×p²), 2-D DCT basis D, patches sparse in D",
+        sampler=image_or(lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db)),
+        summary="image-patch CS: Gaussian Φ (m×p²), 2-D DCT basis D, patches sparse in D (or of photographs)",
     ),
     "inpainting": ProblemKind(
         build=make_inpainting_problem,
-        sampler=lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db),
-        summary="image-patch inpainting: Φ = observed rows of I (seeded mask), 2-D DCT basis D, patches sparse in D",
+        sampler=image_or(lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db)),
+        summary="image-patch inpainting: Φ = observed rows of I (seeded or per-sample mask), 2-D DCT basis D, "
+        "patches sparse in D (or of photographs)",
+    ),
+    "inpainting-dct": ProblemKind(
+        build=lambda c: make_inpainting_problem(c, coefficients=True),
+        sampler=image_or(lambda p, c: SparseSignalSampler(p, c.sparsity, c.snr_db)),
+        summary="inpainting of 2-D DCT coefficients s: Φ = M Dᵀ (seeded or per-sample mask M), D = I for the steps; "
+        "s sparse (or of photographs)",
     ),
 }
 

@@ -47,7 +47,9 @@ class BasisSparseSampler:
     def __init__(self, problem: Problem, sparsity: float, snr_db: float | None) -> None:
         if problem.basis is None:
             raise ConfigError(f"problem kind '{problem.kind}' has no basis D to draw basis-sparse signals from")
-        self.problem, self.sparsity, self.snr_db = problem, sparsity, snr_db
+        self.problem: Problem = problem
+        self.sparsity: float = sparsity
+        self.snr_db: float | None = snr_db
 
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:
         phi, basis = self.problem.phi, self.problem.basis
@@ -63,6 +65,8 @@ def make_cs_problem(cfg: ProblemConfig) -> Problem:
     side = patch_side(cfg)
     if cfg.missing_ratio is not None:
         raise ConfigError("problem kind 'cs' has no missing pixels: remove problem.missing_ratio (it is for kind: inpainting)")
+    if cfg.mask != "fixed":
+        raise ConfigError("problem kind 'cs' has no missing pixels: remove problem.mask (it is for the inpainting kinds)")
     g = torch.Generator().manual_seed(cfg.seed)
     phi = gaussian_matrix(cfg.m, cfg.n, g, cfg.condition_number)
     basis = dct2_basis(side)

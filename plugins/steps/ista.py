@@ -20,6 +20,7 @@ class ISTAStep(UnfoldingStep):
 
     name = "ista"
     Options = ISTAOptions
+    supports_mask = True
 
     def __init__(self, problem: Problem, options: ISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
@@ -31,5 +32,5 @@ class ISTAStep(UnfoldingStep):
         self.step_size = options.step_scale / problem.lipschitz
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
-        residual = ctx.y - self.problem.measure(x)  # (batch, m)
-        return soft_threshold(x + self.step_size * self.problem.adjoint(residual), self.theta)
+        residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m)
+        return soft_threshold(x + self.step_size * self.problem.adjoint(residual, ctx.mask), self.theta)

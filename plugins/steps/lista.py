@@ -20,6 +20,7 @@ class LISTAStep(UnfoldingStep):
     name = "lista"
     Options = LISTAOptions
     tieable = ("W",)
+    supports_mask = True
 
     def __init__(self, problem: Problem, options: LISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
@@ -28,5 +29,5 @@ class LISTAStep(UnfoldingStep):
         self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
-        residual = ctx.y - self.problem.measure(x)  # (batch, m)
+        residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m), 0 where unobserved
         return soft_threshold(x + residual @ self.W.T, self.theta)

@@ -28,6 +28,7 @@ class LISTACSStep(UnfoldingStep):
     Options = LISTACSOptions
     tieable = ("W",)
     requires = frozenset({"basis"})
+    supports_mask = True
 
     def __init__(self, problem: Problem, options: LISTACSOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
@@ -37,6 +38,6 @@ class LISTACSStep(UnfoldingStep):
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         basis = self.problem.basis  # (n, n), rows are the atoms of the analysis operator
-        residual = ctx.y - self.problem.measure(x)  # (batch, m)
+        residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m), 0 where unobserved
         coefficients = (x + residual @ self.W.T) @ basis.T  # D(x + W r)
         return soft_threshold(coefficients, self.theta) @ basis  # Dᵀ η(·)

@@ -1,0 +1,181 @@
+"""Runs an image study cell by cell: :func:`run_cell` for one cell, :func:`run_study` for all of them.
+
+:func:`run_cell` is self-contained (it takes the study config and one :class:`ImageCell`, loads
+the images itself and writes ``<output.dir>/<setting>/<network>/result.json``), so the cells of
+:meth:`ImageStudyConfig.cells` can be handed to any executor. A network cell is trained with
+:func:`hno_framework.training.train` (``resume`` continues from its ``last.pt``); the ISTA cell
+tunes λ on validation patches. Both then reconstruct every test image
+(:func:`~hno_framework.experiments.image_eval.reconstruct`) and store the PSNR, its bootstrap
+interval over ``p × p`` blocks, the block errors (for paired intervals in the report) and the
+reconstructions (``reconstructions.pt``, float32 images in [0, 255]).
+
+:func:`run_study` runs the unfinished cells in order (a finished cell, whose ``result.json`` has
+the cell's fingerprint, is skipped), then writes the report (:mod:`.image_report`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..checkpoint import atomic_write, load_network, write_json
+from ..composer import compose
+from ..config import parse_config
+from ..data import VALIDATION_OFFSET
+from ..evaluation import nmse_per_layer
+from ..images.quality import bootstrap_psnr
+from ..images.sources import GrayImage, check_disjoint, load_images
+from ..network import UnrolledNetwork, count_learnable
+from ..problems import fixed_set, make_sampler
+from .errors import ExperimentError
+from .grid import deep_merge
+from .image_eval import ImageReconstruction, reconstruct
+from .image_study import ImageCell, ImageStudyConfig
+
+RESULT_FILE = "result.json"
+RECONSTRUCTIONS_FILE = "reconstructions.pt"
+
+
+def study_images(study: ImageStudyConfig) -> tuple[list[GrayImage], list[GrayImage]]:
+    """The training and test images of ``study``; raises when a picture is in both."""
+    train = load_images(study.images.train, study.images.downscale)
+    test = load_images(study.images.test, study.images.downscale)
+    check_disjoint(train, test)
+    return train, test
+
+
+def mask_seed(study: ImageStudyConfig, name: str) -> int:
+    """The seed of a test image's inpainting mask: depends on its name and ``evaluation.seed`` only."""
+    return study.evaluation.seed * 1_000_003 + zlib.crc32(name.encode())
+
+
+def tune_ista(study: ImageStudyConfig, cell: ImageCell) -> tuple[UnrolledNetwork, dict[str, Any]]:
+    """ISTA with the λ of ``study.ista.lambdas`` that has the lowest validation NMSE (patches of the training images)."""
+    base = cell.config.model_dump(mode="json")
+    validation = None
+    table: dict[float, float] = {}
+    nets: dict[float, UnrolledNetwork] = {}
+    for lam in study.ista.lambdas:
+        cfg = parse_config(deep_merge(base, {"problem": {"lam": lam}}), f"ISTA λ={lam}")
+        net = compose(cfg)
+        if validation is None:
+            validation = fixed_set(make_sampler(net.problem, cfg.problem), study.ista.tune_size,
+                                   cfg.problem.seed + VALIDATION_OFFSET)
+        table[lam] = nmse_per_layer(net, validation)[-1]
+        nets[lam] = net
+    best = min(table, key=lambda lam: table[lam])
+    return nets[best], {"lam": best, "validation_nmse_db": {f"{k:g}": v for k, v in table.items()},
+                        "iterations": study.ista.iterations}
+
+
+def run_cell(study: ImageStudyConfig, cell: ImageCell, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train (or tune) and evaluate one cell; writes and returns its result (module docstring)."""
+    start = time.perf_counter()
+    _, test_images = study_images(study)
+    info: dict[str, Any]
+    if cell.baseline:
+        net, info = tune_ista(study, cell)
+        info["learnable_parameters"] = 0
+    else:
+        from ..training import train
+
+        fit = train(cell.config, resume=resume and (cell.run_dir / "last.pt").is_file(), progress=progress)
+        net, _ = load_network(cell.run_dir / "best.pt")
+        info = {"best_validation_nmse_db": fit.best_validation_nmse_db, "iterations": fit.iterations,
+                "train_seconds": fit.seconds, "learnable_parameters": count_learnable(net)}
+    missing = study.problem.missing_ratio if study.task == "inpainting" else None
+    if study.task == "inpainting" and missing is None:
+        raise ExperimentError("inpainting needs problem.missing_ratio (the seed: 0.5)")
+    recs: list[ImageReconstruction] = [
+        reconstruct(net, im, patch=study.patch, stride=study.stride, missing_ratio=missing, mask_seed=mask_seed(study, im.name))
+        for im in test_images
+    ]
+    result = {
+        "setting": cell.setting,
+        "network": cell.network,
+        "baseline": cell.baseline,
+        "step": cell.config.network.step.name,
+        "integrator": cell.config.network.integrator.name,
+        "layers": cell.config.network.layers,
+        "m": cell.config.problem.m,
+        "n": cell.config.problem.n,
+        "psnr_db": {r.name: r.psnr_db for r in recs},
+        "psnr_interval_db": {r.name: bootstrap_psnr(r.block_mse, resamples=study.evaluation.bootstrap,
+                                                    seed=study.evaluation.seed) for r in recs},
+        "image_shapes": {r.name: list(r.original.shape) for r in recs},
+        "block_mse": {r.name: [float(f"{v:.6g}") for v in r.block_mse.tolist()] for r in recs},
+        **info,
+        "wall_seconds": time.perf_counter() - start,
+        "fingerprint": study.cell_fingerprint(cell),
+    }
+    cell.run_dir.mkdir(parents=True, exist_ok=True)
+    payload = {r.name: r.estimate.float() for r in recs}
+    atomic_write(cell.run_dir / RECONSTRUCTIONS_FILE, lambda fh: torch.save(payload, fh))
+    write_json(cell.run_dir / RESULT_FILE, result)
+    return result
+
+
+def finished(study: ImageStudyConfig, cell: ImageCell) -> dict[str, Any] | None:
+    """The saved result of ``cell`` (None when it has none); raises when it was made by another config."""
+    path = cell.run_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    if result.get("fingerprint") != study.cell_fingerprint(cell):
+        raise ExperimentError(f"{path} was computed with a different config of cell {cell.config.name}; "
+                              "use another output.dir, or delete that cell's folder to redo it")
+    return result
+
+
+@dataclass
+class StudyRun:
+    """What :func:`run_study` did: every cell's result, the cells computed now and those reused."""
+
+    results: list[dict[str, Any]]
+    computed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool = True, quick: bool = False,
+              command: str | None = None, log: Callable[[str], None] | None = None) -> StudyRun:
+    """Run every unfinished cell of ``study`` in order, then write the report into ``output.dir``."""
+    log = log or tqdm.write
+    started = time.perf_counter()
+    threads = study.training.threads
+    if isinstance(threads, int):
+        torch.set_num_threads(threads)
+    study_images(study)  # fail early on a bad split
+    out = Path(study.output.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "study.json", study.model_dump(mode="json"))
+    cells = study.cells()
+    run = StudyRun(results=[])
+    bar = tqdm(total=len(cells), disable=not progress, desc=study.name, unit="cell", dynamic_ncols=True)
+    for cell in cells:
+        bar.set_postfix_str(f"{cell.setting} / {cell.network}", refresh=True)
+        done = finished(study, cell)
+        if done is not None:
+            run.reused.append(cell.config.name)
+        else:
+            done = run_cell(study, cell, resume=resume, progress=progress)
+            run.computed.append(cell.config.name)
+            mean = sum(done["psnr_db"].values()) / len(done["psnr_db"])
+            log(f"{cell.config.name}: mean PSNR {mean:.2f} dB over {len(done['psnr_db'])} test images "
+                f"({done['wall_seconds']:.1f} s)")
+        run.results.append(done)
+        bar.update(1)
+    bar.close()
+    run.seconds = time.perf_counter() - started
+    from .image_report import write_report
+
+    write_report(study, run.results, out, quick=quick, command=command, seconds_this_run=run.seconds)
+    return run
