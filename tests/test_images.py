@@ -285,7 +285,8 @@ def test_images_option_needs_train_and_test_folders(tmp_path: Path) -> None:
         load_study(EXAMPLES / "inpainting.yaml", images=tmp_path)
     (tmp_path / "test").mkdir()
     study = load_study(EXAMPLES / "inpainting.yaml", images=tmp_path)
-    assert study.images.train == [str(tmp_path / "train")]
+    assert study.images.train == [str(tmp_path / "train")] and study.images.downscale == 1
+    assert load_study(EXAMPLES / "inpainting.yaml", ["images.downscale=3"], images=tmp_path).images.downscale == 3
 
 
 def test_a_tiny_study_runs_end_to_end_on_a_folder(tmp_path: Path) -> None:

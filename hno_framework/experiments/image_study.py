@@ -225,7 +225,8 @@ def parse_study(data: dict[str, Any], source: str = "<dict>", *, quick: bool = F
 def load_study(path: str | Path, overrides: list[str] | None = None, *, quick: bool = False,
                task: Task | None = None, images: str | Path | None = None) -> ImageStudyConfig:
     """Load a study config (YAML/TOML). ``overrides`` (``dotted.key=value``) apply after the quick preset;
-    ``images`` is a folder with ``train/`` and ``test/`` subfolders replacing the config's split."""
+    ``images`` is a folder with ``train/`` and ``test/`` subfolders replacing the config's split (then
+    ``images.downscale`` is 1 unless an override sets it)."""
     path = Path(path)
     data = read_mapping(path)
     if quick:
@@ -239,6 +240,8 @@ def load_study(path: str | Path, overrides: list[str] | None = None, *, quick: b
                                   "see docs/images.md")
         split = data.setdefault("images", {})
         split["train"], split["test"] = [str(folder / "train")], [str(folder / "test")]
+        if not any(o.strip().startswith("images.downscale") for o in overrides or []):
+            split["downscale"] = 1  # your images as they are (Set11 is 256 × 256), unless --set images.downscale=k
     study = parse_study(data, str(path))
     if task is not None and study.task != task:
         raise ExperimentError(f"{path} describes task '{study.task}', not '{task}'; use hno experiment {study.task}")
