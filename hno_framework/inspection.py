@@ -209,7 +209,7 @@ def plot_inspection(result: Inspection, path: str | Path | None = None, *, nmse:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     if path is not None:
-        from .checkpoint import atomic_write
+        from .io import atomic_write
 
         atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
     return fig

@@ -219,7 +219,7 @@ def render(sections: list[RunSection], title: str, machine: dict[str, Any]) -> s
 def write_report(path: str | Path, output: str | Path | None = None, *, test_size: int | None = None,
                  resamples: int = 1000) -> Path:
     """Write the report of the run or experiment folder ``path`` to ``output`` (default ``path/report.html``)."""
-    from .checkpoint import atomic_write
+    from .io import atomic_write
 
     path = Path(path)
     sections = [collect(run, test_size=test_size, resamples=resamples) for run in find_runs(path)]

@@ -204,3 +204,27 @@ def test_mlflow_holds_the_runs_own_metrics_params_and_artifacts(logged_run) -> N
     saved = client.download_artifacts(rid, "best.pt", str(cfg.run_dir / "download"))
     assert torch.load(saved, weights_only=True)["model"].keys() == torch.load(
         cfg.run_dir / "best.pt", weights_only=True)["model"].keys()
+
+
+def test_the_csv_logger_of_the_docs_works(make_plugin, tmp_path: Path) -> None:
+    """The plugin example of docs/loggers.md, installed through a real entry point, does what the page says."""
+    import re
+
+    from hno_framework.config import LoggerSpec
+    from hno_framework.registry import get_registry
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "loggers.md").read_text()
+    source = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "class CSVLogger" in b)
+    make_plugin("hno-csvlog", source)
+    get_registry.cache_clear()
+    try:
+        assert "csv" in get_registry().names("logger")
+        loggers = LoggerSet.from_config([LoggerSpec(name="csv")], RunInfo("t", tmp_path))
+        loggers.log_metrics({"train/loss": 0.5}, step=10)
+        loggers.log_curve("test/nmse_db", [0.0, -3.0], step=10)
+        loggers.close()
+    finally:
+        get_registry.cache_clear()
+    assert not loggers.failed
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == [
+        "step,name,value", "10,train/loss,0.5", "0,per_layer/test/nmse_db,0.0", "1,per_layer/test/nmse_db,-3.0"]
