@@ -101,3 +101,32 @@ def test_train_dispatches_the_stagewise_protocol(tiny_config) -> None:
     assert trainer.protocol.name == "stagewise"
     assert a.iterations == b.iterations > 0
     assert a.test_nmse_db == pytest.approx(b.test_nmse_db)
+
+
+def test_a_last_pt_of_the_earlier_trainer_still_resumes(tiny_config) -> None:
+    """Checkpoints written before the training package (flat keys: iteration, best, best_model, ...) resume."""
+    from hno_framework.checkpoint import save_checkpoint as save
+
+    straight = train(load_config(tiny_config("straight-v1", iterations=20)), progress=False)
+    cfg = load_config(tiny_config("old-format", iterations=20))
+    Trainer(cfg, progress=False).fit(stop_after=10)
+    new = load_checkpoint(cfg.run_dir / "last.pt")
+    save(cfg.run_dir / "last.pt", {  # the ≤ 0.1 end-to-end layout, written by hand
+        "config": new["config"], "model": new["model"], "optimizer": new["optimizer"], "scheduler": {},
+        "iteration": 10, "generator": new["generator"], "best": new["loop"]["phase_best"],
+        "best_model": new["best_model"], "history": new["history"],
+    })
+    resumed = Trainer(cfg, progress=False)
+    assert resumed.resume() and resumed.iteration == 10
+    assert resumed.fit().test_nmse_db == pytest.approx(straight.test_nmse_db, abs=1e-5)
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config) -> None:
+    from hno_framework.errors import TrainingDivergedError
+
+    cfg = load_config(tiny_config("diverge", iterations=40), ["training.lr=1e6", "training.validate_every=5"])
+    with pytest.raises(TrainingDivergedError, match=r"diverged at iteration \d+.*not finite"):
+        train(cfg, progress=False)
+    best = load_checkpoint(cfg.run_dir / "best.pt")
+    assert all(torch.isfinite(v).all() for v in best["model"].values())
+    assert best["best"] is not None

@@ -22,6 +22,7 @@ gradients; only rank 0 writes (:mod:`.distributed`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -41,12 +42,14 @@ from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
+from ..resources import check_memory
 from .callbacks import Callback, CallbackList
-from .distributed import join, leave
+from .distributed import is_main_process, join, leave
 from .optim import lr_factor, make_optimizer
 from .prepare import build_for_training, training_loss
 from .protocols import Phase, TrainingProtocol, is_better, make_protocol
 from .result import TrainResult
+from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir
 from .state import LoopState, load_state, save_best, save_state
 
 
@@ -73,6 +76,19 @@ def first_nonfinite_layer(net: UnrolledNetwork, y: Tensor, depth: int) -> int | 
     bad = (~torch.isfinite(traj)).flatten(2).any(dim=2).any(dim=0)  # (depth + 1,)
     idx = torch.nonzero(bad)
     return int(idx[0]) if len(idx) else None
+
+
+def nonfinite_name(net: nn.Module, params: Sequence[nn.Parameter], *, grad: bool = False) -> str | None:
+    """The name of the first of ``params`` (or of its gradient, with ``grad``) holding a NaN or ±inf, with
+    its layer when it belongs to one (``"layers.3.W (layer 3)"``); None when all are finite (one sync)."""
+    tensors = [(p.grad if grad else p) for p in params]
+    pairs = [(p, t) for p, t in zip(params, tensors, strict=True) if t is not None]
+    if not pairs or bool(torch.stack([torch.isfinite(t).all() for _, t in pairs]).all()):
+        return None
+    bad = next(p for p, t in pairs if not bool(torch.isfinite(t).all()))
+    name = next((n for n, q in net.named_parameters() if q is bad), "a parameter")
+    parts = name.split(".")
+    return f"{name} (layer {parts[1]})" if parts[0] == "layers" and len(parts) > 1 and parts[1].isdigit() else name
 
 
 class Trainer:
@@ -102,6 +118,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.summaries: list[PhaseSummary] = []
         self._last_record = 0
+        self.nonfinite: str | None = None  # the parameter whose gradient was not finite at the last step
         self.enter_phase(0)
 
     # -- position --------------------------------------------------------------------------------
@@ -145,6 +162,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         value = self.dist.average_gradients([p for p, _ in self.phase.multipliers], loss)  # several processes
+        self.nonfinite = nonfinite_name(self.net, [p for p, _ in self.phase.multipliers], grad=True)
+        if math.isfinite(value) and self.nonfinite is not None:
+            return math.nan  # no step on a non-finite gradient: the parameters stay the last good ones
         if tcfg.grad_clip:
             nn.utils.clip_grad_norm_([p for p, _ in self.phase.multipliers], tcfg.grad_clip)
         before = [(p, p.detach().clone(), m) for p, m in self.scaled]
@@ -178,6 +198,8 @@ class Trainer:
         s.phase_start = s.phase_best = self.validate()
         s.phase_best_iteration = 0
         self.best_state = copy.deepcopy(self.net.state_dict())
+        if self.phase.write_best and self.dist.is_main and not (self.run_dir / "best.pt").is_file():  # exists from the start
+            self.callbacks("on_checkpoint", self, save_best(self, self.best_state))
 
     def _end_phase(self, stopped_by: str) -> None:
         s = self.state
@@ -269,7 +291,10 @@ class Trainer:
                 s.phase_seconds += now - tick
                 tick = now
                 self.callbacks("on_step", self, loss)
-                stop = self._diverged("loss") if not math.isfinite(loss) else None
+                if not math.isfinite(loss):
+                    stop = self._diverged(f"the gradient of {self.nonfinite}" if self.nonfinite else "loss")
+                else:
+                    stop = None
                 if stop is None and self._validation_due():
                     stop = self._after_validation(loss)
                     label = f"{self.phase.label} " if self.phase.label else ""
@@ -278,7 +303,12 @@ class Trainer:
                     self._end_phase(stop)
                     tick = time.perf_counter()
                 elif s.phase_iteration % self.phase.checkpoint_every == 0:
-                    self.save_last()
+                    bad = nonfinite_name(self.net, [p for p, _ in self.phase.multipliers])
+                    if bad is not None and self._diverged(f"parameter {bad}"):
+                        self._end_phase("non-finite")
+                        tick = time.perf_counter()
+                    else:
+                        self.save_last()  # never a checkpoint with non-finite weights
         finally:
             bar.close()
         if not s.finished:
@@ -306,14 +336,29 @@ class Trainer:
 
 
 def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
-          callbacks: Sequence[Callback] = ()) -> TrainResult:
+          callbacks: Sequence[Callback] = (), overwrite: bool = True) -> TrainResult:
     """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
-    ``training.protocol`` (end-to-end or stage-wise)."""
+    ``training.protocol`` (end-to-end or stage-wise).
+
+    The run folder is locked for the run (:class:`~.rundir.RunLock`: a second run into it fails naming
+    this one's PID); ``resume`` without a ``last.pt`` is an error; a folder holding an earlier run is
+    refused when ``overwrite`` is False (``hno train`` without ``--force``), else that run's files are
+    deleted first. The memory the sizes need is checked before anything is allocated.
+    """
+    main = is_main_process()
+    check_memory(config)
+    if main:
+        check_output_dir(config.run_dir)
     try:
-        trainer = Trainer(config, progress=progress, callbacks=callbacks)
-        if resume:
-            trainer.resume()
-        return trainer.fit()
+        with RunLock(config.run_dir) if main else contextlib.nullcontext():
+            if main:
+                check_run_dir(config.run_dir, resume=resume, force=overwrite)
+                if not resume:
+                    clear_run_dir(config.run_dir)
+            trainer = Trainer(config, progress=progress, callbacks=callbacks)
+            if resume:
+                trainer.resume()
+            return trainer.fit()
     finally:
         leave()  # the process group join() created under torchrun
 
@@ -324,4 +369,5 @@ def train_job(payload: dict[str, Any]) -> dict[str, Any]:
     from ..config import parse_config
 
     config = parse_config(payload["config"], f"of job {payload['config'].get('name', '?')}")
-    return train(config, resume=bool(payload.get("resume")), progress=bool(payload.get("progress"))).as_dict()
+    resume = bool(payload.get("resume")) and (config.run_dir / "last.pt").is_file()  # killed before a checkpoint
+    return train(config, resume=resume, progress=bool(payload.get("progress"))).as_dict()
