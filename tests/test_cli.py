@@ -25,11 +25,40 @@ def test_list_json_has_builtins_with_providers() -> None:
     assert rows["2no"]["order"] == 1 and rows["2no"]["metadata"]["family"] == "multistep"
 
 
+def table_rows(output: str) -> list[list[str]]:
+    """The body rows of a rich box table, cells stripped; a cell wrapped over several lines is joined."""
+    rows: list[list[str]] = []
+    for line in output.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if rows and not cells[0]:  # continuation of the row above
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+    return rows
+
+
 def test_list_tables() -> None:
-    for what in ("all", "steps", "integrators", "plugins"):
-        res = run("list", what)
-        assert res.exit_code == 0 and "hno" in res.output
-    assert "builtin-steps" in run("list", "plugins").output
+    from hno_framework.registry import get_registry
+
+    reg = get_registry()
+    steps = {r[0]: r for r in table_rows(run("list", "steps").output)}
+    assert set(steps) == set(reg.names("step"))
+    assert steps["lista"][1:4] == ["step", "hno-framework", "0.1.0"] and steps["lista"][4] == "tieable: W"
+    assert steps["ista"][4] == "" and steps["lista"][5].startswith("LISTA layer")
+    integrators = {r[0]: r for r in table_rows(run("list", "integrators").output)}
+    assert set(integrators) == set(reg.names("integrator"))
+    assert integrators["2no"][4] == "multistep, past_states=2, stages=1, order=1, learnable"
+    assert integrators["euler"][4] == "one-step, past_states=1, stages=1, order=1"
+    assert integrators["rk4"][4] == "runge-kutta, past_states=1, stages=4, order=4"
+    everything = {(r[0], r[1]) for r in table_rows(run("list", "all").output)}
+    assert {(n, "step") for n in steps} | {(n, "integrator") for n in integrators} <= everything
+    plugins = {r[2]: r for r in table_rows(run("list", "plugins").output)}
+    builtin = plugins["builtin-steps = hno_plugins.steps"]
+    assert builtin[0] == "hno-framework" and builtin[4] == "ok"
+    assert set(builtin[3].replace(" ", "").split(",")) == {
+        "ista", "lista", "lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss"}
 
 
 def test_show() -> None:
