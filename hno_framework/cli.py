@@ -69,7 +69,6 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
       hno inspect RUN               learned coefficients and parameters per layer
       hno report PATH               one HTML page of a run or a folder of runs
-      hno report PATH               one HTML page of a run or a folder of runs
       hno experiment synthetic GRID the seed's synthetic study: a grid of runs, report
     """
     if disabled_plugins:
