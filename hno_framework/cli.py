@@ -20,9 +20,6 @@ from .cli_options import build_executor, executor_options
 SET_HELP = "override a config value, e.g. --set training.iterations=200 (repeatable)"
 
 
-OUT_OF_MEMORY = "out of memory; lower the sizes in the config (problem.m, problem.n, network.layers, training.*_size)"
-
-
 class UserError(click.ClickException):
     exit_code = 2
 
@@ -39,16 +36,6 @@ class HNOGroup(click.Group):
             raise UserError(str(exc)) from None
         except FileNotFoundError as exc:
             raise UserError(f"file not found: {exc.filename}") from None
-        except OSError as exc:  # the machine's side (a full disk, permissions, a file where a folder goes)
-            from .io import describe_os_error
-
-            raise UserError(describe_os_error(exc)) from None
-        except MemoryError:
-            raise UserError(OUT_OF_MEMORY) from None
-        except RuntimeError as exc:  # torch's allocator reports an impossible allocation as a RuntimeError
-            if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
-                raise
-            raise UserError(OUT_OF_MEMORY) from None
 
 
 @click.group(cls=HNOGroup, context_settings={"help_option_names": ["-h", "--help"]})
