@@ -174,7 +174,7 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
             last = exc
     if not found:
         known = reg.names("step") + reg.names("integrator") + reg.names("logger")
-        raise UnknownComponentError(kind or "component", name, known) if kind is None else last
+        raise UnknownComponentError(kind or "component", name, known, note=reg.trouble_note()) if kind is None else last
     info = found[0]
     if as_json:
         return _echo_json(info.as_dict())

@@ -392,9 +392,10 @@ class Registry:
             return infos[0]
         elif infos:
             raise self._duplicate_error(kind, plain)
-        raise UnknownComponentError(kind, name, self.names(kind), note=self._trouble_note())
+        raise UnknownComponentError(kind, name, self.names(kind), note=self.trouble_note())
 
-    def _trouble_note(self) -> str:
+    def trouble_note(self) -> str:
+        """`` Note: plugin X failed to load (...); ...`` for error messages, or "" when every plugin loaded."""
         notes = [f"plugin {b.provider.distribution} failed to load ({b.error.splitlines()[0] if b.error else ''})"
                  for b in self.broken]
         notes += [f"plugin {p.distribution} is disabled ({DISABLE_ENV})" for p in self.disabled]
