@@ -49,8 +49,10 @@ def evaluate_checkpoint(path: str | Path, test_size: int | None = None) -> Evalu
     """Rebuild a network from its checkpoint and evaluate it on the experiment's test set."""
     from .checkpoint import load_network
     from .data import make_test_set
+    from .resources import check_memory
 
     net, cfg = load_network(path)
+    check_memory(cfg, training=False, test_size=test_size)  # a huge --test-size is refused before allocating
     data = make_test_set(net.problem, cfg, test_size)
     return EvaluationReport(
         name=cfg.name,

@@ -110,6 +110,16 @@ def _os_error(exc: OSError, path: Path) -> OSError:
     return exc
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for an error of the operating system: ``"No space left on device: path"``, naming both
+    paths of a failed rename or link."""
+    if isinstance(exc, HNOError):
+        return str(exc)
+    what = exc.strerror or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"{what}: {paths}" if paths else what
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write ``path`` through ``write(fh)`` on a temporary file in the same folder, then ``os.replace`` it.
 

@@ -13,13 +13,13 @@ Checkpoints of the earlier trainers (``loop_format`` absent: the end-to-end ``Tr
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from ..checkpoint import load_resume_state, save_checkpoint
+from ..checkpoint import load_resume_state, load_weights, save_checkpoint
 from ..errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -44,6 +44,20 @@ class LoopState:
     seconds: float = 0.0
     phase_seconds: float = 0.0
     finished: bool = False
+
+
+def checked_loop_state(data: Any) -> LoopState:
+    """A :class:`LoopState` from a checkpoint's ``loop`` dict; ``TypeError``/``ValueError`` when an entry has
+    the wrong type (each must have its default's type; ints count as floats) or a count is negative."""
+    loop = LoopState(**data)
+    for f in fields(LoopState):
+        value, default = getattr(loop, f.name), getattr(LoopState(), f.name)
+        kinds: tuple[type, ...] = (bool,) if isinstance(default, bool) else (int,) if isinstance(default, int) else (int, float)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise TypeError(f"loop entry '{f.name}' should be {kinds[-1].__name__}, found {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"loop entry '{f.name}' is negative ({value})")
+    return loop
 
 
 def save_state(trainer: Trainer) -> Path:
@@ -102,21 +116,22 @@ def load_state(trainer: Trainer) -> bool:
         state = upgrade_v1(state, getattr(trainer.protocol, "phases_per_stage", 1))
     elif state["loop_format"] > LOOP_FORMAT:
         raise CheckpointError(f"{path} was written by a newer hno-framework (loop format {state['loop_format']})")
-    try:
-        loop = LoopState(**state["loop"])
-    except TypeError as exc:
-        raise CheckpointError(f"{path} is damaged: its 'loop' state does not fit ({exc})") from None
-    trainer.net.load_state_dict(state["model"])
-    trainer.state = loop
-    trainer.best_state = state["best_model"] or None
-    trainer.splits.train_generator.set_state(state["generator"])
-    trainer.history = list(state["history"])
-    from .loop import PhaseSummary
+    load_weights(trainer.net, state["model"], path)
+    try:  # a crafted or damaged entry is a one-line CheckpointError naming the file, never a traceback
+        loop = checked_loop_state(state["loop"])
+        trainer.state = loop
+        trainer.best_state = state["best_model"] or None
+        trainer.splits.train_generator.set_state(state["generator"])
+        trainer.history = list(state["history"])
+        from .loop import PhaseSummary
 
-    trainer.summaries = [PhaseSummary(**p) for p in state["phases"]]
-    trainer._last_record = trainer.history[-1]["iteration"] if trainer.history else 0
-    if not loop.finished:
-        trainer.enter_phase(loop.phase_index)
-        if state["optimizer"] and trainer.optimizer is not None:
-            trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.summaries = [PhaseSummary(**p) for p in state["phases"]]
+        trainer._last_record = trainer.history[-1]["iteration"] if trainer.history else 0
+        if not loop.finished:
+            trainer.enter_phase(loop.phase_index)
+            if state["optimizer"] and trainer.optimizer is not None:
+                trainer.optimizer.load_state_dict(state["optimizer"])
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"{path} is damaged: {type(exc).__name__}: {exc}".splitlines()[0]
+                              + "; delete it to start over, or restore it") from None
     return True

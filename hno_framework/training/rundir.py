@@ -1,0 +1,165 @@
+"""The run folder ``output.dir/name``: one run at a time, no silent overwrite, nothing lost to a kill.
+
+* :class:`RunLock` — ``.lock`` in the run folder holds ``pid host start-time`` of the run using it and
+  an exclusive ``fcntl.flock`` for as long as that process lives. A second run finds the flock taken
+  and refuses, naming the holder's PID and host. A run that was killed (``kill -9``, a crash, a
+  power cut) leaves the file but not the flock (the kernel drops it with the process), so the next
+  run detects the lock as stale and takes it over. Where ``flock`` is not supported the PID is
+  checked instead (same host: stale when that PID is gone).
+* :func:`check_run_dir` — before a run: ``output.dir`` must be a folder (not a file); a folder that
+  already holds a run is refused unless it is resumed (``--resume``) or overwritten (``--force``);
+  ``--resume`` with no ``last.pt`` is an error, not a silent fresh start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import HNOError
+from ..io import pid_alive, remove_orphaned_tmp
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+"""Files that make a folder hold a run (what ``--force`` deletes before a new run)."""
+
+
+class RunDirError(HNOError):
+    """The run folder cannot be used as asked: locked by another run, holds a run, nothing to resume."""
+
+
+def _holder(path: Path) -> tuple[int, str, str]:
+    """``(pid, host, since)`` written in a lock file (``(0, "?", "?")`` when unreadable)."""
+    try:
+        pid, host, since = path.read_text().split(maxsplit=2)
+        return int(pid), host, since.strip()
+    except (OSError, ValueError):
+        return 0, "?", "?"
+
+
+class RunLock:
+    """Exclusive use of a run folder by this process (module docstring); a context manager.
+
+    ``acquire`` raises :class:`RunDirError` ``"... is in use by PID <pid> on <host> ..."`` while another
+    live process holds it; ``stale`` tells, after acquiring, whether a killed run's lock was taken over.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_FILE
+        self.fd: int | None = None
+        self.created = False
+        self.stale: tuple[int, str] | None = None
+
+    def acquire(self) -> RunLock:
+        self.created = not self.run_dir.exists()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(20):  # retried only when a holder released (unlinked) the file under us
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                if not self._lock(fd):
+                    pid, host, since = _holder(self.path)
+                    raise RunDirError(
+                        f"run folder {self.run_dir} is in use by PID {pid} on {host} (since {since}); wait for that "
+                        "run to finish, or choose another name or output.dir"
+                    )
+                if os.fstat(fd).st_ino != os.stat(self.path).st_ino:
+                    raise FileNotFoundError  # released and unlinked between open and flock: try again
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            pid, host, _ = _holder(self.path)
+            if pid:
+                self.stale = (pid, host)  # a lock file whose holder is gone: a killed run
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
+            os.fsync(fd)
+            self.fd = fd
+            remove_orphaned_tmp(self.run_dir)  # temporary files of the killed run
+            return self
+        raise RunDirError(f"cannot lock run folder {self.run_dir}: its lock file keeps changing")
+
+    def _lock(self, fd: int) -> bool:
+        """Take the flock without waiting; where flock is unsupported, judge the recorded holder by its PID."""
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+        pid, host, _ = _holder(self.path)
+        return not pid or pid == os.getpid() or (host == socket.gethostname() and not pid_alive(pid))
+
+    def release(self) -> None:
+        """Delete the lock file and drop the flock (unlink first, so no one locks a file about to vanish);
+        remove the run folder again when acquiring created it and it stayed empty."""
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+        if self.created:  # a run that stopped before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                self.run_dir.rmdir()
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def check_output_dir(run_dir: Path) -> None:
+    """Raise :class:`RunDirError` when a part of ``run_dir`` that exists is a file, not a folder."""
+    for parent in [run_dir, *run_dir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunDirError(f"{parent} is a file, but the run folder {run_dir} must go below it; "
+                                  "set output.dir (or name) to a folder")
+            return
+
+
+def check_run_dir(run_dir: str | Path, *, resume: bool, force: bool) -> None:
+    """Before a run in ``run_dir``: refuse a file in the way, ``resume`` without ``last.pt``, and a folder
+    that holds a run unless ``resume`` or ``force`` (module docstring)."""
+    run_dir = Path(run_dir)
+    check_output_dir(run_dir)
+    if resume:
+        if not (run_dir / "last.pt").is_file():
+            raise RunDirError(f"nothing to resume: {run_dir / 'last.pt'} does not exist; drop --resume to start a new run")
+        return
+    found = [f for f in RUN_FILES if (run_dir / f).is_file()]
+    if found and not force:
+        raise RunDirError(
+            f"{run_dir} already holds a run ({', '.join(found)}); pass --resume to continue it, --force to replace "
+            "it, or choose another name or output.dir"
+        )
+
+
+def clear_run_dir(run_dir: str | Path) -> list[Path]:
+    """Delete the files of an earlier run (:data:`RUN_FILES`) from ``run_dir`` (``--force``); returns them."""
+    removed = []
+    for name in RUN_FILES:
+        path = Path(run_dir) / name
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
