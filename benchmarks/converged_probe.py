@@ -39,7 +39,7 @@ from hno_framework.experiments.statistics import bootstrap_nmse_db
 
 OUT = Path(__file__).parent / "results" / "converged_probe.json"
 
-BASE: dict[str, Any] = {"loss": "mean", "eps": 1e-8, "lr": 5e-4, "schedule": "cosine", "dtype": "float32",
+BASE: dict[str, Any] = {"protocol": "end-to-end", "loss": "mean", "eps": 1e-8, "lr": 5e-4, "schedule": "cosine", "dtype": "float32",
                         "tied": False, "step": "lista", "integrator": "euler", "step_options": {}}
 VARIANTS: dict[str, dict[str, Any]] = {
     "base": {},
@@ -54,7 +54,41 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cpss-sum-loss": {"step": "lista-cpss", "loss": "sum"},
     "alista-base": {"step": "alista", "step_options": {"support_selection": True}},
     "alista-sum-loss": {"step": "alista", "step_options": {"support_selection": True}, "loss": "sum"},
+    # stage-wise (LISTA-CPSS protocol, public API hno_framework.training.train), short patience
+    "alista-stagewise": {"step": "alista", "protocol": "stagewise"},
+    "lista-stagewise": {"step": "lista", "protocol": "stagewise"},
 }
+STAGEWISE = {"patience": 200, "max_iterations": 3000, "validate_every": 20, "checkpoint_every": 100000}
+
+
+def run_stagewise(name: str, v: dict[str, Any], seed: int, test_size: int) -> dict[str, Any]:
+    """Train with ``training.protocol: stagewise`` through :func:`hno_framework.training.train`."""
+    import tempfile
+
+    from hno_framework.checkpoint import load_network
+    from hno_framework.training import train
+
+    out = Path(tempfile.mkdtemp(prefix="probe-"))
+    cfg = parse_config({
+        "name": name,
+        "problem": {"m": 250, "n": 500, "sparsity": 0.1, "lam": 0.4, "seed": 0},
+        "network": {"step": {"name": v["step"], "options": v["step_options"]}, "integrator": v["integrator"],
+                    "layers": 16, "tied": v["tied"]},
+        "training": {"dtype": v["dtype"], "seed": seed, "validation_size": 1000, "test_size": 1000, "lr": v["lr"],
+                     "protocol": "stagewise", "stagewise": STAGEWISE, "threads": 1},
+        "output": {"dir": str(out)},
+    })
+    start = time.perf_counter()
+    result = train(cfg, progress=False)
+    seconds = time.perf_counter() - start
+    net, _ = load_network(out / name / "best.pt")
+    test = make_test_set(net.problem, cfg, test_size)
+    e, r = per_sample(net, test)
+    est = bootstrap_nmse_db(e, r)
+    return {"variant": name, "settings": {**v, "stagewise": STAGEWISE}, "iterations": result.iterations, "seed": seed,
+            "seconds": seconds, "best_validation_db": result.best_validation_nmse_db, "test_nmse_db": est.nmse_db,
+            "ci_db": est.interval, "test_size": test_size, "eps_over_rms_median": None,
+            "curve": [[h.get("iteration"), h.get("validation_nmse_db")] for h in result.history][::10]}
 
 
 def lr_at(v: dict[str, Any], it: int, total: int) -> float:
@@ -75,6 +109,8 @@ def per_sample(net: torch.nn.Module, data: Any) -> tuple[torch.Tensor, torch.Ten
 
 def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[str, Any]:
     v = {**BASE, **VARIANTS[name]}
+    if v.get("protocol") == "stagewise":
+        return run_stagewise(name, v, seed, test_size)
     cfg = parse_config({
         "problem": {"m": 250, "n": 500, "sparsity": 0.1, "lam": 0.4, "seed": 0},
         "network": {"step": {"name": v["step"], "options": v["step_options"]}, "integrator": v["integrator"],
@@ -110,7 +146,7 @@ def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[s
     ratios = []
     for p in params:
         st = opt.state.get(p)
-        if st and "exp_avg_sq" in st and p.numel() > 1:
+        if st and "exp_avg_sq" in st:
             bias = 1 - opt.param_groups[0]["betas"][1] ** int(st["step"])
             ratios.append(float(v["eps"] / (st["exp_avg_sq"] / bias).sqrt().median()))
     if best_state is not None:

@@ -100,3 +100,16 @@ def test_an_interrupted_cell_resumes_to_the_same_network(tmp_path: Path) -> None
     assert stats["iteration"] == 30
     for key, value in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
+
+
+def test_a_stagewise_recipe_trains_through_the_public_api(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged import experiment_config, run_network_cell
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    recipe = cfg.recipe.model_copy(update={"protocol": "stagewise", "stagewise": {
+        "patience": 5, "max_iterations": 10, "validate_every": 5, "checkpoint_every": 1000}})
+    cfg.networks["LISTA"] = cfg.networks["LISTA"].model_copy(update={"recipe": recipe})
+    assert experiment_config(cfg, "noiseless", "LISTA", 0, recipe).network.layers == 3
+    res = run_network_cell(cfg, "noiseless", "LISTA", 0, resume=False, log=lambda m: None)
+    assert res["recipe"]["protocol"] == "stagewise" and 0 < res["iterations"] <= 3 * 3 * 10
+    assert res["core_hours"] > 0 and math.isfinite(res["final_nmse_db"])

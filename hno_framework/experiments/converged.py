@@ -56,8 +56,15 @@ class Phase(_Strict):
 
 
 class Recipe(_Strict):
-    """How every network cell is trained (see the module docstring)."""
+    """How every network cell is trained (see the module docstring).
 
+    ``protocol: phases`` (default) runs the constant-lr ``phases`` here; ``protocol: stagewise`` trains
+    through the public API :func:`hno_framework.training.train` with ``training.protocol: stagewise``
+    (LISTA-CPSS layer-wise training; ``stagewise`` holds its options, base lr = ``phases[0].lr``).
+    """
+
+    protocol: Literal["phases", "stagewise"] = "phases"
+    stagewise: dict[str, Any] = Field(default_factory=dict, description="training.stagewise options (protocol: stagewise)")
     phases: list[Phase]
     loss: Literal["sum", "mean"] = "sum"
     adam_eps: PositiveFloat = 1e-8
@@ -263,6 +270,61 @@ def train_cell(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resum
     return net, stats
 
 
+class CpuMeter:
+    """CPU seconds of this process spent on a cell, added to those of earlier (killed) sessions, which
+    are kept in ``path`` (rewritten every ``every`` seconds by a daemon thread)."""
+
+    def __init__(self, path: Path, every: float = 30.0) -> None:
+        import threading
+
+        self.path = path
+        self.before = float(read_json(path, "cpu meter")["cpu_seconds"]) if path.is_file() else 0.0
+        self.start = time.process_time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
+
+    def total(self) -> float:
+        return self.before + time.process_time() - self.start
+
+    def _loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(self.path, {"cpu_seconds": self.total()})
+
+    def stop(self) -> float:
+        self._stop.set()
+        total = self.total()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.path, {"cpu_seconds": total})
+        return total
+
+
+def train_cell_stagewise(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resume: bool,
+                         log: Callable[[str], None] = print) -> tuple[UnrolledNetwork, dict[str, Any]]:
+    """Stage-wise training through :func:`hno_framework.training.train` (resumable); the best network and stats."""
+    from ..checkpoint import load_network
+    from ..training import train
+
+    data = config.model_dump(mode="json")
+    data["name"] = "stagewise"
+    data["output"] = {**data.get("output", {}), "dir": str(run_dir)}
+    data["training"].update(protocol="stagewise", lr=recipe.phases[0].lr, threads=1,
+                            stagewise={**data["training"].get("stagewise", {}), **recipe.stagewise})
+    cfg = parse_config(data, f"stage-wise cell {config.name}")
+    meter = CpuMeter(run_dir / "cpu.json")
+    start = time.perf_counter()
+    try:
+        result = train(cfg, resume=resume, progress=False)
+    finally:
+        cpu = meter.stop()
+    net, _ = load_network(run_dir / "stagewise" / "best.pt")
+    history = [[h.get("iteration"), h.get("validation_nmse_db")] for h in result.history]
+    log(f"{config.name}: stage-wise done, {result.iterations} iterations, best validation {result.best_validation_nmse_db:.2f} dB")
+    return net, {"iteration": result.iterations, "best": result.best_validation_nmse_db, "cpu_seconds": cpu,
+                 "wall_seconds": time.perf_counter() - start, "history": history[:: max(1, len(history) // 400)]}
+
+
 # -- cells ------------------------------------------------------------------------------------------
 
 def energies_path(cfg: ConvergedConfig, setting: str) -> Path:
@@ -292,7 +354,8 @@ def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int
     recipe = spec.recipe or cfg.recipe
     result_path, run_dir = cell_paths(cfg, setting, network, seed)
     config = experiment_config(cfg, setting, network, seed, recipe)
-    net, stats = train_cell(config, recipe, run_dir, resume=resume, log=log)
+    trainer = train_cell_stagewise if recipe.protocol == "stagewise" else train_cell
+    net, stats = trainer(config, recipe, run_dir, resume=resume, log=log)
     test = make_test_set(net.problem, config, cfg.test_size)
     dtype = net.problem.phi.dtype
     errors, energies = per_sample_errors(net, SignalBatch(test.x.to(dtype), test.y.to(dtype)))
