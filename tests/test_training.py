@@ -33,7 +33,7 @@ def test_checkpoint_carries_config_and_loads_weights_only(tiny_config) -> None:
     result = train(cfg, progress=False)
     payload = load_checkpoint(cfg.run_dir / "best.pt")
     assert payload["config"]["network"]["integrator"]["name"] == "2no"
-    net, cfg2 = load_network(cfg.run_dir / "best.pt")
+    _, cfg2 = load_network(cfg.run_dir / "best.pt")
     assert cfg2 == cfg
     report = evaluate_checkpoint(cfg.run_dir / "best.pt")
     assert report.nmse_db == pytest.approx(result.test_nmse_db, abs=1e-6)
@@ -78,7 +78,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "c.pt"
     save_checkpoint(path, {"config": {"a": 1}, "model": {"w": torch.ones(2)}})
     # pickle refuses a lambda: PicklingError, or AttributeError for a local object before Python 3.14
-    with pytest.raises((pickle.PicklingError, AttributeError), match="(?i)can't pickle"):
+    with pytest.raises((pickle.PicklingError, AttributeError), match=r"(?i)can't pickle"):
         save_checkpoint(path, {"config": {"a": 2}, "model": {"w": lambda: None}})
     assert load_checkpoint(path)["config"] == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
