@@ -59,7 +59,7 @@ def test_resume_refuses_a_different_config(tiny_config) -> None:
         Trainer(other, progress=False).resume()
 
 
-def test_checkpoints_that_would_run_code_are_refused(tmp_path: Path) -> None:
+def test_checkpoints_that_would_run_code_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
@@ -67,8 +67,12 @@ def test_checkpoints_that_would_run_code_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     with open(path, "wb") as fh:
         pickle.dump({"config": {}, "model": Evil()}, fh)
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="not an hno-framework checkpoint|cannot read checkpoint"):
         load_checkpoint(path)
+    torch.save({"config": {}, "model": Evil()}, tmp_path / "evil-zip.pt")  # a real torch archive with a payload
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "evil-zip.pt")
+    assert "pwned" not in capsys.readouterr().out
     torch.save({"nothing": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an hno-framework checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
