@@ -70,7 +70,9 @@ class LoggingCallback(Callback):
             return
         from ..evaluation import nmse_per_layer
 
-        per_depth = nmse_per_layer(trainer.net, trainer.validation, depth=record.get("depth"))
+        per_depth = record.get("validation_nmse_db_per_layer")  # when the loop records it, no second pass
+        if per_depth is None:
+            per_depth = nmse_per_layer(trainer.net, trainer.validation, depth=record.get("depth"))
         metrics = {"validation/nmse_db": record["validation_nmse_db"]}
         metrics.update({f"validation_depth/nmse_db_{t}": v for t, v in enumerate(per_depth) if t > 0})
         coefficients, step = learned_columns(trainer.net)
