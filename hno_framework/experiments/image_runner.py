@@ -10,7 +10,9 @@ interval over ``p × p`` blocks, the block errors (for paired intervals in the r
 reconstructions (``reconstructions.pt``, float32 images in [0, 255]).
 
 :func:`run_study` runs the unfinished cells in order (a finished cell, whose ``result.json`` has
-the cell's fingerprint, is skipped), then writes the report (:mod:`.image_report`).
+the cell's fingerprint, is skipped; one made with another config is an error, or with ``resume``
+recomputed, its training continuing from ``last.pt``: e.g. another ``evaluation.stride`` costs no
+training), then writes the report (:mod:`.image_report`).
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def finished(study: ImageStudyConfig, cell: ImageCell) -> dict[str, Any] | None:
     result = json.loads(path.read_text())
     if result.get("fingerprint") != study.cell_fingerprint(cell):
         raise ExperimentError(f"{path} was computed with a different config of cell {cell.config.name}; "
-                              "use another output.dir, or delete that cell's folder to redo it")
+                              "pass --resume to recompute it (its training continues from last.pt, so a changed "
+                              "evaluation costs no training), use another output.dir, or delete that cell's folder")
     return result
 
 
@@ -162,7 +165,12 @@ def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool =
     bar = tqdm(total=len(cells), disable=not progress, desc=study.name, unit="cell", dynamic_ncols=True)
     for cell in cells:
         bar.set_postfix_str(f"{cell.setting} / {cell.network}", refresh=True)
-        done = finished(study, cell)
+        try:
+            done = finished(study, cell)
+        except ExperimentError:
+            if not resume:
+                raise
+            done = None  # a result of another config: recompute it (training resumes from last.pt)
         if done is not None:
             run.reused.append(cell.config.name)
         else:
