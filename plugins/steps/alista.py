@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
 from hno_framework.errors import ProblemMismatchError
 
+from ._lista import lista_threshold
 from ._shrinkage import support_percent, support_selection_shrink
 
 
@@ -164,7 +165,7 @@ class ALISTAStep(UnfoldingStep):
         self.register_buffer("W_analytic", weight.to(problem.phi.dtype).clone())  # (m, n)
         dtype = problem.phi.dtype
         self.gamma = nn.Parameter(torch.tensor(float(options.gamma_init), dtype=dtype))
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / problem.lipschitz, dtype=dtype))
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
         self.percent = (
             support_percent(layer.index, options.ss_percent_per_layer, options.ss_max_percent)
             if options.support_selection else 0.0

@@ -38,12 +38,13 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 from hno_framework.ops import soft_threshold
 
+from ._lista import ThresholdOptions, lista_threshold, lista_weight
 
-class GLISTAOptions(Options):
-    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+
+class GLISTAOptions(ThresholdOptions):
     gain_init: float = Field(0.0, description="initial gain amplitude μ_t (0: the layer starts as LISTA)")
     gain_scale_init: float = Field(1.0, gt=0.0, description="initial gain decay rates ν_t (one per entry)")
     gain_eps: float = Field(1.0, gt=0.0, description="ε of the inverse-proportional gain 1 + μ/(ε + |ν||x|)")
@@ -62,9 +63,8 @@ class GLISTAStep(UnfoldingStep):
 
     def __init__(self, problem: Problem, options: GLISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
-        L = problem.lipschitz
-        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
+        self.tieable_parameter("W", lambda: lista_weight(problem))  # Φᵀ/L, (n, m)
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
         self.gain_mu = nn.Parameter(torch.tensor(float(options.gain_init), dtype=problem.phi.dtype))
         self.gain_nu = nn.Parameter(torch.full((problem.n,), float(options.gain_scale_init), dtype=problem.phi.dtype))
         if options.overshoot:

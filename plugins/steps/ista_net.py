@@ -37,6 +37,8 @@ from torch import Tensor, nn
 from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
 from hno_framework.ops import soft_threshold
 
+from ._lista import lista_threshold
+
 
 class ISTANetOptions(Options):
     channels: int = Field(32, ge=1, description="feature channels C of F_t and F̃_t (ISTA-Net: 32)")
@@ -72,7 +74,7 @@ class ISTANetStep(UnfoldingStep):
         L = problem.lipschitz
         c, k = options.channels, options.kernel_size
         self.rho = nn.Parameter(torch.tensor(options.rho_scale / L, dtype=problem.phi.dtype))
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
         self.transform = nn.Sequential(_conv(1, c, k), nn.ReLU(), _conv(c, c, k))  # F_t
         self.inverse = nn.Sequential(_conv(c, c, k), nn.ReLU(), _conv(c, 1, k))  # F̃_t
         self.transform.to(problem.phi.dtype)

@@ -13,17 +13,16 @@ relaxation ``v·σ((|v| − θ)/τ)`` (straight-through for θ), with a fixed wi
 
 from __future__ import annotations
 
-import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
-from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 
+from ._lista import ThresholdOptions, lista_threshold, lista_weight
 from ._shrinkage import hard_threshold_st
 
 
-class LIHTOptions(Options):
-    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+class LIHTOptions(ThresholdOptions):
     surrogate_width: float = Field(
         1.0, gt=0.0, description="width τ of the sigmoid relaxation giving θ its gradient, in units of λ/L"
     )
@@ -38,10 +37,9 @@ class LIHTStep(UnfoldingStep):
 
     def __init__(self, problem: Problem, options: LIHTOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
-        L = problem.lipschitz
-        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
-        self.width = options.surrogate_width * problem.lam / L
+        self.tieable_parameter("W", lambda: lista_weight(problem))  # Φᵀ/L, (n, m)
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
+        self.width = options.surrogate_width * problem.lam / problem.lipschitz
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         residual = ctx.y - self.problem.measure(x)  # (batch, m)

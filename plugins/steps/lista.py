@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import torch
-from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
-from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 from hno_framework.ops import soft_threshold
 
+from ._lista import ThresholdOptions, lista_threshold, lista_weight
 
-class LISTAOptions(Options):
-    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+
+class LISTAOptions(ThresholdOptions):
+    """Options of lista: ``threshold_scale`` only."""
 
 
 class LISTAStep(UnfoldingStep):
@@ -24,9 +24,8 @@ class LISTAStep(UnfoldingStep):
 
     def __init__(self, problem: Problem, options: LISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
-        L = problem.lipschitz
-        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L))
+        self.tieable_parameter("W", lambda: lista_weight(problem))  # Φᵀ/L, (n, m)
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m), 0 where unobserved

@@ -11,17 +11,16 @@ Learnable: ``W`` (n × m, init ``Φᵀ/L``; tied or ``W_t``) and ``θ_t`` (init 
 
 from __future__ import annotations
 
-import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
-from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 
+from ._lista import ThresholdOptions, lista_threshold, lista_weight
 from ._shrinkage import support_percent, support_selection_shrink
 
 
-class LISTACPSSOptions(Options):
-    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+class LISTACPSSOptions(ThresholdOptions):
     ss_percent_per_layer: float = Field(1.2, ge=0.0, le=100.0, description="support-selection percent added per layer")
     ss_max_percent: float = Field(13.0, ge=0.0, le=100.0, description="cap of the support-selection percent")
 
@@ -35,9 +34,8 @@ class LISTACPSSStep(UnfoldingStep):
 
     def __init__(self, problem: Problem, options: LISTACPSSOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
-        L = problem.lipschitz
-        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
+        self.tieable_parameter("W", lambda: lista_weight(problem))  # Φᵀ/L, (n, m)
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
         self.percent = support_percent(layer.index, options.ss_percent_per_layer, options.ss_max_percent)
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:

@@ -9,16 +9,16 @@ coefficients ``Dx``; with ``D = I`` this is LISTA. Batch form: ``Dv`` is ``v @ D
 
 from __future__ import annotations
 
-import torch
-from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
-from hno_framework import ForwardContext, LayerInfo, Options, Problem, UnfoldingStep
+from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 from hno_framework.ops import soft_threshold
 
+from ._lista import ThresholdOptions, lista_threshold, lista_weight
 
-class LISTACSOptions(Options):
-    threshold_scale: float = Field(1.0, gt=0.0, description="θ_t init = threshold_scale · λ/L")
+
+class LISTACSOptions(ThresholdOptions):
+    """Options of lista-cs: ``threshold_scale`` only."""
 
 
 class LISTACSStep(UnfoldingStep):
@@ -32,9 +32,8 @@ class LISTACSStep(UnfoldingStep):
 
     def __init__(self, problem: Problem, options: LISTACSOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
-        L = problem.lipschitz
-        self.tieable_parameter("W", lambda: problem.phi.detach().T.clone() / L)  # (n, m)
-        self.theta = nn.Parameter(torch.tensor(options.threshold_scale * problem.lam / L, dtype=problem.phi.dtype))
+        self.tieable_parameter("W", lambda: lista_weight(problem))  # Φᵀ/L, (n, m)
+        self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         basis = self.problem.basis  # (n, n), rows are the atoms of the analysis operator
