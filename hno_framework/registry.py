@@ -314,15 +314,16 @@ class Registry:
         All or nothing: a plugin with an unknown hook or an invalid class registers nothing.
         """
         plugin_name = f"{provider.distribution}:{provider.entry_point}"
-        self._pm.register(module, name=plugin_name)
         try:
+            self._pm.register(module, name=plugin_name)  # pluggy checks each hook's argument names
             self._check_hooks(provider)
             staged = self._collect(plugin_name, provider)
             hints = _hook_hints(module)
             if self.strict and (hints or not staged):
                 raise PluginError(f"{provider.distribution} registers nothing" if not hints else "; ".join(hints))
         except BaseException:
-            self._pm.unregister(name=plugin_name)
+            if self._pm.has_plugin(plugin_name):  # pluggy may have registered some hooks before failing
+                self._pm.unregister(name=plugin_name)
             raise
         record = PluginRecord(provider, getattr(module, "__name__", repr(module)))
         for info in staged:

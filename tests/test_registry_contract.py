@@ -73,6 +73,15 @@ def test_misspelt_marked_hook_is_an_error_with_a_suggestion(make_plugin, monkeyp
         Registry()
 
 
+def test_hook_with_wrong_arguments_is_broken_and_leaves_nothing_behind(make_plugin) -> None:
+    make_plugin("args-example", step_source().replace("def register_steps(register)", "def register_steps(reg)"))
+    make_plugin("good-example", step_source(name="good-example"))
+    reg = Registry()
+    assert "register_steps(reg)" in broken(reg, "args-example") and "can not be found in the hookspec" in broken(reg, "args-example")
+    assert reg.step("good-example").provider.distribution == "good-example"
+    assert [i.plugin_name for i in reg._pm.hook.register_steps.get_hookimpls() if "args-example" in i.plugin_name] == []
+
+
 def test_plugin_that_registers_nothing_warns_and_fails_in_strict_mode(make_plugin, monkeypatch) -> None:
     source = step_source(hook="register_stepz").replace("@hookimpl\n", "")  # neither marked nor spelt right
     make_plugin("silent-example", source)
