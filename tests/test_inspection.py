@@ -182,3 +182,27 @@ def test_cli_inspect_json_and_figure(tmp_path: Path) -> None:
     assert text.exit_code == 0 and "alpha" in text.output and "95 % interval" in text.output
     missing = CliRunner().invoke(cli, ["inspect", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no such run folder" in missing.output
+
+
+def _every_component() -> list[tuple[str, str]]:
+    from hno_framework.registry import get_registry
+
+    reg = get_registry()
+    return [(s, "euler") for s in reg.names("step")] + [("lista", i) for i in reg.names("integrator") if i != "euler"]
+
+
+@pytest.mark.parametrize(("step", "integrator"), _every_component())
+def test_every_registered_component_can_be_inspected(step: str, integrator: str) -> None:
+    """Built-ins and installed plugins: per-layer columns of length T; an untrained network equals its init."""
+    from hno_framework.inspection import inspect_network
+    from hno_framework.testing import small_problem_config
+
+    cfg = parse_config({"problem": small_problem_config(step).model_dump(),
+                        "network": {"step": step, "integrator": integrator, "layers": T}})
+    net = compose(cfg)
+    result = inspect_network(net, cfg, test_size=0)
+    assert result.step_parameters, "every step has something to show"
+    for columns in (result.coefficients, result.step_parameters, *result.references.values()):
+        assert all(len(col) == T for col in columns.values())
+    assert result.references["init"] == result.coefficients
+    assert result.step_init == result.step_parameters
