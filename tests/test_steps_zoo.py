@@ -406,7 +406,7 @@ def test_steps_fail_clearly_on_a_problem_without_what_they_need(step: str, needs
 
 def test_alista_fails_clearly_on_inpainting() -> None:
     problem, _ = problem_of("inpainting", m=8, n=16)
-    with pytest.raises(ProblemMismatchError, match="alista.*zero columns"):
+    with pytest.raises(ProblemMismatchError, match=r"alista.*zero columns"):
         network(problem, "alista")
 
 

@@ -67,7 +67,7 @@ def test_checkpoints_that_would_run_code_are_refused(tmp_path: Path, capsys: pyt
     path = tmp_path / "evil.pt"
     with open(path, "wb") as fh:
         pickle.dump({"config": {}, "model": Evil()}, fh)
-    with pytest.raises(CheckpointError, match="not an hno-framework checkpoint|cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match=r"not an hno-framework checkpoint|cannot read checkpoint"):
         load_checkpoint(path)
     torch.save({"config": {}, "model": Evil()}, tmp_path / "evil-zip.pt")  # a real torch archive with a payload
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):

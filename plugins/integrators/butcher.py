@@ -51,7 +51,7 @@ class ButcherTableau(BaseModel):
         for j, row in enumerate(self.a):
             if len(row) != s:
                 raise ValueError(f"A must be square: row {j} has {len(row)} entries, expected {s}")
-            upper = [row[l] for l in range(j, s) if row[l] != 0.0]
+            upper = [row[i] for i in range(j, s) if row[i] != 0.0]
             if upper:
                 raise ValueError(
                     f"A must be strictly lower triangular (an explicit method): row {j} has non-zero entries "
@@ -64,7 +64,7 @@ class ButcherTableau(BaseModel):
         if self.c is not None:
             if len(self.c) != s:
                 raise ValueError(f"c has {len(self.c)} entries but A has {s} stages; give one node per stage")
-            for j, (cj, row) in enumerate(zip(self.c, self.a)):
+            for j, (cj, row) in enumerate(zip(self.c, self.a, strict=True)):
                 if abs(cj - sum(row)) > TOLERANCE:
                     raise ValueError(
                         f"c[{j}] = {cj:.12g} differs from the row sum of A ({sum(row):.12g}); "
@@ -174,9 +174,9 @@ def rk_step(
     b: Sequence[Any] | Tensor,
 ) -> Tensor:
     """``x + h Σ_j b_j k_j`` with ``k_1 = fx = f(x)`` (reused, not recomputed) and
-    ``k_j = field(x + h Σ_{l<j} a_{jl} k_l)``. ``b`` may be a tensor (learnable weights)."""
+    ``k_j = field(x + h Σ_{i<j} a_{ji} k_i)``. ``b`` may be a tensor (learnable weights)."""
     k = [fx]
     for j in range(1, len(a)):
-        increment = sum((a[j][l] * k[l] for l in range(j) if a[j][l] != 0.0), start=x.new_zeros(()))
+        increment = sum((a[j][i] * k[i] for i in range(j) if a[j][i] != 0.0), start=x.new_zeros(()))
         k.append(field(x + h * increment))
     return x + h * sum((b[j] * k[j] for j in range(len(a))), start=x.new_zeros(()))
