@@ -110,11 +110,13 @@ def walk_commands(cmd: click.Command, path: tuple[str, ...] = ("hno",)) -> list[
 
 def required_words(cmd: click.Command) -> list[str]:
     """What a command's section must name: option spellings, argument names (as in the usage
-    line) and the values of choices."""
+    line: ``CONFIG``, or the words of an argument's metavar) and the values of choices."""
     words: list[str] = []
     for param in cmd.params:
         if isinstance(param, click.Option):
             words += [o for o in (*param.opts, *param.secondary_opts) if o.startswith("--")]
+        elif param.metavar:  # e.g. "[all|steps|integrators]": each word of it
+            words += re.findall(r"[\w-]+", param.metavar)
         elif not isinstance(param.type, click.Choice):
             words.append((param.name or "").upper())
         if isinstance(param.type, click.Choice):
