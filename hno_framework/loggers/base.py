@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from ..options import Options
+from ..options import Component, ComponentOptions
 
 
 @dataclass(frozen=True)
@@ -35,22 +35,14 @@ class RunInfo:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-class Logger:
+class Logger(Component):
     """Receives what a run reports (see the module docstring). Subclasses set ``name`` and ``Options``
     and override the methods they need; ``__init__`` may raise (missing package, unwritable folder):
     the logger is then reported once and left out."""
 
-    name: ClassVar[str] = ""
-    Options: ClassVar[type[Options]] = Options
-
-    def __init__(self, options: Any, run: RunInfo) -> None:
-        self.options = options
+    def __init__(self, options: ComponentOptions, run: RunInfo) -> None:
+        self.options: Any = options  # the subclass's own Options model
         self.run = run
-
-    @classmethod
-    def summary(cls) -> str:
-        """First line of the class docstring."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     def log_params(self, params: dict[str, Any]) -> None:
         """The run's configuration, flattened to ``dotted.key -> scalar`` (lists as strings)."""
