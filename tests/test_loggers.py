@@ -228,3 +228,24 @@ def test_the_csv_logger_of_the_docs_works(make_plugin, tmp_path: Path) -> None:
     assert not loggers.failed
     assert (tmp_path / "metrics.csv").read_text().splitlines() == [
         "step,name,value", "10,train/loss,0.5", "0,per_layer/test/nmse_db,0.0", "1,per_layer/test/nmse_db,-3.0"]
+
+
+def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path) -> None:
+    """fit(stop_after=…) never reaches on_train_end; the loggers are closed when the process exits."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    cfg = _config(tmp_path, "[{name: mlflow, every: 1}]", name="stopped")
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.model_dump(mode="json")))
+    code = ("import json, sys; from hno_framework.config import parse_config; from hno_framework.training import Trainer; "
+            "Trainer(parse_config(json.load(open(sys.argv[1]))), progress=False).fit(stop_after=7)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "cfg.json")], check=True, timeout=300,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    client = MlflowClient(tracking_uri=(cfg.run_dir / "mlruns").resolve().as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("hno").experiment_id])
+    assert run.info.status == "KILLED"  # closed, and marked as not finished (RUNNING if never closed)
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss")) == list(range(1, 8))

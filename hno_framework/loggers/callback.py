@@ -10,11 +10,13 @@ What goes where (``step`` is the training iteration):
   (:meth:`Integrator.inspect_coefficients`, :meth:`UnfoldingStep.inspect_parameters`);
 * the end: the test NMSE per layer as the curve ``test/nmse_db`` and ``test/nmse_db`` (final layer), the
   learned coefficients as curves ``coefficients/<name>``, and as artifacts ``best.pt``, ``metrics.json`` and
-  the figures ``nmse-per-layer.png`` and ``inspection.png`` (written to the run folder); then the loggers close.
+  the figures ``nmse-per-layer.png`` and ``inspection.png`` (written to the run folder); then the loggers close
+  (a run that stops early, e.g. ``fit(stop_after=…)`` or an error, closes them when the process exits).
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +58,10 @@ class LoggingCallback(Callback):
             return None
         run = RunInfo(config.name, Path(config.run_dir), config.model_dump(mode="json"))
         kwargs = {"report": report} if report is not None else {}
-        return cls(LoggerSet.from_config(config.logging, run, **kwargs))
+        callback = cls(LoggerSet.from_config(config.logging, run, **kwargs))
+        # A run stopped early (fit(stop_after=…), an error) never reaches on_train_end: close at exit then.
+        atexit.register(callback.loggers.close)
+        return callback
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.loggers.log_params(flatten(trainer.config.model_dump(mode="json")))
@@ -95,6 +100,7 @@ class LoggingCallback(Callback):
                 self.loggers.log_artifact(path)
         finally:
             self.loggers.close()
+            atexit.unregister(self.loggers.close)
 
     def _files(self, trainer: Trainer, result: TrainResult) -> list[Path]:
         run_dir = Path(trainer.run_dir)

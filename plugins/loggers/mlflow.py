@@ -5,6 +5,9 @@
   **layer index** as step (MLflow plots it as the curve over layers);
 * artifacts: the checkpoint, ``metrics.json`` and the figures.
 
+The MLflow run ends ``FINISHED``, or ``KILLED`` when the training stopped before its end (``fit(stop_after=…)``,
+an error; resuming it starts a new MLflow run).
+
 Tracking store: ``tracking_uri`` if given (``http://…``, ``sqlite:///…``, ``databricks``), else a local
 folder ``<run folder>/mlruns``. MLflow ≥ 3 keeps such file stores only behind ``MLFLOW_ALLOW_FILE_STORE``;
 for the default folder the logger sets it to ``true`` unless it is already set. Look at the runs with
@@ -63,6 +66,7 @@ class MLflowLogger(Logger):
         experiment = self.client.get_experiment_by_name(options.experiment)
         experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(options.experiment)
         self.run_id = self.client.create_run(experiment_id, run_name=options.run_name or run.name).info.run_id
+        self.finished = False  # set by the end of the run (its artifacts); a run closed before that is KILLED
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
@@ -87,6 +91,7 @@ class MLflowLogger(Logger):
 
     def log_artifact(self, path: Path) -> None:
         self.client.log_artifact(self.run_id, str(path))
+        self.finished = True
 
     def close(self) -> None:
-        self.client.set_terminated(self.run_id)
+        self.client.set_terminated(self.run_id, status="FINISHED" if self.finished else "KILLED")
