@@ -132,9 +132,10 @@ def small_problem_config(step: str, registry: Registry | None = None, seed: int 
 
 def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64, registry: Registry | None = None,
                integrator_options: dict[str, Any] | None = None, integrator: str | None = None) -> UnrolledNetwork:
-    """A small network for ``case`` (optionally with another integrator / options), seeded and in ``dtype``."""
+    """A small network for ``case`` (optionally with another integrator / options), seeded and in ``dtype``
+    (random initial weights come from torch's RNG seeded with ``seed`` inside ``fork_rng``: the caller's
+    global RNG state is left as it was)."""
     registry = registry or get_registry()
-    torch.manual_seed(seed)
     problem = build_problem(small_problem_config(case.step, registry))
     net_cfg = NetworkConfig(
         step=ComponentSpec(name=case.step, options=case.step_options),
@@ -145,7 +146,10 @@ def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64,
         layers=case.layers,
         tied=case.tied,
     )
-    return compose_network(problem, net_cfg, registry).to(dtype)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = compose_network(problem, net_cfg, registry)
+    return net.to(dtype)
 
 
 def sample_measurements(net: UnrolledNetwork, case: Case, batch: int, seed: int, registry: Registry | None = None) -> Tensor:
