@@ -189,6 +189,8 @@ def _run_html(s: RunSection) -> str:
         "test evaluation for this report (s)": _fmt(s.evaluation_seconds, 1),
     }
     parts.append("<h3>Timings</h3>" + _kv(timings))
+    if isinstance(m.get("machine"), dict):  # where it trained, when metrics.json records it
+        parts.append("<details><summary>machine it trained on</summary>" + _kv(m["machine"]) + "</details>")
     phases = m.get("phases") or []
     if len(phases) > 1:
         keys = ["stage", "phase", "iterations", "best_nmse_db", "stopped_by", "seconds"]
