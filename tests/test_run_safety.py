@@ -1,0 +1,356 @@
+"""Issue 13: runs never lose work and never lie.
+
+Config validation, one-line CLI errors for bad input, checkpoint checks, crash-safe files, the run
+lock, no silent overwrite, divergence. Kills, locks, divergence and a full disk use real
+subprocesses (``python -m hno_framework.cli``); the rest runs in process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from hno_framework.checkpoint import load_checkpoint, load_network, save_checkpoint
+from hno_framework.cli import cli
+from hno_framework.composer import compose
+from hno_framework.config import load_config, parse_config
+from hno_framework.data import make_test_set
+from hno_framework.errors import CheckpointError, ConfigError
+from hno_framework.evaluation import nmse_per_layer
+from hno_framework.io import CorruptFileError, atomic_write, host_tag, read_json, write_json
+from hno_framework.resources import ResourceError, check_memory
+from hno_framework.training import Trainer, train
+from hno_framework.training.rundir import RunDirError, RunLock
+
+NET = {"step": "lista", "integrator": "euler", "layers": 2}
+
+
+def cfg(**sections) -> dict:
+    base = {"name": "t", "problem": {"m": 6, "n": 12}, "network": dict(NET)}
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return base
+
+
+def one_line_error(res) -> str:
+    """The CLI's answer to bad input: exit status 2, one ``Error:`` line, no traceback."""
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    assert "Traceback" not in res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
+    return lines[0]
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def hno(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "hno_framework.cli", *args], check=False, capture_output=True,
+                          text=True, timeout=timeout, env=env, **kw)
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+# -- configs -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("training", "lr", float("inf")), ("problem", "snr_db", float("nan")), ("problem", "lam", float("inf")),
+    ("problem", "condition_number", float("inf")), ("training", "aux_loss_weight", float("nan")),
+])
+def test_non_finite_numbers_are_refused(section, key, value) -> None:
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}: Input should be a finite number") as err:
+        parse_config(cfg(**{section: {key: value}}))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("key", "value"), [("layers", True), ("layers", 2.5), ("layers", "3"), ("tied", 1)])
+def test_integers_and_booleans_are_strict(key, value) -> None:
+    with pytest.raises(ConfigError, match=rf"network\.{key}: Input should be a valid"):
+        parse_config(cfg(network={key: value}))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**70])
+def test_seeds_fit_64_bits(seed) -> None:
+    with pytest.raises(ConfigError, match=r"problem\.seed"):
+        parse_config(cfg(problem={"seed": seed}))
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../b", "/abs", "", " ", "a//b", ".", "a\\b", "C:x"])
+def test_unsafe_run_names_are_refused(name) -> None:
+    with pytest.raises(ConfigError, match="name: the run name"):
+        parse_config(cfg(name=name))
+
+
+def test_safe_names_stay_inside_output_dir(tmp_path: Path) -> None:
+    c = parse_config(cfg(name="setting/lista/seed0", output={"dir": str(tmp_path)}))
+    assert c.run_dir.resolve().is_relative_to(tmp_path.resolve())
+
+
+def test_duplicate_yaml_key_names_key_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("name: t\nnetwork: {step: lista}\ntraining:\n  lr: 0.1\n  iterations: 3\n  lr: 0.2\n")
+    with pytest.raises(ConfigError, match=r"line 6, column 3: duplicate key 'lr' \(first given at line 4\)"):
+        load_config(path)
+
+
+def test_yaml_syntax_error_keeps_the_caret_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    text = "name: t\nnetwork: {step: lista, layers: 2\ntraining: {lr: 1}\n"
+    path.write_text(text)
+    res = run("compose", str(path))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    head, source, caret = res.output.rstrip("\n").splitlines()
+    line, column = (int(v) for v in head.split(", line ")[1].split(":")[0].split(", column "))
+    assert source.endswith(text.splitlines()[line - 1])
+    assert caret.index("^") == len(source) - len(text.splitlines()[line - 1]) + column - 1
+
+
+def test_bad_files_and_overrides_are_one_line(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.yaml", cfg())
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    assert "not UTF-8" in one_line_error(run("compose", str(tmp_path / "latin1.yaml")))
+    assert "is a directory" in one_line_error(run("train", str(tmp_path)))
+    assert "cannot parse the value of --set training.lr" in run("compose", str(good), "--set", "training.lr=[").output
+    assert "did you mean 'lr'" in one_line_error(run("compose", str(good), "--set", "training.lrr=0.1"))
+    assert "did you mean 'training'" in one_line_error(run("compose", str(good), "--set", "trainin.lr=0.1"))
+    assert "empty part" in one_line_error(run("compose", str(good), "--set", "training..lr=0.1"))
+    assert "problem.seed" in one_line_error(run("compose", str(good), "--set", f"problem.seed={2**64}"))
+
+
+def test_devices_this_torch_cannot_use_are_one_line(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.yaml", cfg(training={"iterations": 1, "threads": 1}, output={"dir": str(tmp_path / "runs")}))
+    assert "unknown device 'gpu0'" in one_line_error(run("train", str(good), "--set", "training.device=gpu0"))
+    if not torch.cuda.is_available():
+        assert "no usable CUDA" in one_line_error(run("train", str(good), "--set", "training.device=cuda"))
+
+
+def test_sizes_beyond_memory_are_refused_before_allocating(tmp_path: Path) -> None:
+    c = parse_config(cfg(output={"dir": str(tmp_path)}))
+    with pytest.raises(ResourceError, match=r"test set \(training.test_size = 1000\)"):
+        check_memory(c, available=10_000)
+    good = write(tmp_path / "good.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    start = time.perf_counter()
+    msg = one_line_error(run("train", str(good), "--set", "training.test_size=10000000000"))
+    assert "training.test_size = 10000000000" in msg and time.perf_counter() - start < 10
+    assert not (tmp_path / "runs").exists()
+    assert "problem.m × problem.n" in one_line_error(run("compose", str(good), "--set", "problem.m=10000000",
+                                                         "--set", "problem.n=10000000"))
+
+
+# -- shapes ------------------------------------------------------------------------------------------
+
+def test_measurements_must_be_a_batch_of_m() -> None:
+    net = compose(cfg())
+    with pytest.raises(ValueError, match=r"y must be a batch of measurements \(batch, m\) = \(batch, 6\), got shape \(100,\)"):
+        net(torch.randn(100))
+    with pytest.raises(ValueError, match="this problem has m = 6"):
+        net(torch.randn(3, 7))
+    assert net(torch.randn(3, 6)).shape == (3, 12)
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+def strict_json(text: str):
+    def refuse(token: str):
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_write_json_is_valid_json(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "m.json", {"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": (2,)})
+    assert strict_json(path.read_text()) == {"a": None, "b": [None, None, 1.5], "c": [2]}
+
+
+def test_new_files_follow_the_umask_and_the_folder_is_synced(tmp_path: Path, monkeypatch) -> None:
+    synced: list[bool] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd)))
+    old = os.umask(0o027)
+    try:
+        path = atomic_write(tmp_path / "x.bin", lambda fh: fh.write(b"1"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert synced == [False, True]  # the file, then its folder after os.replace
+
+
+def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".best.pt.{host_tag()}-{dead.pid}.abc123.tmp"
+    alive = tmp_path / f".best.pt.{host_tag()}-{os.getpid()}.def456.tmp"  # a writer still at work
+    orphan.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    atomic_write(tmp_path / "best.pt", lambda fh: fh.write(b"whole"))
+    assert not orphan.exists() and alive.exists()
+
+
+def test_corrupt_json_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "classical.json"
+    path.write_text('{"ista": [1, 2')
+    with pytest.raises(CorruptFileError, match=r"classical\.json is corrupt: invalid JSON"):
+        read_json(path, "baseline")
+
+
+def test_full_disk_is_one_line(tmp_path: Path) -> None:
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-r", "-m", "true"], check=False,
+                                                                  capture_output=True).returncode:
+        pytest.skip("needs unprivileged mount namespaces (unshare -r -m) for a tiny tmpfs")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    config = write(tmp_path / "c.yaml", cfg(training={"iterations": 2, "validate_every": 1, "validation_size": 8,
+                                                      "test_size": 8, "threads": 1}, output={"dir": str(disk / "runs")}))
+    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} && mkdir {disk}/runs && "
+              f"(head -c 10000000 /dev/zero > {disk}/fill 2>/dev/null; true) && "
+              f"exec {sys.executable} -m hno_framework.cli train {config} --no-progress")
+    res = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], check=False, capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and res.stderr.strip().splitlines() == [res.stderr.strip()]
+    assert "No space left on device" in res.stderr
+
+
+# -- checkpoints -------------------------------------------------------------------------------------
+
+def test_non_checkpoints_and_crafted_fields(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", cfg())
+    assert "not an hno-framework checkpoint" in one_line_error(run("eval", str(config)))
+    c = parse_config(cfg())
+    model = compose(c).state_dict()
+    crafted = {"format": ("x", "'format' should be int"), "config": (5, "'config' should be dict"),
+               "model": ({"a": 5}, "'model' entry 'a' is not a named tensor")}
+    for key, (value, message) in crafted.items():
+        payload = {"config": c.model_dump(mode="json"), "model": model, key: value}
+        save_checkpoint(tmp_path / f"{key}.pt", payload)
+        assert message in one_line_error(run("eval", str(tmp_path / f"{key}.pt")))
+
+
+def test_state_dict_mismatch_lists_keys_and_shapes(tmp_path: Path) -> None:
+    c = parse_config(cfg())
+    model = dict(compose(c).state_dict())
+    dropped = sorted(model)[0]
+    reshaped = next(k for k in sorted(model) if model[k].ndim == 2 and k != dropped)
+    del model[dropped]
+    model[reshaped] = torch.zeros(3, 3)
+    model["extra.weight"] = torch.zeros(1)
+    save_checkpoint(tmp_path / "bad.pt", {"config": c.model_dump(mode="json"), "model": model})
+    with pytest.raises(CheckpointError) as err:
+        load_network(tmp_path / "bad.pt")
+    msg = str(err.value)
+    assert f"missing: {dropped}" in msg and "unexpected: extra.weight" in msg
+    assert f"{reshaped}: saved (3, 3) vs network" in msg
+
+
+def test_crafted_loop_state_in_last_pt(tmp_path: Path) -> None:
+    c = parse_config(cfg(training={"iterations": 4, "validate_every": 2, "validation_size": 8, "test_size": 8,
+                                   "threads": 1}, output={"dir": str(tmp_path)}))
+    train(c, progress=False)
+    payload = load_checkpoint(c.run_dir / "last.pt")
+    payload["loop"]["iteration"] = "many"
+    save_checkpoint(c.run_dir / "last.pt", payload)
+    with pytest.raises(CheckpointError, match="loop entry 'iteration' should be int"):
+        Trainer(c, progress=False).resume()
+
+
+# -- runs --------------------------------------------------------------------------------------------
+
+TINY = {"problem": {"m": 6, "n": 12, "seed": 3}, "network": dict(NET),
+        "training": {"iterations": 6, "batch_size": 8, "validate_every": 3, "validation_size": 16, "test_size": 16,
+                     "threads": 1}}
+
+
+def test_no_silent_overwrite_and_nothing_to_resume(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    best = (tmp_path / "runs" / "t" / "best.pt").read_bytes()
+    msg = one_line_error(run("train", str(config), "--no-progress", "--set", "training.lr=0.1"))
+    assert "already holds a run" in msg and "--force" in msg
+    assert (tmp_path / "runs" / "t" / "best.pt").read_bytes() == best
+    assert run("train", str(config), "--no-progress", "--force", "--set", "training.lr=0.1").exit_code == 0
+    assert (tmp_path / "runs" / "t" / "best.pt").read_bytes() != best
+    assert "nothing to resume" in one_line_error(run("train", str(config), "--resume", "--set", "name=new"))
+    (tmp_path / "file").write_text("")
+    assert "is a file" in one_line_error(run("train", str(config), "--set", f"output.dir={tmp_path / 'file'}"))
+
+
+def test_seconds_add_up_across_resumes(tmp_path: Path) -> None:
+    c = parse_config({"name": "t", **TINY, "output": {"dir": str(tmp_path)}} | {"training": {**TINY["training"],
+                                                                                        "iterations": 41}})
+    first = Trainer(c, progress=False)
+    first.fit(stop_after=40)
+    result = train(c, resume=True, progress=False)  # one more iteration in this process
+    assert result.iterations == 41
+    assert result.seconds >= first.state.seconds > 0
+    assert strict_json((c.run_dir / "metrics.json").read_text())["seconds"] == pytest.approx(result.seconds)
+
+
+def test_lock_refuses_a_second_run_and_a_killed_runs_lock_is_stale(tmp_path: Path) -> None:
+    long = {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}}
+    long["training"] = {**TINY["training"], "iterations": 10**7, "validate_every": 10**6}
+    config = write(tmp_path / "c.yaml", long)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "train", str(config), "--no-progress"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "runs" / "t" / ".lock"
+    try:
+        deadline = time.time() + 40
+        while not (lock.is_file() and lock.read_text().startswith(f"{first.pid} ")) and time.time() < deadline:
+            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            time.sleep(0.1)
+        second = run("train", str(config), "--no-progress", "--force")  # this process against the subprocess
+        assert f"is in use by PID {first.pid}" in one_line_error(second)
+        orphan = lock.parent / f".last.pt.{host_tag()}-{first.pid}.zzz.tmp"
+        orphan.write_bytes(b"half")  # as if killed in the middle of a checkpoint
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert lock.is_file()  # the killed run's lock stays behind ...
+    third = run("train", str(config), "--no-progress", "--force", "--set", "training.iterations=3")
+    assert third.exit_code == 0, third.output  # ... and is recognised as stale
+    assert not lock.exists() and not orphan.exists()
+
+
+def test_lock_in_process(tmp_path: Path) -> None:
+    with RunLock(tmp_path / "r") as held:
+        assert held.stale is None
+        with pytest.raises(RunDirError, match=f"in use by PID {os.getpid()}"):
+            RunLock(tmp_path / "r").acquire()
+    assert not (tmp_path / "r").exists()  # created by the lock, left empty: removed again
+
+
+def test_divergence_stops_the_run_and_keeps_the_untrained_best(tmp_path: Path) -> None:
+    data = {"name": "d", **TINY, "output": {"dir": str(tmp_path / "runs")}}
+    data["training"] = {**TINY["training"], "iterations": 50, "lr": 1e6, "optimizer": "sgd", "schedule": "constant"}
+    config = write(tmp_path / "c.yaml", data)
+    res = hno("train", str(config), "--no-progress", "--json")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and res.stdout == ""
+    msg = res.stderr.strip()
+    assert re.search(r"training diverged at iteration \d+: .*layer \d", msg) and len(msg.splitlines()) == 1
+    run_dir = tmp_path / "runs" / "d"
+    c = parse_config(data)
+    untrained = compose(c)
+    test = make_test_set(untrained.problem, c)
+    best, _ = load_network(run_dir / "best.pt")
+    assert all(torch.isfinite(v).all() for v in best.state_dict().values())
+    assert nmse_per_layer(best, test)[-1] <= nmse_per_layer(untrained, test)[-1] + 1e-9
+    if (run_dir / "last.pt").is_file():
+        assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir / "last.pt")["model"].values())
