@@ -17,6 +17,13 @@ torch.set_num_threads(1)
 _counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _seeded_torch() -> None:
+    """Every test starts from the same global torch RNG state (compose() no longer reseeds it), so an
+    unseeded ``torch.randn`` in a test gives the same numbers whatever ran before or was selected."""
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def make_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Write a distribution ``<dist>-<version>.dist-info`` with an ``hno_framework`` entry point
