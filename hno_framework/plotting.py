@@ -47,7 +47,7 @@ def draw_nmse_curves(
     for i, (name, values) in enumerate(curves.items()):
         xs = list(range(len(values)))
         (line,) = ax.plot(xs, values, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1.4,
-                          color=f"C{i % 10}", linestyle="-" if i < 10 else "-.")
+                          color=f"C{i % 10}", linestyle="-" if i < 10 else "-.", label=name)
         std = (stds or {}).get(name)
         if std is not None and any(std):
             lo = [m - d for m, d in zip(values, std, strict=True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hno_framework.experiments.report import markdown, summary_markdown, write_report
+from hno_framework.plotting import draw_nmse_curves, panels
 
 
 def _results() -> dict:
@@ -73,3 +74,15 @@ def test_write_report_writes_the_files(tmp_path: Path) -> None:
     for path in paths.values():
         assert path.is_file() and path.stat().st_size > 0
     assert (tmp_path / "nmse-per-layer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nmse_curves_are_labelled_with_their_band() -> None:
+    plt, fig, axes = panels(1)
+    lines = draw_nmse_curves(axes[0], {"a": [0.0, -1.0, -2.0], "b": [0.0, -3.0, -4.0]}, {"a": [0.0, 0.5, 0.5]})
+    try:
+        assert [line.get_label() for line in lines.values()] == ["a", "b"]
+        assert list(lines["b"].get_ydata()) == [0.0, -3.0, -4.0]
+        assert len(axes[0].collections) == 1  # the ±std band of "a" only ("b" has no std)
+        assert [t.get_text() for t in axes[0].legend().get_texts()] == ["a", "b"]
+    finally:
+        plt.close(fig)
