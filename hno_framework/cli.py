@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from .cli_experiment import experiment
+from .cli_inspect import inspect_cmd, report_cmd
 from .cli_options import build_executor, executor_options
 
 SET_HELP = "override a config value, e.g. --set training.iterations=200 (repeatable)"
@@ -66,6 +68,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno eval CHECKPOINT           NMSE (dB) per layer on the test set
       hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
       hno inspect RUN               learned coefficients and parameters per layer
+      hno report PATH               one HTML page of a run or a folder of runs
       hno experiment synthetic GRID the seed's synthetic study: a grid of runs, report
     """
     if disabled_plugins:
@@ -102,8 +105,6 @@ def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
     Broken and disabled plugins and name conflicts (with the qualified names DIST:NAME that
     resolve them) are listed too.
     """
-    from rich.table import Table
-
     from .listing import component_rows, notes, plugin_rows
     from .registry import get_registry
 
@@ -113,39 +114,57 @@ def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
         what, pattern = "all", what
     reg = get_registry()
     kind = {"steps": "step", "integrators": "integrator", "loggers": "logger"}.get(what)
+    rows = plugin_rows(reg) if what == "plugins" else component_rows(reg, kind, pattern)  # type: ignore[arg-type]
+    if as_json:
+        return _echo_json(rows)
+    con = _console()
     if what == "plugins":
-        rows = plugin_rows(reg)
-        if as_json:
-            return _echo_json(rows)
-        table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
-        colour = {"ok": "", "warning": "yellow", "disabled": "yellow", "conflict": "red", "broken": "red"}
-        for r in rows:
-            provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"])
-            status = f"[{colour[r['status']]}]{r['status']}[/]" if colour[r["status"]] else r["status"]
-            table.add_row(r["plugin"], r["version"], r["entry_point"], provides, status)
-        _console().print(table)
+        con.print(_plugins_table(rows))
     else:
-        rows = component_rows(reg, kind, pattern)  # type: ignore[arg-type]
-        if as_json:
-            return _echo_json(rows)
-        table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
-        for c in reg.components(kind, pattern):  # type: ignore[arg-type]
-            if c.kind == "integrator":
-                m = c.metadata() or {}
-                details = f"{m['family']}, r={m['past_states']}, stages={m['stages']}, order={m['order']}" + (
-                    ", learnable" if m["learnable"] else "")
-            elif c.kind == "logger":
-                details = ("options: " + ", ".join(c.cls.Options.model_fields)) if c.cls.Options.model_fields else ""
-            else:
-                details = ("tieable: " + ",".join(c.cls.tieable)) if c.cls.tieable else ""
-            name = f"[red]{c.qualified_name}[/]" if (c.kind, c.name) in reg.conflicts else c.name
-            table.add_row(name, c.kind, c.provider.distribution, c.provider.version, details, c.summary)
-        _console().print(table)
+        table = _components_table(reg, reg.components(kind, pattern))  # type: ignore[arg-type]
+        con.print(table)
         if pattern and not table.rows:
             click.echo(f"no component matches '{pattern}'", err=True)
-    con = _console()
     for line in notes(reg):
         con.print(line)
+
+
+PLUGIN_STATUS_COLOUR = {"ok": "", "warning": "yellow", "disabled": "yellow", "conflict": "red", "broken": "red"}
+
+
+def _plugins_table(rows: list[dict[str, Any]]) -> Any:
+    """The ``hno list plugins`` table: one row per entry point, its components and status."""
+    from rich.table import Table
+
+    table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
+    for r in rows:
+        provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"])
+        colour = PLUGIN_STATUS_COLOUR[r["status"]]
+        table.add_row(r["plugin"], r["version"], r["entry_point"], provides, f"[{colour}]{r['status']}[/]" if colour else r["status"])
+    return table
+
+
+def _component_details(info: Any) -> str:
+    """The details column: an integrator's metadata, a logger's options, a step's tieable parameters."""
+    if info.kind == "integrator":
+        m = info.metadata() or {}
+        learnable = ", learnable" if m["learnable"] else ""
+        return f"{m['family']}, past_states={m['past_states']}, stages={m['stages']}, order={m['order']}{learnable}"
+    if info.kind == "logger":
+        fields = info.cls.Options.model_fields
+        return ("options: " + ", ".join(fields)) if fields else ""
+    return ("tieable: " + ",".join(info.cls.tieable)) if info.cls.tieable else ""
+
+
+def _components_table(reg: Any, components: list[Any]) -> Any:
+    """The ``hno list [steps|integrators|loggers]`` table; a name two plugins provide is shown qualified, in red."""
+    from rich.table import Table
+
+    table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
+    for c in components:
+        name = f"[red]{c.qualified_name}[/]" if (c.kind, c.name) in reg.conflicts else c.name
+        table.add_row(name, c.kind, c.provider.distribution, c.provider.version, _component_details(c), c.summary)
+    return table
 
 
 @cli.command("show")
@@ -168,16 +187,16 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
             last = exc
     if not found:
         known = reg.names("step") + reg.names("integrator") + reg.names("logger")
-        raise UnknownComponentError(kind or "component", name, known) if kind is None else last
+        raise UnknownComponentError(kind or "component", name, known, note=reg.trouble_note()) if kind is None else last
     info = found[0]
     if as_json:
         return _echo_json(info.as_dict())
     con = _console()
     con.print(f"[bold]{info.name}[/] ({info.kind}) from {info.provider}")
-    con.print(inspect.getdoc(info.cls) or "")
+    con.print(inspect.getdoc(info.cls) or "", markup=False)  # docs hold [brackets]: extras, maths
     module_doc = inspect.getdoc(sys.modules[info.cls.__module__])
     if module_doc:
-        con.print("\n" + module_doc)
+        con.print("\n" + module_doc, markup=False)
     if info.kind == "integrator":
         con.print("\nmetadata (default options): " + json.dumps(info.metadata()))
     elif info.kind == "step":
@@ -336,12 +355,8 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         raise UserError(f"{len(failed)} of {len(cfgs)} networks failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
-from .cli_experiment import experiment as _experiment; cli.add_command(_experiment)
-from .cli_inspect import inspect_cmd as _inspect  # noqa: E402
-from .cli_inspect import report_cmd as _report  # noqa: E402
-
-cli.add_command(_inspect)
-cli.add_command(_report)
+for _command in (experiment, inspect_cmd, report_cmd):  # defined in their own modules
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
