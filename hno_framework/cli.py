@@ -23,6 +23,12 @@ SET_HELP = "override a config value, e.g. --set training.iterations=200 (repeata
 OUT_OF_MEMORY = "out of memory; lower the sizes in the config (problem.m, problem.n, network.layers, training.*_size)"
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``): an error stays one line
+    whatever a config key or value held."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class UserError(click.ClickException):
     exit_code = 2
 
@@ -36,7 +42,7 @@ class HNOGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HNOError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(str(exc) if getattr(exc, "keeps_lines", False) else one_line(str(exc))) from None
         except FileNotFoundError as exc:
             raise UserError(f"file not found: {exc.filename}") from None
         except OSError as exc:  # the machine's side (a full disk, permissions, a file where a folder goes)

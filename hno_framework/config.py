@@ -10,6 +10,7 @@ options are validated against the component's own options model when the network
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import typing
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -339,17 +340,29 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class YAMLSyntaxError(ConfigError):
+    """A YAML file or ``--set`` value that does not parse; its message keeps the source line and a caret."""
+
+    keeps_lines = True
+
+
+def _visible(text: str) -> str:
+    """``text`` with each control character (tab, CR, ...) shown as ``?``: one character for one, so a caret
+    under a column stays aligned."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
     """``source, line L, column C: problem`` plus the offending line and a caret under the column."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if mark is None:
         return f"cannot parse {source}: {problem}"
-    lines = text.splitlines()
-    head = f"cannot parse {source}, line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    lines = re.split(r"\r\n|[\n\r\x85\u2028\u2029]", text)  # YAML's line breaks (str.splitlines knows more)
+    head = _visible(f"cannot parse {source}, line {mark.line + 1}, column {mark.column + 1}: {problem}")
     if 0 <= mark.line < len(lines):
         number = f"{mark.line + 1} | "
-        return f"{head}\n  {number}{lines[mark.line]}\n  {' ' * len(number)}{' ' * mark.column}^"
+        return f"{head}\n  {number}{_visible(lines[mark.line])}\n  {' ' * len(number)}{' ' * mark.column}^"
     return head
 
 
@@ -359,7 +372,7 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
     except yaml.YAMLError as exc:
-        raise ConfigError(yaml_error_message(exc, text, source)) from None
+        raise YAMLSyntaxError(yaml_error_message(exc, text, source)) from None
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
