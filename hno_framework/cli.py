@@ -84,7 +84,9 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    from .io import json_safe
+
+    click.echo(json.dumps(json_safe(data), indent=2, default=str, ensure_ascii=False, allow_nan=False))  # NaN -> null
 
 
 def _console():
@@ -309,6 +311,7 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
     The networks train in parallel (--executor local, the default when more than one core is free).
     """
     from .checkpoint import write_json
+    from .config import parse_config
     from .training import TrainResult, train_job
 
     if sweep is None:
@@ -321,7 +324,8 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         for c in configs:
             for v in values.split(","):
                 cfg = _load(c, (*overrides, f"{key}={v}"))
-                cfgs.append(cfg.model_copy(update={"name": f"{cfg.name}-{v}"}))
+                cfgs.append(parse_config({**cfg.model_dump(mode="json"), "name": f"{cfg.name}-{v}"},
+                                         f"{c} with --sweep {key}={v}"))  # the new name is validated too
     names = [c.name for c in cfgs]
     if len(set(names)) != len(names):
         raise UserError(f"configs must have distinct names, got {names}")

@@ -354,3 +354,12 @@ def test_divergence_stops_the_run_and_keeps_the_untrained_best(tmp_path: Path) -
     assert nmse_per_layer(best, test)[-1] <= nmse_per_layer(untrained, test)[-1] + 1e-9
     if (run_dir / "last.pt").is_file():
         assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir / "last.pt")["model"].values())
+
+
+def test_sweep_names_and_grid_keys_are_validated(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    msg = one_line_error(run("compare", str(config), "--sweep", "network.integrator=euler,../../x", "--no-progress"))
+    assert "the run name 't-../../x' must stay inside output.dir" in msg and not (tmp_path / "runs").exists()
+    (tmp_path / "g.yaml").write_text("name: g\nlayerz: 3\n")
+    assert "layerz: unknown key (did you mean 'layers'?)" in one_line_error(run("experiment", "synthetic",
+                                                                             str(tmp_path / "g.yaml")))

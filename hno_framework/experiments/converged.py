@@ -137,7 +137,7 @@ def load_converged_config(path: str | Path, overrides: list[str] | None = None) 
     try:
         cfg = ConvergedConfig.model_validate(data)
     except ValidationError as err:
-        raise ExperimentError(format_validation_error(err, str(path), "converged config")) from None
+        raise ExperimentError(format_validation_error(err, str(path), "converged config", model=ConvergedConfig)) from None
     for cell in cfg.cells:
         if cell.setting not in cfg.settings:
             raise ExperimentError(f"{path}: cell setting '{cell.setting}' is not in settings ({', '.join(cfg.settings)})")

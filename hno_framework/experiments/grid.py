@@ -225,7 +225,7 @@ def parse_grid(data: dict[str, Any], source: str = "<dict>", *, quick: bool = Fa
     try:
         return GridConfig.model_validate(data)
     except ValidationError as err:
-        raise ExperimentError(format_validation_error(err, source, "grid config")) from None
+        raise ExperimentError(format_validation_error(err, source, "grid config", model=GridConfig)) from None
 
 
 def load_grid(path: str | Path, overrides: list[str] | None = None, *, quick: bool = False) -> GridConfig:
