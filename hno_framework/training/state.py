@@ -12,6 +12,7 @@ Checkpoints of the earlier trainers (``loop_format`` absent: the end-to-end ``Tr
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -70,7 +71,7 @@ def save_state(trainer: Trainer) -> Path:
         "model": trainer.net.state_dict(),
         "loop": asdict(s),
         "best_model": trainer.best_state if trainer.best_state is not None else {},
-        "optimizer": trainer.optimizer.state_dict() if (trainer.optimizer is not None and not s.finished) else {},
+        "optimizer": trainer.optimizer.state_dict() if trainer.optimizer is not None else {},
         "generator": trainer.splits.train_generator.get_state(),
         "history": trainer.history,
         "phases": [asdict(p) for p in trainer.summaries],
@@ -127,6 +128,7 @@ def load_state(trainer: Trainer) -> bool:
 
         trainer.summaries = [PhaseSummary(**p) for p in state["phases"]]
         trainer._last_record = trainer.history[-1]["iteration"] if trainer.history else 0
+        reopen_last_phase(trainer)
         if not loop.finished:
             trainer.enter_phase(loop.phase_index)
             if state["optimizer"] and trainer.optimizer is not None:
@@ -135,3 +137,19 @@ def load_state(trainer: Trainer) -> bool:
         raise CheckpointError(f"{path} is damaged: {type(exc).__name__}: {exc}".splitlines()[0]
                               + "; delete it to start over, or restore it") from None
     return True
+
+
+def reopen_last_phase(trainer: Trainer) -> None:
+    """A finished run whose last phase stopped at its iteration cap, resumed with a higher cap (e.g. more
+    ``training.iterations``), continues that phase from the network it ended with, its best and its count."""
+    loop = trainer.state
+    if not (loop.finished and trainer.summaries):
+        return
+    last = trainer.summaries[-1]
+    if last.stopped_by != "max_iterations" or trainer.protocol.phase(loop.phase_index).max_iterations <= last.iterations:
+        return
+    trainer.summaries.pop()
+    loop.finished = False
+    loop.phase_iteration, loop.phase_best_iteration, loop.phase_seconds = last.iterations, last.best_iteration, last.seconds
+    loop.phase_best, loop.phase_start = last.best_nmse_db, last.start_nmse_db
+    trainer.best_state = copy.deepcopy(trainer.net.state_dict())
