@@ -314,10 +314,10 @@ def test_quick_presets_run(tmp_path: Path, command: str, config: str) -> None:
     pytest.importorskip("skimage")
     from click.testing import CliRunner
 
-    from hno_framework.cli import main
+    from hno_framework.cli import cli
 
     out = tmp_path / command
-    result = CliRunner().invoke(main, ["experiment", command, str(EXAMPLES / config), "--quick", "--no-progress",
+    result = CliRunner().invoke(cli, ["experiment", command, str(EXAMPLES / config), "--quick", "--no-progress",
                                        "--set", f"output.dir={out}"])
     assert result.exit_code == 0, result.output
     assert (out / "results.json").is_file() and (out / "reconstructions.png").is_file()
