@@ -33,6 +33,10 @@ def test_checkpoint_carries_config_and_loads_weights_only(tiny_config) -> None:
     result = train(cfg, progress=False)
     payload = load_checkpoint(cfg.run_dir / "best.pt")
     assert payload["config"]["network"]["integrator"]["name"] == "2no"
+    for path in ("best.pt", "last.pt"):  # which distribution provided each component
+        providers = load_checkpoint(cfg.run_dir / path)["providers"]
+        assert providers["step"]["name"] == "lista" and providers["integrator"]["name"] == "2no"
+        assert providers["step"]["plugin"] == providers["integrator"]["plugin"] == "hno-framework"
     _, cfg2 = load_network(cfg.run_dir / "best.pt")
     assert cfg2 == cfg
     report = evaluate_checkpoint(cfg.run_dir / "best.pt")

@@ -42,6 +42,7 @@ from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
+from ..registry import network_providers
 from ..resources import check_memory
 from .callbacks import Callback, CallbackList
 from .distributed import is_main_process, join, leave
@@ -109,6 +110,7 @@ class Trainer:
         self.progress = progress and self.dist.is_main  # only rank 0 shows progress, logs and writes files
         self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
         self.protocol: TrainingProtocol = make_protocol(config, self.net)
+        self.providers = network_providers(config.network)  # which plugin built each component (checkpoints)
         from ..loggers.callback import LoggingCallback  # the config's loggers (logging: [...])
 
         loggers = LoggingCallback.from_config(config) if self.dist.is_main else None
@@ -175,8 +177,10 @@ class Trainer:
         return value
 
     def validate(self, depth: int | None = None) -> float:
-        """Validation NMSE (dB) at ``depth`` (default: the phase's); inf when not finite."""
-        value = self.dist.from_main(nmse_per_layer(self.net, self.validation, depth=depth or self.phase.depth)[-1])
+        """Validation NMSE (dB) at ``depth`` (default: the phase's); inf when not finite. The whole curve
+        x_0..x_depth stays in ``last_validation_curve`` (loggers read it instead of a second pass)."""
+        self.last_validation_curve = nmse_per_layer(self.net, self.validation, depth=depth or self.phase.depth)
+        value = self.dist.from_main(self.last_validation_curve[-1])
         return value if math.isfinite(value) else math.inf
 
     # -- checkpoints -----------------------------------------------------------------------------
@@ -254,7 +258,8 @@ class Trainer:
             if p.write_best and self.dist.is_main:
                 self.callbacks("on_checkpoint", self, save_best(self, self.best_state))
         record = {"iteration": s.iteration, "stage": p.stage, "phase": p.step, "depth": p.depth, "loss": loss,
-                  "lr": self.current_lr(), "validation_nmse_db": val, "best_validation_nmse_db": s.phase_best}
+                  "lr": self.current_lr(), "validation_nmse_db": val, "best_validation_nmse_db": s.phase_best,
+                  "validation_nmse_db_per_layer": list(self.last_validation_curve)}
         if s.iteration - self._last_record >= p.record_every or s.phase_iteration >= p.max_iterations:
             self.history.append(record)
             self._last_record = s.iteration

@@ -66,6 +66,7 @@ def save_state(trainer: Trainer) -> Path:
     s = trainer.state
     return save_checkpoint(trainer.run_dir / "last.pt", {
         "config": trainer.config.model_dump(mode="json"),
+        "providers": trainer.providers,
         "loop_format": LOOP_FORMAT,
         "protocol": trainer.protocol.name,
         "model": trainer.net.state_dict(),
@@ -82,7 +83,8 @@ def save_best(trainer: Trainer, model: dict[str, Tensor], best: float | None = N
     """Write ``best.pt``: the network ``model`` with its validation NMSE (default: the phase's best)."""
     value = trainer.state.phase_best if best is None else best
     return save_checkpoint(trainer.run_dir / "best.pt", {
-        "config": trainer.config.model_dump(mode="json"), "model": model, "iteration": trainer.state.iteration,
+        "config": trainer.config.model_dump(mode="json"), "providers": trainer.providers, "model": model,
+        "iteration": trainer.state.iteration,
         "best": value if math.isfinite(value) else None,
     })
 
