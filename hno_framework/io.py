@@ -104,7 +104,8 @@ class _RecordingFile:
         return getattr(self._fh, name)
 
 
-def _os_error(exc: OSError, path: Path) -> OSError:
+def with_path(exc: OSError, path: Path) -> OSError:
+    """``exc`` as it should reach the user: a full device becomes :class:`DiskFullError` naming ``path``."""
     if exc.errno == errno.ENOSPC:
         return DiskFullError(f"No space left on device while writing {path}; free some space or choose another output.dir")
     return exc
@@ -145,7 +146,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
         Path(tmp).unlink(missing_ok=True)
         cause = recorder.error if recorder is not None and recorder.error is not None else exc
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            raise _os_error(cause, path) from None
+            raise with_path(cause, path) from None
         raise
     return path
 

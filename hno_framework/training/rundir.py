@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import HNOError
-from ..io import pid_alive, remove_orphaned_tmp
+from ..io import pid_alive, remove_orphaned_tmp, with_path
 
 try:  # POSIX
     import fcntl
@@ -84,9 +84,13 @@ class RunLock:
             pid, host, _ = _holder(self.path)
             if pid:
                 self.stale = (pid, host)  # a lock file whose holder is gone: a killed run
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
+                os.fsync(fd)
+            except OSError as exc:
+                os.close(fd)
+                raise with_path(exc, self.path) from None
             self.fd = fd
             remove_orphaned_tmp(self.run_dir)  # temporary files of the killed run
             return self
