@@ -68,7 +68,7 @@ class Executor(ABC):
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Job]) -> Iterator[JobOutcome]:
         """Run ``fn(payload)`` for every job; yield outcomes in completion order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: an executor without workers has nothing to release
         """Release workers (pools, cluster connections)."""
 
     def __enter__(self) -> Executor:
