@@ -11,6 +11,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,22 +74,29 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
 
 # -- natural images (seed Tables 1 and 2) ---------------------------------------------------------
 def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: tuple[str, ...],
-                 images: Path | None, progress: bool) -> None:
+                 images: Path | None, progress: bool, executor: dict[str, Any]) -> None:
     """Run an image study (``hno_framework.experiments.image_runner``) and print its table."""
     from .experiments.image_runner import run_study
     from .experiments.image_study import load_study
 
     study = load_study(config, list(overrides), quick=quick, task=task, images=images)  # type: ignore[arg-type]
     command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
-    run = run_study(study, resume=resume, progress=progress, quick=quick, command=command)
+    with build_executor(**executor) as pool:
+        run = run_study(study, resume=resume, progress=progress, quick=quick, command=command, executor=pool)
     out = Path(study.output.dir)
     click.echo(f"{len(run.computed)} cells computed, {len(run.reused)} reused, in {run.seconds:.1f} s")
     click.echo((out / "results.md").read_text().split("95 % bootstrap")[0].split("## PSNR (dB) per image")[0].rstrip())
     click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figure: {out / 'reconstructions.png'}")
+    if run.failed:
+        for name, error in run.failed.items():
+            click.secho(f"FAILED {name}: {error}", fg="red", err=True)
+        raise click.ClickException(f"{len(run.failed)} cell(s) failed (the others are in the results); "
+                                   "fix the cause and rerun with --resume to train only those")
 
 
 def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
     """The options shared by ``hno experiment inpainting`` and ``image-cs``."""
+    fn = executor_options(fn)
     fn = click.option("--progress/--no-progress", default=True, show_default=True)(fn)
     fn = click.option("--images", type=click.Path(path_type=Path, file_okay=False),
                       help="your own photographs: a folder with train/ and test/ subfolders (png/jpg/bmp/tif)")(fn)
@@ -103,26 +111,26 @@ def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
 @experiment.command("inpainting")
 @_image_options
 def inpainting_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
-                   progress: bool) -> None:
+                   progress: bool, **executor: Any) -> None:
     """Natural-image inpainting (seed Table 1): PSNR of ISTA and each network on every test photograph.
 
     Writes, under the config's output.dir: one folder per network (checkpoints, result.json,
     reconstructions.pt); then results.json, results.md and reconstructions.png. See docs/images.md.
     """
-    _image_study("inpainting", config, quick, resume, overrides, images, progress)
+    _image_study("inpainting", config, quick, resume, overrides, images, progress, executor)
 
 
 @experiment.command("image-cs")
 @_image_options
 def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
-                 progress: bool) -> None:
+                 progress: bool, **executor: Any) -> None:
     """Natural-image compressive sensing (seed Table 2): mean PSNR per CS ratio of each network.
 
     Writes, under the config's output.dir: per CS ratio one folder per network (checkpoints,
     result.json, reconstructions.pt); then results.json, results.md and reconstructions.png.
     See docs/images.md.
     """
-    _image_study("image-cs", config, quick, resume, overrides, images, progress)
+    _image_study("image-cs", config, quick, resume, overrides, images, progress, executor)
 
 
 @experiment.command("converged")

@@ -306,6 +306,15 @@ def test_a_tiny_study_runs_end_to_end_on_a_folder(tmp_path: Path) -> None:
     assert again.computed == [] and len(again.reused) == 3
     text = (tmp_path / "out" / "results.md").read_text()
     assert "2NO-LISTA − LISTA" in text and (tmp_path / "out" / "reconstructions.png").is_file()
+    # the same study on two local worker processes: the same PSNR as serially, cell by cell
+    from hno_framework.executors import LocalExecutor
+
+    parallel = load_study(EXAMPLES / "inpainting.yaml", [*overrides, f"output.dir={tmp_path / 'out-local'}"],
+                          images=tmp_path / "imgs")
+    with LocalExecutor(2) as pool:
+        local = run_study(parallel, progress=False, executor=pool)
+    assert sorted(local.computed) == sorted(run.computed) and not local.failed
+    assert [r["psnr_db"] for r in local.results] == [r["psnr_db"] for r in run.results]
 
 
 @pytest.mark.slow

@@ -33,10 +33,12 @@ from ..composer import compose
 from ..config import parse_config
 from ..data import VALIDATION_OFFSET
 from ..evaluation import nmse_per_layer
+from ..executors import Executor, SerialExecutor
 from ..images.quality import bootstrap_psnr
 from ..images.sources import GrayImage, check_disjoint, load_images
 from ..network import UnrolledNetwork, count_learnable
 from ..problems import fixed_set, make_sampler
+from ..training import apply_threads
 from .errors import ExperimentError
 from .grid import deep_merge
 from .image_eval import ImageReconstruction, reconstruct
@@ -145,26 +147,34 @@ class StudyRun:
     results: list[dict[str, Any]]
     computed: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
+def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Executor job: cell ``payload["index"]`` of the study ``payload["study"]`` (a config dict), via :func:`run_cell`."""
+    study = ImageStudyConfig.model_validate(payload["study"])
+    return run_cell(study, study.cells()[payload["index"]], resume=payload["resume"], progress=payload["progress"])
+
+
 def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool = True, quick: bool = False,
-              command: str | None = None, log: Callable[[str], None] | None = None) -> StudyRun:
-    """Run every unfinished cell of ``study`` in order, then write the report into ``output.dir``."""
+              command: str | None = None, log: Callable[[str], None] | None = None,
+              executor: Executor | None = None) -> StudyRun:
+    """Run every unfinished cell of ``study`` on ``executor`` (default: serially, in this process), then write
+    the report of every finished cell into ``output.dir``. A failing cell is reported; the others finish."""
     log = log or tqdm.write
+    executor = executor or SerialExecutor()
     started = time.perf_counter()
-    threads = study.training.threads
-    if isinstance(threads, int):
-        torch.set_num_threads(threads)
+    apply_threads(study.training.threads)
     study_images(study)  # fail early on a bad split
     out = Path(study.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "study.json", study.model_dump(mode="json"))
     cells = study.cells()
     run = StudyRun(results=[])
-    bar = tqdm(total=len(cells), disable=not progress, desc=study.name, unit="cell", dynamic_ncols=True)
-    for cell in cells:
-        bar.set_postfix_str(f"{cell.setting} / {cell.network}", refresh=True)
+    results: dict[str, dict[str, Any]] = {}
+    jobs = []
+    for index, cell in enumerate(cells):
         try:
             done = finished(study, cell)
         except ExperimentError:
@@ -173,15 +183,27 @@ def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool =
             done = None  # a result of another config: recompute it (training resumes from last.pt)
         if done is not None:
             run.reused.append(cell.config.name)
+            results[cell.config.name] = done
         else:
-            done = run_cell(study, cell, resume=resume, progress=progress)
-            run.computed.append(cell.config.name)
+            jobs.append((cell.config.name, {"study": study.model_dump(mode="json"), "index": index, "resume": resume,
+                                            "progress": progress and executor.name == "serial"}))
+    bar = tqdm(total=len(cells), initial=len(run.reused), disable=not progress, desc=study.name, unit="cell",
+               dynamic_ncols=True)
+    for outcome in executor.map(run_cell_job, jobs):
+        if outcome.ok:
+            done = outcome.result
+            results[outcome.key] = done
+            run.computed.append(outcome.key)
             mean = sum(done["psnr_db"].values()) / len(done["psnr_db"])
-            log(f"{cell.config.name}: mean PSNR {mean:.2f} dB over {len(done['psnr_db'])} test images "
+            log(f"{outcome.key}: mean PSNR {mean:.2f} dB over {len(done['psnr_db'])} test images "
                 f"({done['wall_seconds']:.1f} s)")
-        run.results.append(done)
+        else:
+            assert outcome.failure is not None
+            run.failed[outcome.key] = outcome.failure.error
+            log(f"{outcome.key}: FAILED: {outcome.failure.error}")
         bar.update(1)
     bar.close()
+    run.results = [results[c.config.name] for c in cells if c.config.name in results]
     run.seconds = time.perf_counter() - started
     from .image_report import write_report
 
