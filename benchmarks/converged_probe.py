@@ -54,6 +54,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cpss-sum-loss": {"step": "lista-cpss", "loss": "sum"},
     "alista-base": {"step": "alista", "step_options": {"support_selection": True}},
     "alista-sum-loss": {"step": "alista", "step_options": {"support_selection": True}, "loss": "sum"},
+    "alista-lr-5e-3": {"step": "alista", "lr": 5e-3},
+    "alista-lr-2e-2": {"step": "alista", "lr": 2e-2},
+    "alista-all-layers": {"step": "alista", "lr": 5e-3, "loss": "all-layers"},
+    "lista-all-layers": {"loss": "all-layers"},
+    "alista-log-layers": {"step": "alista", "lr": 5e-3, "loss": "log-layers"},
+    "lista-log-layers": {"loss": "log-layers"},
+    "cpss-log-layers": {"step": "lista-cpss", "loss": "log-layers"},
     # stage-wise (LISTA-CPSS protocol, public API hno_framework.training.train), short patience
     "alista-stagewise": {"step": "alista", "protocol": "stagewise"},
     "lista-stagewise": {"step": "lista", "protocol": "stagewise"},
@@ -130,8 +137,15 @@ def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[s
         for group in opt.param_groups:
             group["lr"] = lr_at(v, it, iterations)
         b = splits.next_batch(64)
-        diff = net(b.y.to(dtype)) - b.x.to(dtype)
-        loss = 0.5 * diff.pow(2).sum() if v["loss"] == "sum" else diff.pow(2).mean()
+        if v["loss"] == "all-layers":  # deep supervision: ½Σ‖x_t − x*‖² summed over every layer t ≥ 1
+            traj = net.unroll(b.y.to(dtype), keep_trajectory=True).trajectory
+            loss = 0.5 * (traj[:, 1:] - b.x.to(dtype).unsqueeze(1)).pow(2).sum()
+        elif v["loss"] == "log-layers":  # Σ_t log Σ‖x_t − x*‖²: the sum of the layers' NMSE in dB (up to constants)
+            traj = net.unroll(b.y.to(dtype), keep_trajectory=True).trajectory
+            loss = (traj[:, 1:] - b.x.to(dtype).unsqueeze(1)).pow(2).sum(dim=(0, 2)).log().sum()
+        else:
+            diff = net(b.y.to(dtype)) - b.x.to(dtype)
+            loss = 0.5 * diff.pow(2).sum() if v["loss"] == "sum" else diff.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -154,7 +168,17 @@ def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[s
     test = make_test_set(net.problem, cfg)
     e, r = per_sample(net, type(test)(test.x.to(dtype), test.y.to(dtype)))
     est = bootstrap_nmse_db(e, r)
-    return {"variant": name, "settings": v, "iterations": iterations, "seed": seed, "seconds": seconds,
+    worst = e.sort(descending=True).values
+    tail = {"top_0.1%": float(worst[: len(e) // 1000].sum() / e.sum()), "top_1%": float(worst[: len(e) // 100].sum() / e.sum())}
+    with torch.no_grad():
+        traj = net.unroll(test.y[:2000].to(dtype), keep_trajectory=True).trajectory
+        layers = [10 * math.log10(float((traj[:, t] - test.x[:2000].to(dtype)).pow(2).sum() / test.x[:2000].pow(2).sum()))
+                  for t in range(1, traj.shape[1])]
+    scalars = {k: [round(float(x), 5) for x in t.detach().reshape(-1)] for k, t in net.named_parameters()
+               if t.numel() <= 16 and "layers." in k} if v["step"] == "alista" else {}
+    thetas = [round(float(layer.theta.detach()), 5) for layer in net.layers]
+    return {"variant": name, "settings": v, "iterations": iterations, "error_share_of_worst": tail,
+            "nmse_db_per_layer_first2000": layers, "theta": thetas, "scalars": scalars, "seed": seed, "seconds": seconds,
             "best_validation_db": best, "test_nmse_db": est.nmse_db, "ci_db": est.interval, "test_size": test_size,
             "eps_over_rms_median": (sorted(ratios)[len(ratios) // 2] if ratios else None), "curve": curve}
 

@@ -66,7 +66,7 @@ class Recipe(_Strict):
     protocol: Literal["phases", "stagewise"] = "phases"
     stagewise: dict[str, Any] = Field(default_factory=dict, description="training.stagewise options (protocol: stagewise)")
     phases: list[Phase]
-    loss: Literal["sum", "mean"] = "sum"
+    loss: Literal["sum", "mean", "all-layers", "log-layers"] = "sum"
     adam_eps: PositiveFloat = 1e-8
     batch_size: PositiveInt = 64
     validate_every: PositiveInt = 250
@@ -121,6 +121,7 @@ class ConvergedConfig(_Strict):
     settings: dict[str, Setting]
     networks: dict[str, NetworkSpec]
     recipe: Recipe
+    recipes: dict[str, Recipe] = Field(default_factory=dict, description="further named recipes (YAML anchors for networks' recipe)")
     fista: dict[str, Any] = Field(default_factory=lambda: {"iterations": 1000, "lambdas": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1]})
     cells: list[CellSpec]
     pairs: list[list[str]] = Field(default_factory=list, description="[base, hno] network names compared per setting")
@@ -197,6 +198,17 @@ def _validation_db(net: UnrolledNetwork, data: SignalBatch) -> float:
 # -- training ---------------------------------------------------------------------------------------
 
 def _loss(net: UnrolledNetwork, batch: SignalBatch, recipe: Recipe) -> torch.Tensor:
+    """``½Σ‖x_T − x*‖²`` (sum), ``mean((x_T − x*)²)`` (mean), ``½Σ_t Σ‖x_t − x*‖²`` over layers t ≥ 1
+    (all-layers, deep supervision) or ``Σ_t log Σ‖x_t − x*‖²`` (log-layers: the sum over layers of
+    the batch NMSE in dB up to constants, so each layer's relative error counts alike, as in
+    stage-wise training), plus the steps' auxiliary losses. Sums run over the batch."""
+    if recipe.loss in ("all-layers", "log-layers"):
+        out = net.unroll(batch.y, keep_trajectory=True)
+        assert out.trajectory is not None
+        sq = (out.trajectory[:, 1:] - batch.x.unsqueeze(1)).pow(2)  # (batch, T, n)
+        if recipe.loss == "log-layers":  # Σ_t log Σ‖x_t − x*‖²: every layer's NMSE (dB) counts alike
+            return sq.sum(dim=(0, 2)).log().sum() + out.aux_loss
+        return 0.5 * sq.sum() + out.aux_loss
     out = net.unroll(batch.y)
     diff = out.estimate - batch.x
     data_term = 0.5 * diff.pow(2).sum() if recipe.loss == "sum" else diff.pow(2).mean()

@@ -27,7 +27,7 @@ from .classical import iterations_to_reach
 from .statistics import difference_db, pooled_nmse_db, seed_spread
 
 if TYPE_CHECKING:
-    from .converged import ConvergedConfig
+    from .converged import ConvergedConfig, Recipe
 
 
 def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -91,6 +91,21 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             "machine": next((r["machine"] for rs in found.values() for r in rs), None)}
 
 
+LOSSES = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)", "mean": "mean squared error",
+          "all-layers": "½ Σ_t Σ‖x_t − x*‖² over the batch and every layer t (deep supervision)",
+          "log-layers": "Σ_t log Σ‖x_t − x*‖² over every layer t (the layers' batch NMSE in dB, summed)"}
+
+
+def describe_recipe(r: Recipe) -> str:
+    """One line: optimiser, batch, loss, dtype, phases (or stage-wise options), validation."""
+    phases = ", ".join(f"{p.iterations:,} it at lr {p.lr:g}" for p in r.phases)
+    how = (f"stage-wise (LISTA-CPSS protocol through `hno_framework.training.train`, base lr {r.phases[0].lr:g}, "
+           f"options {r.stagewise})" if r.protocol == "stagewise" else
+           f"phases {phases} ({r.iterations:,} iterations), each ending by restoring the parameters with the best validation NMSE")
+    return (f"Adam (ε = {r.adam_eps:g}), fresh batches of {r.batch_size}, loss {LOSSES[r.loss]}, {r.dtype}; {how}; "
+            f"validation on a fixed {r.validation_size:,}-sample set every {r.validate_every} iterations")
+
+
 def _saved(c: dict[str, Any]) -> str:
     if "fista_iterations_to_reach" not in c:
         return "–"
@@ -113,7 +128,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         if curves:
             plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
     r = cfg.recipe
-    phases = ", ".join(f"{p.iterations:,} it at lr {p.lr:g}" for p in r.phases)
+    own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
     lines = [
         f"# Converged comparison ({cfg.name})",
         "",
@@ -124,10 +139,8 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         (f"* Problem: Lasso, Φ {cfg.problem.get('m', 250)} × {cfg.problem.get('n', 500)} (N(0, 1/m), unit-norm columns; κ > 1 as the "
         "LISTA-CPSS generator), x* Bernoulli(0.1) × N(0, 1), λ = "
         f"{cfg.problem.get('lam', 0.4)} (θ init λ/L), T = {cfg.layers}, untied weights unless named otherwise."),
-        (f"* Training (every network, identical per pair): Adam (ε = {r.adam_eps:g}) on fresh batches of {r.batch_size}, "
-        f"loss {'½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)' if r.loss == 'sum' else 'mean squared error'}, "
-        f"{r.dtype}; phases: {phases} ({r.iterations:,} iterations); each phase ends by restoring the parameters with the best "
-        f"NMSE on a fixed {r.validation_size:,}-sample validation set (checked every {r.validate_every} iterations)."),
+        f"* Training (identical for the two networks of every pair): default recipe {describe_recipe(r)}.",
+        *(["* Networks with their own recipe:", *own] if own else []),
         (f"* Test: {cfg.test_size:,} fresh samples per setting, the same for every network. NMSE = 10 log10(Σ‖x̂ − x*‖² / Σ‖x*‖²); "
         "the interval is a 95 % percentile bootstrap over test samples (2,000 resamples). With several seeds the NMSE is that "
         "of the seeds' mean squared error and the seed spread (min … max of the per-seed NMSE) is given beside it."),
