@@ -111,6 +111,17 @@ def test_duplicate_yaml_key_names_key_and_line(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("base: &net {step: lista, layers: 3}\nnetwork:\n  <<: *net\n  layers: 2\ntraining: {lr: &lr 0.01}\n")
+    with pytest.raises(ConfigError, match="base: unknown key"):  # parsed: only the extra top-level key is refused
+        load_config(path)
+    data = yaml.safe_load(path.read_text())
+    del data["base"]
+    c = parse_config(data)
+    assert c.network.layers == 2 and c.network.step.name == "lista" and c.training.lr == 0.01
+
+
 def test_yaml_syntax_error_keeps_the_caret_line(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     text = "name: t\nnetwork: {step: lista, layers: 2\ntraining: {lr: 1}\n"
