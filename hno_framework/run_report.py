@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from .errors import CheckpointError
 from .inspection import CHECKPOINT_NAMES, Inspection, inspect_checkpoint, plot_inspection, table_rows
+from .io import read_json
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -77,7 +77,7 @@ def collect(run_dir: Path, *, test_size: int | None = None, resamples: int = 100
     inspection = inspect_checkpoint(run_dir, test_size=test_size, resamples=resamples)
     seconds = time.perf_counter() - start
     metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = read_json(metrics_path, "run metrics") if metrics_path.is_file() else {}
     config = load_checkpoint(inspection.checkpoint)["config"]
     return RunSection(run_dir, inspection, metrics, config, seconds)
 

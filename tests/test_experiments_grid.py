@@ -193,3 +193,26 @@ def test_cli_runs_a_grid_and_reports_errors_in_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "layers" in res.output
     res = runner.invoke(cli, ["experiment", "synthetic", str(path), "--network", "nope"])
     assert res.exit_code == 2 and "unknown network" in res.output
+
+
+def test_a_corrupt_cell_result_or_baseline_is_named(tmp_path: Path) -> None:
+    from hno_framework.io import CorruptFileError
+
+    grid = parse_grid(tiny_grid(tmp_path / "g", settings=[{"name": "noiseless"}]))
+    run_grid(grid, progress=False)
+    result = next((tmp_path / "g").rglob("result.json"))
+    result.write_bytes(b"\xff{not json")
+    with pytest.raises(CorruptFileError, match=r"cell result .*result\.json is corrupt: not UTF-8"):
+        run_grid(grid, progress=False, resume=True)
+    result.unlink()  # the cell is trained again; now break the baseline
+    classical = tmp_path / "g" / "noiseless" / "classical.json"
+    classical.write_text("{")
+    with pytest.raises(CorruptFileError, match=r"classical baseline .*classical\.json is corrupt: invalid JSON"):
+        run_grid(grid, progress=False, resume=True)
+
+
+def test_fresh_check_counts_cells_and_baselines_apart(tmp_path: Path) -> None:
+    grid = parse_grid(tiny_grid(tmp_path / "g", settings=[{"name": "noiseless"}]))
+    run_grid(grid, progress=False)
+    with pytest.raises(ExperimentError, match=r"2 cell\(s\) and 1 classical baseline\(s\)"):
+        run_grid(grid, progress=False)

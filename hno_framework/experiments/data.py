@@ -69,7 +69,7 @@ def load_or_create(path: Path, config: ExperimentConfig) -> SettingData:
         return fresh
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line advice
         raise ExperimentError(f"cannot read the saved data {path}: {type(exc).__name__}; delete it to regenerate it") from None
     missing = [k for k in KEYS if k not in saved]
     if missing:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from ..checkpoint import write_json
 from ..images.quality import bootstrap_psnr_difference, mean_interval
+from ..io import read_json
 from .image_study import ImageStudyConfig, ratio_name
 
 # Seed paper, Table 1 (Set11, 50 % missing pixels), column C.man.
@@ -223,7 +223,7 @@ def figure(study: ImageStudyConfig, out: Path, image: str) -> Path | None:
                 ax[col].set_axis_off()
                 continue
             recon = torch.load(cell.run_dir / RECONSTRUCTIONS_FILE, weights_only=True).get(image)
-            result = json.loads((cell.run_dir / "result.json").read_text())
+            result = read_json(cell.run_dir / "result.json", "cell result")
             if recon is None:
                 ax[col].set_axis_off()
                 continue

@@ -17,7 +17,6 @@ training), then writes the report (:mod:`.image_report`).
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from ..evaluation import nmse_per_layer
 from ..executors import Executor, SerialExecutor
 from ..images.quality import bootstrap_psnr
 from ..images.sources import GrayImage, check_disjoint, load_images
+from ..io import read_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems import fixed_set, make_sampler
 from ..training import apply_threads
@@ -132,7 +132,7 @@ def finished(study: ImageStudyConfig, cell: ImageCell) -> dict[str, Any] | None:
     path = cell.run_dir / RESULT_FILE
     if not path.is_file():
         return None
-    result = json.loads(path.read_text())
+    result = read_json(path, "cell result")
     if result.get("fingerprint") != study.cell_fingerprint(cell):
         raise ExperimentError(f"{path} was computed with a different config of cell {cell.config.name}; "
                               "pass --resume to recompute it (its training continues from last.pt, so a changed "

@@ -12,7 +12,6 @@ integrator is not registered are skipped with a warning. Finally :mod:`.report` 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -29,10 +28,12 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import write_json
 from ..evaluation import nmse_per_layer
+from ..executors import Executor, SerialExecutor
+from ..io import read_json
 from ..network import count_learnable
 from ..registry import Registry, get_registry
-from ..executors import Executor, SerialExecutor
 from ..training import Trainer, apply_threads
+from ..training.rundir import RunLock
 from .classical import TunedSolver, iterations_to_reach, solve, tune_lambda
 from .data import SettingData, load_or_create
 from .errors import ExperimentError
@@ -131,10 +132,12 @@ class GridRunner:
         if self.resume:
             return
         found = [c.config.name for c in cells if (c.run_dir / RESULT_FILE).is_file() or (c.run_dir / "last.pt").is_file()]
-        found += [s.name + "/" + CLASSICAL_FILE for s in self.settings if (self.out / s.name / CLASSICAL_FILE).is_file()]
-        if found:
+        baselines = [s.name + "/" + CLASSICAL_FILE for s in self.settings if (self.out / s.name / CLASSICAL_FILE).is_file()]
+        if found or baselines:
+            what = [f"{len(found)} cell(s)"] if found else []
+            what += [f"{len(baselines)} classical baseline(s)"] if baselines else []
             raise ExperimentError(
-                f"{self.out} already holds results of this grid ({len(found)} cells, e.g. {found[0]}); "
+                f"{self.out} already holds results of this grid ({' and '.join(what)}, e.g. {(found or baselines)[0]}); "
                 "pass --resume to continue it, or choose another output.dir"
             )
 
@@ -142,7 +145,7 @@ class GridRunner:
         path = cell.run_dir / RESULT_FILE
         if not path.is_file():
             return None
-        result = json.loads(path.read_text())
+        result = read_json(path, "cell result")
         if result.get("fingerprint") != cell.fingerprint:
             raise ExperimentError(
                 f"{path} was computed with a different config of cell {cell.config.name}; "
@@ -170,7 +173,7 @@ class GridRunner:
         key = fingerprint({"classical": ccfg.model_dump(mode="json"), "problem": self.grid.problem_for(setting).model_dump(mode="json"),
                            "sizes": [len(data.validation), len(data.test)]})
         if path.is_file():
-            saved = json.loads(path.read_text())
+            saved = read_json(path, "classical baseline")
             if saved.get("fingerprint") == key:
                 return saved
             if not self.resume:
@@ -247,7 +250,7 @@ class GridRunner:
         per_setting: dict[str, dict[str, Any]] = {}
         for setting in self.grid.settings:
             classical_path = self.out / setting.name / CLASSICAL_FILE
-            classical = json.loads(classical_path.read_text()) if classical_path.is_file() else None
+            classical = read_json(classical_path, "classical baseline") if classical_path.is_file() else None
             rows = []
             for net in networks:
                 for seed in self.grid.seeds:
@@ -255,7 +258,7 @@ class GridRunner:
                     path = cell.run_dir / RESULT_FILE
                     if not path.is_file():
                         continue
-                    result = json.loads(path.read_text())
+                    result = read_json(path, "cell result")
                     if result.get("fingerprint") != cell.fingerprint:
                         self.warn(f"leaving {path} out of the report: it was computed with a different config")
                         continue
@@ -335,9 +338,10 @@ def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     config = parse_config(payload["config"], "of a grid cell")
     data = SettingData.load(Path(payload["data"]))
-    trainer = Trainer(config, progress=payload["progress"], log=tqdm.write, validation=data.validation)
-    resumed = trainer.resume()  # the grid refused to start over results without --resume: a last.pt here is ours
-    fit = trainer.fit()
+    with RunLock(config.run_dir):  # two grids on one folder never train the same cell at once
+        trainer = Trainer(config, progress=payload["progress"], log=tqdm.write, validation=data.validation)
+        resumed = trainer.resume()  # the grid refused to start over results without --resume: a last.pt here is ours
+        fit = trainer.fit()
     device = next(iter(trainer.net.buffers())).device
     result = {
         **payload["meta"],
