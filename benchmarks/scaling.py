@@ -123,12 +123,12 @@ def overhead_part(repeat: int, m: int, n: int, layers: int) -> list[dict[str, An
             x_ref = hand_written(phi, W, theta, alpha, beta, y)
             same = torch.allclose(net(y), x_ref, atol=1e-5)
 
-            def ours(y: torch.Tensor = y) -> None:
+            def ours(y: torch.Tensor = y, net: Any = net) -> None:
                 net.zero_grad(set_to_none=True)
                 net(y).square().mean().backward()
 
-            def plain(y: torch.Tensor = y) -> None:
-                hand_written(phi, W, theta, alpha, beta, y).square().mean().backward()
+            def plain(y: torch.Tensor = y, args: tuple[Any, ...] = (phi, W, theta, alpha, beta)) -> None:
+                hand_written(*args, y).square().mean().backward()
 
             t_ours, t_plain = timed(ours, repeat), timed(plain, repeat)
             rows.append({"integrator": integrator, "batch": batch, "ours_ms": 1e3 * t_ours, "plain_ms": 1e3 * t_plain,

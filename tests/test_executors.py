@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from test_experiments_grid import tiny_grid
 
 from hno_framework.errors import ConfigError
 from hno_framework.executors import LocalExecutor, SerialExecutor, make_executor
@@ -18,8 +19,6 @@ from hno_framework.experiments.grid import parse_grid
 from hno_framework.experiments.runner import run_grid
 from hno_framework.training import resolve_device, resolve_threads
 from hno_framework.training.prepare import WORKERS_ENV
-
-from test_experiments_grid import tiny_grid
 
 
 # -- job functions (module level: picklable for worker processes) ---------------------------------
@@ -104,7 +103,7 @@ def test_unknown_executor_and_missing_device_are_one_line_errors() -> None:
         make_executor("threads")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no usable CUDA device; use training.device=auto or cpu"):
+        with pytest.raises(ConfigError, match=r"no usable CUDA device; use training\.device=auto or cpu"):
             resolve_device("cuda")
     with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
         resolve_device("gpu0")

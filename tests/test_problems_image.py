@@ -75,18 +75,18 @@ def test_missing_ratio_derives_m_and_must_agree_with_it() -> None:
 
 
 def test_config_errors_are_one_line_and_name_the_field() -> None:
-    with pytest.raises(ConfigError, match="problem.*patch_size"):
+    with pytest.raises(ConfigError, match=r"problem.*patch_size"):
         parse_config({"problem": {"kind": "cs", "n": 10, "patch_size": 4}, "network": {"step": "lista-cs"}})
 
 
 def test_non_square_n_is_rejected_with_the_fix() -> None:
     for kind in ("cs", "inpainting"):
-        with pytest.raises(ConfigError, match=f"'{kind}'.*n=500 is not a square.*patch_size"):
+        with pytest.raises(ConfigError, match=rf"'{kind}'.*n=500 is not a square.*patch_size"):
             build_problem(ProblemConfig(kind=kind, m=8, n=500))
 
 
 def test_kind_specific_errors() -> None:
-    with pytest.raises(ConfigError, match="inpainting.*m=250"):
+    with pytest.raises(ConfigError, match=r"inpainting.*m=250"):
         build_problem(ProblemConfig(kind="inpainting", patch_size=8))
     with pytest.raises(ConfigError, match="missing_ratio"):
         build_problem(ProblemConfig(kind="cs", patch_size=4, missing_ratio=0.5))

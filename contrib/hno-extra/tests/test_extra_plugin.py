@@ -72,7 +72,7 @@ def test_composable_from_a_yaml_config_with_builtins(tmp_path, step, integrator)
 
 
 def _run(*args: str, python: str = sys.executable) -> str:
-    proc = subprocess.run([python, *args], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([python, *args], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -117,7 +117,7 @@ def test_pip_install_list_compose_uninstall_in_a_fresh_venv(tmp_path):
 
     def pip(*args: str) -> None:
         proc = subprocess.run([py, "-m", "pip", "install", "-q", *args], capture_output=True, text=True,
-                              timeout=900, env=env)
+                              timeout=900, env=env, check=False)
         assert proc.returncode == 0, f"pip install {args} failed:\n{proc.stdout}\n{proc.stderr}"
 
     pip("torch==2.13.0")  # pinned: the CPU build, never an unpinned (CUDA) one
@@ -130,7 +130,7 @@ def test_pip_install_list_compose_uninstall_in_a_fresh_venv(tmp_path):
     assert "mlp-prox" in after["steps"] and "ssprk3" in after["integrators"], after
     assert f"hno-extra {md.version('hno-extra')}" in after["plugins"] and not after["broken"]
     listed = subprocess.run([str(venv / "bin" / "hno"), "list", "plugins", "--json"], capture_output=True,
-                            text=True, timeout=300, env=env)
+                            text=True, timeout=300, env=env, check=False)
     assert listed.returncode == 0, listed.stderr
     assert any(p["plugin"] == "hno-extra" for p in json.loads(listed.stdout))
 
@@ -149,7 +149,7 @@ def test_pip_install_list_compose_uninstall_in_a_fresh_venv(tmp_path):
     assert shape.strip() == "(3, 20)"
 
     proc = subprocess.run([py, "-m", "pip", "uninstall", "-y", "hno-extra"], capture_output=True, text=True,
-                          timeout=300, env=env)
+                          timeout=300, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     gone = json.loads(_run("-c", LIST_SCRIPT, python=py))
     assert gone["steps"] == before["steps"] and gone["integrators"] == before["integrators"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -46,7 +47,7 @@ def test_observed_order_matches_metadata():
     for n in (8, 16, 32, 64):
         scheme = SSPRK3(SSPRK3Options(h=1.0 / n), IntegratorLayout(num_layers=n)).double()
         errors.append((integrate(scheme, lambda x: x @ a.T, x0, n) - exact).norm().item())
-    observed = [math.log2(e0 / e1) for e0, e1 in zip(errors, errors[1:])]
+    observed = [math.log2(e0 / e1) for e0, e1 in itertools.pairwise(errors)]
     order = SSPRK3.describe(SSPRK3Options()).order
     assert all(abs(p - order) < 0.2 for p in observed), (errors, observed)
 
