@@ -357,7 +357,13 @@ def save_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) ->
 
 
 def _machine() -> str:
-    return f"{platform.machine()} {platform.processor() or ''} ({torch.get_num_threads()} torch thread), torch {torch.__version__}".replace("  ", " ")
+    """CPU model (from /proc/cpuinfo where there is one), torch threads and version."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        model = f"{names[0]} ({len(names)} logical CPUs)" if names else model
+    return f"{model}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
 
 
 def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int, *, resume: bool,
