@@ -83,7 +83,7 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                                                  energies, resamples=cfg.bootstrap_resamples)
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
                               "seeds": [len(found[(setting, base)]), len(found[(setting, hno)])],
-                              "verdict": "hno better" if high < 0 else "base better" if low > 0 else "no difference shown"})
+                              "verdict": f"{hno} better" if high < 0 else f"{base} better" if low > 0 else "no difference shown"})
     unfinished = [f"{c.setting}/{c.network}/seed{s}" for c in cfg.cells for s in c.seeds
                   if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
     return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
@@ -164,7 +164,8 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                      f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {c['core_hours']:.3f} | "
                      f"{_saved(c)} |")
     if summary["pairs"]:
-        lines += ["", "## HNO − base", "", "| setting | base | HNO | difference dB | 95 % CI | seeds (base, HNO) | verdict |",
+        lines += ["", "## Pairs: second − first (HNO − base; the last pair is the loss ablation)", "",
+                  "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | verdict |",
                   "|---|---|---|---|---|---|---|"]
         for p in summary["pairs"]:
             lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
