@@ -184,13 +184,22 @@ class StagewiseConfig(StrictModel):
     checkpoint_every: PositiveInt = Field(1000, description="iterations between resumable checkpoints (also at each phase end)")
 
 
+class LrPhase(StrictModel):
+    """One phase of ``protocol: phases``: ``iterations`` steps at the constant learning rate ``lr``."""
+
+    iterations: PositiveInt
+    lr: PositiveFloat
+
+
 class TrainingConfig(StrictModel):
     """Training of the unrolled network with fresh batches per iteration.
 
-    ``protocol``: ``end-to-end`` (default: the MSE of ``x_T``, ``iterations`` steps with a
-    ``schedule``) or ``stagewise`` (layer by layer as in LISTA-CPSS, options in ``stagewise``;
-    :mod:`hno_framework.training.stagewise`), both run by the one loop of :mod:`hno_framework.training`, by
-    ``hno train``, ``hno compare`` and ``hno experiment``; ``iterations`` and ``schedule`` are then unused).
+    ``protocol``: ``end-to-end`` (default: ``iterations`` steps with a ``schedule``), ``phases``
+    (constant-lr ``phases`` one after another, each starting from the best network so far with a
+    fresh optimizer) or ``stagewise`` (layer by layer as in LISTA-CPSS, options in ``stagewise``;
+    :mod:`hno_framework.training.stagewise`; ``iterations`` and ``schedule`` are then unused). All
+    run through the one loop of :mod:`hno_framework.training`, by ``hno train``, ``hno compare``
+    and ``hno experiment``. ``loss`` picks the objective (:mod:`hno_framework.training.losses`).
     """
 
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
@@ -211,11 +220,25 @@ class TrainingConfig(StrictModel):
         description="torch intra-op threads: auto = cores available to the process divided by the training "
         "processes running beside it (never more threads than cores); an int; or null to leave torch's default",
     )
-    protocol: Literal["end-to-end", "stagewise"] = Field(
+    protocol: Literal["end-to-end", "phases", "stagewise"] = Field(
         "end-to-end",
-        description="end-to-end or stagewise (layer-wise, LISTA-CPSS); both run by hno train, hno compare and hno experiment",
+        description="end-to-end, phases (constant-lr phases, each from the best network so far) or stagewise "
+        "(layer-wise, LISTA-CPSS); all run by hno train, hno compare and hno experiment",
     )
+    phases: list[LrPhase] = Field(default_factory=list, description="protocol: phases: [{iterations, lr}, ...]")
     stagewise: StagewiseConfig = Field(default_factory=StagewiseConfig, description="options of protocol: stagewise")
+    loss: Literal["mse", "sum", "all-layers", "log-layers"] = Field(
+        "mse",
+        description="mse: mean (x_T − x*)²; sum: ½Σ‖x_T − x*‖²; all-layers: ½Σ_t Σ‖x_t − x*‖²; log-layers: "
+        "Σ_t log Σ‖x_t − x*‖² (every layer's NMSE in dB counts alike; reaches published levels much faster)",
+    )
+    adam_eps: PositiveFloat = Field(1e-8, description="ε of Adam/AdamW")
+
+    @model_validator(mode="after")
+    def _phases_given(self) -> TrainingConfig:
+        if self.protocol == "phases" and not self.phases:
+            raise ValueError("protocol: phases needs a list training.phases of {iterations, lr}")
+        return self
 
 
 class OutputConfig(StrictModel):

@@ -1,7 +1,7 @@
 """The one training loop: every protocol (:mod:`.protocols`) runs through :class:`Trainer`.
 
 Per iteration: a fresh batch from the seeded training stream, the loss at the phase's depth
-(:func:`~.prepare.training_loss`), one optimizer step whose update is scaled by the phase's
+(``training.loss``, :func:`~.losses.training_loss`), one optimizer step whose update is scaled by the phase's
 per-entry learning-rate multipliers. Every ``validate_every`` iterations the validation NMSE at
 the phase's depth is measured; the phase keeps its best parameters (the network it starts from
 counts, so a "best" is never worse than where the phase began). A phase ends after
@@ -46,8 +46,9 @@ from ..registry import network_providers
 from ..resources import check_memory
 from .callbacks import Callback, CallbackList
 from .distributed import is_main_process, join, leave
+from .losses import training_loss
 from .optim import lr_factor, make_optimizer
-from .prepare import build_for_training, training_loss
+from .prepare import build_for_training
 from .protocols import Phase, TrainingProtocol, is_better, make_protocol
 from .result import TrainResult
 from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir

@@ -15,13 +15,14 @@ from ..config import TrainingConfig
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainingConfig, lr: float | None = None) -> torch.optim.Optimizer:
-    """``training.optimizer`` (adam, adamw, sgd with momentum 0.9) over ``params`` at ``lr`` (default ``training.lr``)."""
+    """``training.optimizer`` (adam, adamw with ε = ``training.adam_eps``; sgd with momentum 0.9) over
+    ``params`` at ``lr`` (default ``training.lr``)."""
     lr = cfg.lr if lr is None else lr
     params = list(params)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, eps=cfg.adam_eps)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr)
+        return torch.optim.AdamW(params, lr=lr, eps=cfg.adam_eps)
     return torch.optim.SGD(params, lr=lr, momentum=0.9)
 
 

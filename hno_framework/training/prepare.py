@@ -1,18 +1,16 @@
-"""Everything a run needs before its first step: threads, device, network, data, loss."""
+"""Everything a run needs before its first step: threads, device, network, data."""
 
 from __future__ import annotations
 
 import os
 
 import torch
-from torch import nn
 
 from ..composer import compose
-from ..config import ExperimentConfig, TrainingConfig
+from ..config import ExperimentConfig
 from ..data import DataSplits, make_splits
 from ..errors import ConfigError
 from ..network import UnrolledNetwork
-from ..problems.base import SignalBatch
 from .distributed import rank_device
 
 WORKERS_ENV = "HNO_WORKERS_BESIDE"
@@ -90,9 +88,3 @@ def build_for_training(config: ExperimentConfig) -> tuple[UnrolledNetwork, DataS
     device = rank_device(resolve_device(tcfg.device))
     net = compose(config).to(device)
     return net, make_splits(net.problem, config), device
-
-
-def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig, depth: int | None = None) -> torch.Tensor:
-    """``MSE(x_depth, x*) + aux_loss_weight · Σ aux`` on one batch (depth: all layers by default)."""
-    out = net.unroll(batch.y, depth=depth)
-    return nn.functional.mse_loss(out.estimate, batch.x) + cfg.aux_loss_weight * out.aux_loss

@@ -106,11 +106,39 @@ class EndToEnd(TrainingProtocol):
         )
 
 
+class Phases(TrainingProtocol):
+    """``training.phases`` one after another: every learnable parameter, depth T, constant learning rate per
+    phase, a fresh optimizer per phase, each phase starting from the best network so far (the best of the
+    previous phase is restored at its end). E.g. lr, lr/5, lr/50 as the reference codes' fine-tuning."""
+
+    name = "phases"
+    resume_ignore: ClassVar[dict[str, Any]] = {"training": {"iterations": True}}
+
+    @property
+    def num_phases(self) -> int:
+        return len(self.config.training.phases)
+
+    @property
+    def progress_total(self) -> int:
+        return sum(p.iterations for p in self.config.training.phases)
+
+    def phase(self, index: int) -> Phase:
+        tcfg = self.config.training
+        spec = tcfg.phases[index]
+        learnable = [p for p in self.net.parameters() if p.requires_grad]
+        return Phase(
+            index=index, stage=self.net.num_layers - 1, step=index, depth=self.net.num_layers, lr=spec.lr,
+            multipliers=[(p, None) for p in learnable], max_iterations=spec.iterations,
+            validate_every=tcfg.validate_every, checkpoint_every=tcfg.validate_every, record_every=tcfg.validate_every,
+            write_best=True, on_nonfinite="stop", label=f"phase {index + 1}/{self.num_phases} lr {spec.lr:g}",
+        )
+
+
 def make_protocol(config: ExperimentConfig, net: UnrolledNetwork) -> TrainingProtocol:
     """The protocol ``training.protocol`` names, for ``net``."""
     from .stagewise import Stagewise
 
-    protocols: dict[str, type[TrainingProtocol]] = {EndToEnd.name: EndToEnd, Stagewise.name: Stagewise}
+    protocols: dict[str, type[TrainingProtocol]] = {EndToEnd.name: EndToEnd, Phases.name: Phases, Stagewise.name: Stagewise}
     return protocols[config.training.protocol](config, net)
 
 
