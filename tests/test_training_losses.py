@@ -70,7 +70,7 @@ def test_phases_protocol_runs_each_phase_at_its_lr_from_the_best_so_far(tiny_con
 
 
 def test_phases_protocol_needs_phases(tiny_config) -> None:
-    with pytest.raises(ConfigError, match="protocol: phases needs a list training.phases"):
+    with pytest.raises(ConfigError, match=r"protocol: phases needs a list training\.phases"):
         load_config(tiny_config("nophases"), ["training.protocol=phases"])
 
 
