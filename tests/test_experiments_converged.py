@@ -85,21 +85,29 @@ def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_cell_resumes_to_the_same_network(tmp_path: Path) -> None:
-    from hno_framework.experiments.converged import Phase, experiment_config
+    from hno_framework.experiments.converged import cell_training_config, experiment_config
+    from hno_framework.training import Trainer
 
     cfg = load_converged_config(tiny_config(tmp_path))
     recipe = cfg.recipe
     config = experiment_config(cfg, "noiseless", "LISTA", 0, recipe)
     full, _ = train_cell(config, recipe, tmp_path / "a", resume=False, log=lambda m: None)
-    short = recipe.model_copy(update={"phases": [Phase(iterations=10, lr=1e-3)]})
-    train_cell(config, short, tmp_path / "b", resume=False, log=lambda m: None)  # stops at iteration 10 of phase 0
-    state = torch.load(tmp_path / "b" / "state.pt", weights_only=False)
-    state["stats"]["phase"], state["stats"]["phase_iteration"] = 0, 10  # as if killed right after the checkpoint
-    torch.save(state, tmp_path / "b" / "state.pt")
+    Trainer(cell_training_config(config, recipe, tmp_path / "b"), progress=False).fit(stop_after=10)  # "killed"
     resumed, stats = train_cell(config, recipe, tmp_path / "b", resume=True, log=lambda m: None)
     assert stats["iteration"] == 30
     for key, value in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
+
+
+def test_a_cell_trains_the_recipe_as_the_phases_protocol(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged import cell_training_config, experiment_config
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    training = cell_training_config(experiment_config(cfg, "noiseless", "LISTA", 0, cfg.recipe), cfg.recipe,
+                                    tmp_path).training
+    assert training.protocol == "phases" and training.threads == 1
+    assert [(p.iterations, p.lr) for p in training.phases] == [(p.iterations, p.lr) for p in cfg.recipe.phases]
+    assert training.adam_eps == cfg.recipe.adam_eps and training.validate_every == cfg.recipe.validate_every
 
 
 def test_a_stagewise_recipe_trains_through_the_public_api(tmp_path: Path) -> None:

@@ -20,8 +20,6 @@ validation NMSE are restored and the next phase starts with a fresh Adam state.
 
 from __future__ import annotations
 
-import copy
-import math
 import platform
 import re
 import time
@@ -36,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 from ..composer import compose
 from ..config import ExperimentConfig, format_validation_error, parse_config, read_mapping
 from ..data import make_splits, make_test_set
-from ..io import atomic_write, read_json, write_json
+from ..io import read_json, write_json
 from ..metrics import ratio_to_db
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
@@ -190,97 +188,7 @@ def per_sample_errors(net: UnrolledNetwork, data: SignalBatch, chunk: int = 1000
     return torch.cat(errs), data.x.double().pow(2).sum(dim=1)
 
 
-def _validation_db(net: UnrolledNetwork, data: SignalBatch) -> float:
-    e, r = per_sample_errors(net, data)
-    return ratio_to_db(e[:, -1].sum() / r.sum())[0]
-
-
 # -- training ---------------------------------------------------------------------------------------
-
-def _loss(net: UnrolledNetwork, batch: SignalBatch, recipe: Recipe) -> torch.Tensor:
-    """``½Σ‖x_T − x*‖²`` (sum), ``mean((x_T − x*)²)`` (mean), ``½Σ_t Σ‖x_t − x*‖²`` over layers t ≥ 1
-    (all-layers, deep supervision) or ``Σ_t log Σ‖x_t − x*‖²`` (log-layers: the sum over layers of
-    the batch NMSE in dB up to constants, so each layer's relative error counts alike, as in
-    stage-wise training), plus the steps' auxiliary losses. Sums run over the batch."""
-    if recipe.loss in ("all-layers", "log-layers"):
-        out = net.unroll(batch.y, keep_trajectory=True)
-        assert out.trajectory is not None
-        sq = (out.trajectory[:, 1:] - batch.x.unsqueeze(1)).pow(2)  # (batch, T, n)
-        if recipe.loss == "log-layers":  # Σ_t log Σ‖x_t − x*‖²: every layer's NMSE (dB) counts alike
-            return sq.sum(dim=(0, 2)).log().sum() + out.aux_loss
-        return 0.5 * sq.sum() + out.aux_loss
-    out = net.unroll(batch.y)
-    diff = out.estimate - batch.x
-    data_term = 0.5 * diff.pow(2).sum() if recipe.loss == "sum" else diff.pow(2).mean()
-    return data_term + out.aux_loss
-
-
-def train_cell(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resume: bool,
-               log: Callable[[str], None] = print) -> tuple[UnrolledNetwork, dict[str, Any]]:
-    """Train one network cell with ``recipe``; checkpoint ``run_dir/state.pt``; return the best network and stats.
-
-    Cost is measured as this process's CPU time (``time.process_time``) summed over resumed
-    sessions: with one thread, core-seconds.
-    """
-    net = compose(config)
-    splits = make_splits(net.problem, config)
-    dtype = net.problem.phi.dtype
-    validation = SignalBatch(splits.validation.x.to(dtype), splits.validation.y.to(dtype))
-    params = [p for p in net.parameters() if p.requires_grad]
-    state_path = run_dir / "state.pt"
-    st: dict[str, Any] = {"phase": 0, "phase_iteration": 0, "iteration": 0, "best": _validation_db(net, validation),
-                          "best_state": copy.deepcopy(net.state_dict()), "cpu_seconds": 0.0, "wall_seconds": 0.0,
-                          "history": []}
-    optimizer_state = None
-    if resume and state_path.is_file():
-        saved = torch.load(state_path, map_location="cpu", weights_only=False)
-        net.load_state_dict(saved["model"])
-        splits.train_generator.set_state(saved["generator"])
-        optimizer_state = saved["optimizer"]
-        st = saved["stats"]
-        log(f"{config.name}: resumed at iteration {st['iteration']} (phase {st['phase']})")
-    cpu0, wall0 = time.process_time() - st["cpu_seconds"], time.perf_counter() - st["wall_seconds"]
-
-    def save() -> None:
-        st["cpu_seconds"], st["wall_seconds"] = time.process_time() - cpu0, time.perf_counter() - wall0
-        payload = {"model": net.state_dict(), "optimizer": opt.state_dict(), "generator": splits.train_generator.get_state(),
-                   "stats": st}
-        atomic_write(state_path, lambda fh: torch.save(payload, fh))
-
-    while st["phase"] < len(recipe.phases):
-        phase = recipe.phases[st["phase"]]
-        opt = torch.optim.Adam(params, lr=phase.lr, eps=recipe.adam_eps)
-        if optimizer_state is not None:
-            opt.load_state_dict(optimizer_state)
-            optimizer_state = None
-        while st["phase_iteration"] < phase.iterations:
-            batch = splits.next_batch(recipe.batch_size)
-            loss = _loss(net, SignalBatch(batch.x.to(dtype), batch.y.to(dtype)), recipe)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            st["phase_iteration"] += 1
-            st["iteration"] += 1
-            if not math.isfinite(float(loss.detach())):
-                raise ExperimentError(f"{config.name}: loss is not finite at iteration {st['iteration']}; lower the lr")
-            if st["phase_iteration"] % recipe.validate_every == 0 or st["phase_iteration"] == phase.iterations:
-                val = _validation_db(net, validation)
-                st["history"].append([st["iteration"], val])
-                if val < st["best"]:
-                    st["best"], st["best_state"] = val, copy.deepcopy(net.state_dict())
-            if st["iteration"] % recipe.checkpoint_every == 0:
-                save()
-        net.load_state_dict(st["best_state"])  # each phase continues from the best network so far
-        log(f"{config.name}: phase {st['phase']} (lr {phase.lr:g}) done at iteration {st['iteration']}, "
-            f"best validation {st['best']:.2f} dB")
-        st["phase"] += 1
-        st["phase_iteration"] = 0
-        save()
-    st["cpu_seconds"], st["wall_seconds"] = time.process_time() - cpu0, time.perf_counter() - wall0
-    net.load_state_dict(st["best_state"])
-    stats = {k: st[k] for k in ("iteration", "best", "cpu_seconds", "wall_seconds", "history")}
-    return net, stats
-
 
 class CpuMeter:
     """CPU seconds of this process spent on a cell, added to those of earlier (killed) sessions, which
@@ -312,27 +220,46 @@ class CpuMeter:
         return total
 
 
-def train_cell_stagewise(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resume: bool,
-                         log: Callable[[str], None] = print) -> tuple[UnrolledNetwork, dict[str, Any]]:
-    """Stage-wise training through :func:`hno_framework.training.train` (resumable); the best network and stats."""
+RECIPE_LOSS = {"mean": "mse", "sum": "sum", "all-layers": "all-layers", "log-layers": "log-layers"}
+"""A recipe's loss name -> ``training.loss`` (:mod:`hno_framework.training.losses`)."""
+
+
+def cell_training_config(config: ExperimentConfig, recipe: Recipe, run_dir: Path) -> ExperimentConfig:
+    """The config the one training loop runs for a cell: ``protocol: phases`` with the recipe's constant-lr
+    phases (or ``stagewise`` with its options, base lr = ``phases[0].lr``), its loss, Adam ε and intervals."""
+    data = config.model_dump(mode="json")
+    data["name"] = recipe.protocol
+    data["output"] = {**data.get("output", {}), "dir": str(run_dir)}
+    training = {"threads": 1, "loss": RECIPE_LOSS[recipe.loss], "adam_eps": recipe.adam_eps,
+                "validate_every": recipe.validate_every, "lr": recipe.phases[0].lr}
+    if recipe.protocol == "stagewise":
+        training.update(protocol="stagewise", stagewise={**data["training"].get("stagewise", {}), **recipe.stagewise})
+    else:
+        training.update(protocol="phases", phases=[p.model_dump() for p in recipe.phases],
+                        iterations=recipe.iterations)
+    data["training"].update(training)
+    return parse_config(data, f"converged cell {config.name}")
+
+
+def train_cell(config: ExperimentConfig, recipe: Recipe, run_dir: Path, *, resume: bool,
+               log: Callable[[str], None] = print) -> tuple[UnrolledNetwork, dict[str, Any]]:
+    """Train one network cell with ``recipe`` through :func:`hno_framework.training.train` (resumable from its
+    ``last.pt``); return the best network and stats. Cost is this process's CPU time summed over resumed
+    sessions (:class:`CpuMeter`): with one thread, core-seconds."""
     from ..checkpoint import load_network
     from ..training import train
 
-    data = config.model_dump(mode="json")
-    data["name"] = "stagewise"
-    data["output"] = {**data.get("output", {}), "dir": str(run_dir)}
-    data["training"].update(protocol="stagewise", lr=recipe.phases[0].lr, threads=1,
-                            stagewise={**data["training"].get("stagewise", {}), **recipe.stagewise})
-    cfg = parse_config(data, f"stage-wise cell {config.name}")
+    cfg = cell_training_config(config, recipe, run_dir)
     meter = CpuMeter(run_dir / "cpu.json")
     start = time.perf_counter()
     try:
-        result = train(cfg, resume=resume, progress=False)
+        result = train(cfg, resume=resume and (cfg.run_dir / "last.pt").is_file(), progress=False)
     finally:
         cpu = meter.stop()
-    net, _ = load_network(run_dir / "stagewise" / "best.pt")
+    net, _ = load_network(cfg.run_dir / "best.pt")
     history = [[h.get("iteration"), h.get("validation_nmse_db")] for h in result.history]
-    log(f"{config.name}: stage-wise done, {result.iterations} iterations, best validation {result.best_validation_nmse_db:.2f} dB")
+    log(f"{config.name}: {recipe.protocol} done, {result.iterations} iterations, "
+        f"best validation {result.best_validation_nmse_db:.2f} dB")
     return net, {"iteration": result.iterations, "best": result.best_validation_nmse_db, "cpu_seconds": cpu,
                  "wall_seconds": time.perf_counter() - start, "history": history[:: max(1, len(history) // 400)]}
 
@@ -372,8 +299,7 @@ def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int
     recipe = spec.recipe or cfg.recipe
     result_path, run_dir = cell_paths(cfg, setting, network, seed)
     config = experiment_config(cfg, setting, network, seed, recipe)
-    trainer = train_cell_stagewise if recipe.protocol == "stagewise" else train_cell
-    net, stats = trainer(config, recipe, run_dir, resume=resume, log=log)
+    net, stats = train_cell(config, recipe, run_dir, resume=resume, log=log)
     test = make_test_set(net.problem, config, cfg.test_size)
     dtype = net.problem.phi.dtype
     errors, energies = per_sample_errors(net, SignalBatch(test.x.to(dtype), test.y.to(dtype)))
