@@ -6,15 +6,17 @@ config (``examples/converged/converged.yaml``) in the listed order, one at a tim
 * each finished cell writes ``<results>/cells/<setting>/<network slug>/seed<k>.json`` (NMSE per
   layer on a ≥ 10,000-sample test set, 95 % bootstrap interval, iterations, CPU core-hours) and
   the per-sample squared errors of the final layer (``seed<k>.errors.npy``, float32), at once;
-* a cell being trained checkpoints every ``recipe.checkpoint_every`` iterations under
-  ``<runs>/<setting>/<slug>/seed<k>/state.pt``; with ``resume`` it continues from there;
+* a cell trains through the one training loop (:func:`hno_framework.training.train`) into
+  ``<runs>/<setting>/<slug>/seed<k>/<protocol>/`` (``last.pt`` at every validation, ``best.pt``);
+  with ``resume`` it continues from its ``last.pt``;
 * finished cells are never retrained; after every cell the report (README.md, results.json,
   figures) is regenerated from the cell files alone (:mod:`.converged_report`).
 
-The recipe (``recipe``) is a sequence of constant-lr phases of Adam on fresh batches, with the
-loss ``½ Σ‖x̂ − x*‖²`` over the batch (the reference code's ``l2_loss``; ``loss: mean`` gives the
-mean-reduced MSE) and Adam's ε configurable. At the end of each phase the parameters with the best
-validation NMSE are restored and the next phase starts with a fresh Adam state.
+The recipe (``recipe``) is a sequence of constant-lr phases of Adam on fresh batches
+(``training.protocol: phases``), with its ``loss`` (``training.loss``: ``sum`` is the reference
+code's ``l2_loss``, ``mean`` the mean-reduced MSE, ``log-layers`` the recipe's default objective)
+and Adam's ε. At the end of each phase the parameters with the best validation NMSE are restored and
+the next phase starts with a fresh Adam state. ``protocol: stagewise`` trains layer by layer instead.
 ``FISTA`` cells (``algorithm: fista``) tune λ on the validation set and report "iterations saved".
 """
 
