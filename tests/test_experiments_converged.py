@@ -121,3 +121,13 @@ def test_a_stagewise_recipe_trains_through_the_public_api(tmp_path: Path) -> Non
     res = run_network_cell(cfg, "noiseless", "LISTA", 0, resume=False, log=lambda m: None)
     assert res["recipe"]["protocol"] == "stagewise" and 0 < res["iterations"] <= 3 * 3 * 10
     assert res["core_hours"] > 0 and math.isfinite(res["final_nmse_db"])
+
+
+def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
+    from hno_framework.experiments.converged_report import verdict
+
+    assert verdict("A", "B", -1.0, 0.5, [-30.0], [-31.0]) == "no difference shown"
+    assert verdict("A", "B", -2.0, -1.0, [-30.0], [-31.5]).startswith("B better (provisional")
+    assert verdict("A", "B", 1.0, 2.0, [-30.0] * 3, [-28.0] * 3) == "A better"
+    assert verdict("A", "B", -2.0, -1.0, [-30.0, -31.0, -33.0], [-31.5, -32.0, -32.5]) == (
+        "no difference shown (per-seed ranges overlap)")

@@ -81,9 +81,10 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                 energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
                 point, low, high = difference_db(_errors(found[(setting, base)]), _errors(found[(setting, hno)]),
                                                  energies, resamples=cfg.bootstrap_resamples)
+                a = [r["final_nmse_db"] for r in found[(setting, base)]]
+                b = [r["final_nmse_db"] for r in found[(setting, hno)]]
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
-                              "seeds": [len(found[(setting, base)]), len(found[(setting, hno)])],
-                              "verdict": f"{hno} better" if high < 0 else f"{base} better" if low > 0 else "no difference shown"})
+                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b)})
     unfinished = [f"{c.setting}/{c.network}/seed{s}" for c in cfg.cells for s in c.seeds
                   if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
     return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
@@ -111,6 +112,19 @@ def _saved(c: dict[str, Any]) -> str:
         return "–"
     k = c["fista_iterations_to_reach"]
     return "FISTA does not reach it" if k is None else f"{c['iterations_saved']:,} (FISTA needs {k:,})"
+
+
+def verdict(first: str, second: str, low: float, high: float, first_db: list[float], second_db: list[float]) -> str:
+    """Which network is better, claimed only when the paired interval of ``second − first`` excludes 0
+    and, with ≥ 3 seeds each, the per-seed NMSE ranges do not overlap; provisional with fewer seeds."""
+    if low <= 0 <= high:
+        return "no difference shown"
+    better = second if high < 0 else first
+    if min(len(first_db), len(second_db)) < 3:
+        return f"{better} better (provisional: < 3 seeds, the interval covers test samples only)"
+    if max(second_db) < min(first_db) or max(first_db) < min(second_db):
+        return f"{better} better"
+    return "no difference shown (per-seed ranges overlap)"
 
 
 def _fmt(x: float | None) -> str:
