@@ -53,7 +53,7 @@ def grid_part(settings: list[str], workers: int, executors: list[str]) -> dict[s
     finals: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in executors:
-            grid = load_grid(GRID, [f"output.dir={tmp}/{name}", "training.threads=auto"], quick=True)
+            grid = load_grid(GRID, [f"output.dir={tmp}/{name}", "training.threads=1"], quick=True)
             start = time.perf_counter()
             with make_executor(name, 1 if name == "serial" else workers) as ex:
                 run = run_grid(grid, progress=False, settings=settings or None, executor=ex)

@@ -37,7 +37,7 @@ from ..training.rundir import RunLock
 from .classical import TunedSolver, iterations_to_reach, solve, tune_lambda
 from .data import SettingData, load_or_create
 from .errors import ExperimentError
-from .grid import Cell, GridConfig, NetworkSpec, SettingSpec, fingerprint
+from .grid import Cell, ClassicalConfig, GridConfig, NetworkSpec, SettingSpec, fingerprint
 
 RESULT_FILE = "result.json"
 CLASSICAL_FILE = "classical.json"
@@ -167,7 +167,9 @@ class GridRunner:
         return cell.config.name, payload
 
     # -- classical -------------------------------------------------------------------------------
-    def run_classical(self, setting: SettingSpec, data: SettingData) -> dict[str, Any]:
+    def classical_job(self, setting: SettingSpec, data: SettingData) -> tuple[str, dict[str, Any]] | None:
+        """The executor job computing ``setting``'s ISTA/FISTA baselines, or None when a saved
+        ``classical.json`` of the same config exists (a different one is refused without ``resume``)."""
         ccfg = self.grid.classical
         path = self.out / setting.name / CLASSICAL_FILE
         key = fingerprint({"classical": ccfg.model_dump(mode="json"), "problem": self.grid.problem_for(setting).model_dump(mode="json"),
@@ -175,30 +177,13 @@ class GridRunner:
         if path.is_file():
             saved = read_json(path, "classical baseline")
             if saved.get("fingerprint") == key:
-                return saved
+                return None
             if not self.resume:
                 raise ExperimentError(f"{path} exists; pass --resume or choose another output.dir")
-        tune_set = data.validation.slice(0, ccfg.tune_size or len(data.validation))
-        tune_iterations = ccfg.tune_iterations or ccfg.iterations
-        solvers: dict[str, Any] = {}
-        bar = tqdm(total=len(ccfg.algorithms) * (len(ccfg.lambdas) + 1), disable=not self.progress, leave=False,
-                   desc=f"{setting.name}: ISTA/FISTA", unit="run", dynamic_ncols=True)
-        start = time.perf_counter()
-        for algorithm in ccfg.algorithms:
-            table = {}
-            for lam in ccfg.lambdas:
-                tuned = tune_lambda(data.phi, tune_set, [lam], tune_iterations, algorithm)
-                table.update(tuned.validation_nmse_db)
-                bar.update(1)
-            best = min(table, key=lambda lam: table[lam])
-            run = solve(data.phi, data.test, best, ccfg.iterations, algorithm)
-            bar.update(1)
-            solvers[algorithm] = TunedSolver(algorithm, best, table, run).as_dict()
-        bar.close()
-        result = {"solvers": solvers, "iterations": ccfg.iterations, "tune_size": len(tune_set),
-                  "tune_iterations": tune_iterations, "seconds": time.perf_counter() - start, "fingerprint": key}
-        write_json(path, result)
-        return result
+        return f"{setting.name}/{CLASSICAL_FILE}", {
+            "kind": "classical", "classical": ccfg.model_dump(mode="json"), "fingerprint": key, "path": str(path),
+            "data": str(self.out / setting.name / DATA_FILE), "setting": setting.name,
+            "progress": self.progress and self.executor.name == "serial"}
 
     # -- the grid --------------------------------------------------------------------------------
     def run(self) -> GridRun:
@@ -211,13 +196,14 @@ class GridRunner:
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "grid.json", self.grid.model_dump(mode="json"))
         run = GridRun(results={}, skipped_networks=dict(self.skipped))
-        jobs = []
-        for setting in self.settings:  # data and classical baselines first, in this process
+        jobs: list[tuple[str, dict[str, Any]]] = []
+        for setting in self.settings:  # the data in this process; classical baselines and cells as jobs
             setting_cells = [c for c in cells if c.setting.name == setting.name]
             reference = setting_cells[0] if setting_cells else self.grid.cell(setting, self.grid.networks[0], self.grid.seeds[0])
             data = load_or_create(self.out / setting.name / DATA_FILE, reference.config)
-            if self.grid.classical.enabled:
-                self.run_classical(setting, data)
+            baseline = self.classical_job(setting, data) if self.grid.classical.enabled else None
+            if baseline is not None:
+                jobs.insert(0, baseline)  # the longest jobs first
             for cell in setting_cells:
                 if self._finished(cell) is not None:
                     run.reused.append(cell.config.name)
@@ -225,7 +211,10 @@ class GridRunner:
                     jobs.append(self.cell_job(cell))
         outer = tqdm(total=len(cells), initial=len(run.reused), disable=not self.progress, desc=self.grid.name,
                      unit="cell", dynamic_ncols=True)
-        for outcome in self.executor.map(run_cell_job, jobs):
+        for outcome in self.executor.map(run_grid_job, jobs):
+            if outcome.ok and outcome.key.endswith(CLASSICAL_FILE):
+                self.log(f"{outcome.key}: ISTA/FISTA tuned ({outcome.result['seconds']:.1f} s)")
+                continue
             if outcome.ok:
                 done = outcome.result
                 run.trained.append(outcome.key)
@@ -328,6 +317,40 @@ class GridRunner:
             "networks": entries,
             "classical": classical,
         }
+
+
+def run_grid_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Executor job of a grid: a setting's classical baselines or one cell."""
+    return run_classical_job(payload) if payload.get("kind") == "classical" else run_cell_job(payload)
+
+
+def run_classical_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """ISTA/FISTA with λ tuned on (part of) the validation set, run on the test set; writes and returns
+    the setting's ``classical.json``."""
+    ccfg = ClassicalConfig.model_validate(payload["classical"])
+    data = SettingData.load(Path(payload["data"]))
+    tune_set = data.validation.slice(0, ccfg.tune_size or len(data.validation))
+    tune_iterations = ccfg.tune_iterations or ccfg.iterations
+    solvers: dict[str, Any] = {}
+    bar = tqdm(total=len(ccfg.algorithms) * (len(ccfg.lambdas) + 1), disable=not payload["progress"], leave=False,
+               desc=f"{payload['setting']}: ISTA/FISTA", unit="run", dynamic_ncols=True)
+    start = time.perf_counter()
+    for algorithm in ccfg.algorithms:
+        table: dict[float, float] = {}
+        for lam in ccfg.lambdas:
+            tuned = tune_lambda(data.phi, tune_set, [lam], tune_iterations, algorithm)
+            table.update(tuned.validation_nmse_db)
+            bar.update(1)
+        best = min(table, key=lambda lam: table[lam])
+        run = solve(data.phi, data.test, best, ccfg.iterations, algorithm)
+        bar.update(1)
+        solvers[algorithm] = TunedSolver(algorithm, best, table, run).as_dict()
+    bar.close()
+    result = {"solvers": solvers, "iterations": ccfg.iterations, "tune_size": len(tune_set),
+              "tune_iterations": tune_iterations, "seconds": time.perf_counter() - start,
+              "fingerprint": payload["fingerprint"]}
+    write_json(Path(payload["path"]), result)
+    return result
 
 
 def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
