@@ -103,7 +103,6 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, *, progress: bool = True, log: Callable[[str], None] = print,
                  validation: SignalBatch | None = None, callbacks: Sequence[Callback] = ()) -> None:
         self.config = config
-        self.progress = progress
         self.log = log
         self.run_dir = config.run_dir
         self.net, self.splits, self.device = build_for_training(config)
@@ -145,9 +144,9 @@ class Trainer:
         """Make phase ``index`` current: its parameters, multipliers and a fresh optimizer."""
         self.phase: Phase = self.protocol.phase(index)
         self.state.phase_index = index
-        params = [p for p, _ in self.phase.multipliers]
+        self.params = [p for p, _ in self.phase.multipliers]  # what trains in this phase
         self.scaled = [(p, m.to(self.device)) for p, m in self.phase.multipliers if m is not None]
-        self.optimizer = make_optimizer(params, self.config.training, self.phase.lr) if params else None
+        self.optimizer = make_optimizer(self.params, self.config.training, self.phase.lr) if self.params else None
 
     def current_lr(self) -> float:
         p = self.phase
@@ -164,12 +163,12 @@ class Trainer:
         loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        value = self.dist.average_gradients([p for p, _ in self.phase.multipliers], loss)  # several processes
-        self.nonfinite = nonfinite_name(self.net, [p for p, _ in self.phase.multipliers], grad=True)
+        value = self.dist.average_gradients(self.params, loss)  # several processes
+        self.nonfinite = nonfinite_name(self.net, self.params, grad=True)
         if math.isfinite(value) and self.nonfinite is not None:
             return math.nan  # no step on a non-finite gradient: the parameters stay the last good ones
         if tcfg.grad_clip:
-            nn.utils.clip_grad_norm_([p for p, _ in self.phase.multipliers], tcfg.grad_clip)
+            nn.utils.clip_grad_norm_(self.params, tcfg.grad_clip)
         before = [(p, p.detach().clone(), m) for p, m in self.scaled]
         self.optimizer.step()
         with torch.no_grad():
@@ -309,7 +308,7 @@ class Trainer:
                     self._end_phase(stop)
                     tick = time.perf_counter()
                 elif s.phase_iteration % self.phase.checkpoint_every == 0:
-                    bad = nonfinite_name(self.net, [p for p, _ in self.phase.multipliers])
+                    bad = nonfinite_name(self.net, self.params)
                     if bad is not None and self._diverged(f"parameter {bad}"):
                         self._end_phase("non-finite")
                         tick = time.perf_counter()
