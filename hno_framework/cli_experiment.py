@@ -140,13 +140,15 @@ def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, 
 @click.option("--cell", "cells", multiple=True, help="run only this cell, as SETTING/NETWORK (repeatable)")
 @click.option("--max-cells", type=int, default=None, help="stop after training this many cells")
 @click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
+@executor_options
 def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells: tuple[str, ...], max_cells: int | None,
-                  report_only: bool) -> None:
+                  report_only: bool, **executor: Any) -> None:
     """Converged comparison (issue 11): baselines at their published NMSE, HNO pairs, intervals.
 
-    Trains the config's cells in order, one network × setting × seed at a time, writing each
-    finished cell to <results>/cells/ at once and regenerating <results>/README.md,
-    results.json and figures after each. Run single-threaded: OMP_NUM_THREADS=1.
+    Trains the config's unfinished cells (one network × setting × seed each; serially in order, or
+    several at a time with --executor local --workers 2), writing each finished cell to
+    <results>/cells/ at once and regenerating <results>/README.md, results.json and figures after
+    each. Every cell trains single-threaded.
     """
     import torch
 
@@ -158,7 +160,10 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
     if report_only:
         click.echo(f"report: {write_report(cfg, str(config))}")
         return
-    written = run_converged(cfg, resume=resume, only=list(cells) or None, max_cells=max_cells,
-                            log=lambda m: click.echo(m, err=True))
+    if executor["executor"] is None:
+        executor["executor"] = "serial"  # one cell at a time unless asked: cells are long and keep their order
+    with build_executor(**executor) as pool:
+        written = run_converged(cfg, resume=resume, only=list(cells) or None, max_cells=max_cells,
+                                log=lambda m: click.echo(m, err=True), executor=pool)
     write_report(cfg, str(config))
     click.echo(f"{len(written)} cells finished in this run; report: {cfg.output.results / 'README.md'}")

@@ -131,3 +131,18 @@ def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
     assert verdict("A", "B", 1.0, 2.0, [-30.0] * 3, [-28.0] * 3) == "A better"
     assert verdict("A", "B", -2.0, -1.0, [-30.0, -31.0, -33.0], [-31.5, -32.0, -32.5]) == (
         "no difference shown (per-seed ranges overlap)")
+
+
+def test_cells_on_two_local_workers_equal_serial(tmp_path: Path) -> None:
+    from hno_framework.executors import LocalExecutor
+
+    for sub in ("serial", "local"):
+        (tmp_path / sub).mkdir()
+    serial_cfg = load_converged_config(tiny_config(tmp_path / "serial"))
+    serial = run_converged(serial_cfg, max_cells=2, log=lambda m: None)
+    local_cfg = load_converged_config(tiny_config(tmp_path / "local"))
+    with LocalExecutor(2) as pool:
+        local = run_converged(local_cfg, max_cells=2, log=lambda m: None, executor=pool)
+    assert sorted(p.name for p in local) == sorted(p.name for p in serial)
+    for a, b in zip(sorted(serial), sorted(local), strict=True):
+        assert json.loads(a.read_text())["final_nmse_db"] == json.loads(b.read_text())["final_nmse_db"]

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 from ..composer import compose
 from ..config import ExperimentConfig, format_validation_error, parse_config, read_mapping
 from ..data import make_splits, make_test_set
+from ..executors import Executor, SerialExecutor
 from ..io import read_json, write_json
 from ..metrics import ratio_to_db
 from ..network import UnrolledNetwork, count_learnable
@@ -357,13 +358,26 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     return result
 
 
+def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Executor job: one cell (``setting``, ``network``, ``seed``) of the study ``payload["config"]`` (a dict)."""
+    cfg = ConvergedConfig.model_validate(payload["config"])
+    setting, network, seed = payload["setting"], payload["network"], payload["seed"]
+    if cfg.networks[network].algorithm == "fista":
+        return run_fista_cell(cfg, setting, network, seed)
+    return run_network_cell(cfg, setting, network, seed, resume=payload["resume"], log=lambda message: None)
+
+
 def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str] | None = None,
-                  max_cells: int | None = None, log: Callable[[str], None] = print) -> list[Path]:
-    """Train every unfinished cell in order (``only``: ``setting/network`` names), regenerating the
-    report after each; returns the result files written in this call."""
+                  max_cells: int | None = None, log: Callable[[str], None] = print,
+                  executor: Executor | None = None) -> list[Path]:
+    """Train every unfinished cell (``only``: ``setting/network`` names; at most ``max_cells``) on ``executor``
+    (default: serially, in order), regenerating the report after each finished cell; returns the result files
+    written in this call. A failing cell is logged and the others go on."""
     from .converged_report import write_report
 
-    written: list[Path] = []
+    executor = executor or SerialExecutor()
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    paths: dict[str, Path] = {}
     for cell in cfg.cells:
         if only and f"{cell.setting}/{cell.network}" not in only:
             continue
@@ -372,16 +386,23 @@ def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str]
             if result_path.is_file():
                 read_json(result_path, "cell result")  # a corrupt file is reported, not silently retrained
                 continue
-            if max_cells is not None and len(written) >= max_cells:
-                return written
-            log(f"cell {cell.setting}/{cell.network}/seed{seed}: training")
-            if cfg.networks[cell.network].algorithm == "fista":
-                res = run_fista_cell(cfg, cell.setting, cell.network, seed)
-            else:
-                res = run_network_cell(cfg, cell.setting, cell.network, seed, resume=resume, log=log)
-            log(f"cell {cell.setting}/{cell.network}/seed{seed}: {res['final_nmse_db']:.2f} dB "
-                f"[{res['ci_db'][0]:.2f}, {res['ci_db'][1]:.2f}], {res['core_hours']:.3f} core-h")
-            written.append(result_path)
-            write_report(cfg)
+            key = f"{cell.setting}/{cell.network}/seed{seed}"
+            jobs.append((key, {"config": cfg.model_dump(mode="json"), "setting": cell.setting,
+                               "network": cell.network, "seed": seed, "resume": resume}))
+            paths[key] = result_path
+    jobs = jobs[:max_cells] if max_cells is not None else jobs
+    written: list[Path] = []
+    log(f"{len(jobs)} cell(s) to train on the {executor.name} executor: " + ", ".join(k for k, _ in jobs[:4])
+        + (", ..." if len(jobs) > 4 else ""))
+    for outcome in executor.map(run_cell_job, jobs):
+        if not outcome.ok:
+            assert outcome.failure is not None
+            log(f"cell {outcome.key}: FAILED: {outcome.failure.error}")
+            continue
+        res = outcome.result
+        log(f"cell {outcome.key}: {res['final_nmse_db']:.2f} dB [{res['ci_db'][0]:.2f}, {res['ci_db'][1]:.2f}], "
+            f"{res['core_hours']:.3f} core-h")
+        written.append(paths[outcome.key])
+        write_report(cfg)
     write_report(cfg)
     return written
