@@ -30,6 +30,22 @@ def nmse_per_layer(net: UnrolledNetwork, data: SignalBatch, *, chunk: int = 1000
     return ratio_to_db(err / data.x.double().pow(2).sum())
 
 
+@torch.no_grad()
+def per_sample_errors(net: UnrolledNetwork, data: SignalBatch, chunk: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """``‖x_t − x*‖²`` per sample and layer ``(N, T + 1)`` and ``‖x*‖²`` per sample ``(N,)``, float64: what a
+    bootstrap over test samples resamples (the NMSE is the ratio of their sums)."""
+    was_training = net.training
+    net.eval()
+    errors = []
+    for start in range(0, len(data), chunk):
+        part = data.slice(start, start + chunk)
+        traj = net.unroll(part.y, keep_trajectory=True).trajectory  # (batch, T + 1, n)
+        assert traj is not None
+        errors.append((traj - part.x.unsqueeze(1)).double().pow(2).sum(dim=2))
+    net.train(was_training)
+    return torch.cat(errors), data.x.double().pow(2).sum(dim=1)
+
+
 @dataclass
 class EvaluationReport:
     """NMSE dB per layer (index 0 is x_0 = 0, i.e. 0 dB) of a checkpoint on its test set."""

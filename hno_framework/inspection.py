@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .errors import CheckpointError
+from .evaluation import per_sample_errors
 
 Column = list[float | None]
 """One value per layer (None where a layer does not use the coefficient)."""
@@ -73,20 +74,6 @@ def step_columns(net: Any) -> dict[str, Column]:
     for row in rows:
         names += [n for n in row if n not in names]
     return {n: [_value(row[n]) if n in row else None for row in rows] for n in names}
-
-
-@torch.no_grad()
-def per_sample_errors(net: Any, data: Any, chunk: int = 1000) -> tuple[Tensor, Tensor]:
-    """``(‖x_t − x*‖² per sample and layer (N, T + 1), ‖x*‖² per sample (N,))``, float64."""
-    was_training = net.training
-    net.eval()
-    errors = []
-    for start in range(0, len(data), chunk):
-        part = data.slice(start, start + chunk)
-        traj = net.unroll(part.y, keep_trajectory=True).trajectory  # (batch, T + 1, n)
-        errors.append((traj - part.x.unsqueeze(1)).double().pow(2).sum(dim=2))
-    net.train(was_training)
-    return torch.cat(errors), data.x.double().pow(2).sum(dim=1)
 
 
 def bootstrap_nmse_db(

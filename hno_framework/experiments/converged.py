@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 from ..composer import compose
 from ..config import ExperimentConfig, format_validation_error, parse_config, read_mapping
 from ..data import make_splits, make_test_set
+from ..evaluation import per_sample_errors
 from ..executors import Executor, SerialExecutor
 from ..io import read_json, write_json
 from ..metrics import ratio_to_db
@@ -175,21 +176,6 @@ def experiment_config(cfg: ConvergedConfig, setting: str, network: str, seed: in
 
 
 # -- evaluation -------------------------------------------------------------------------------------
-
-@torch.no_grad()
-def per_sample_errors(net: UnrolledNetwork, data: SignalBatch, chunk: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample ``‖x_t − x*‖²`` for every layer ``(N, T + 1)`` and ``‖x*‖²`` ``(N,)``, float64."""
-    was = net.training
-    net.eval()
-    errs = []
-    for start in range(0, len(data), chunk):
-        part = data.slice(start, start + chunk)
-        traj = net.unroll(part.y, keep_trajectory=True).trajectory
-        assert traj is not None
-        errs.append((traj - part.x.unsqueeze(1)).double().pow(2).sum(dim=2))
-    net.train(was)
-    return torch.cat(errs), data.x.double().pow(2).sum(dim=1)
-
 
 # -- training ---------------------------------------------------------------------------------------
 
