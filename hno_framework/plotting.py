@@ -75,3 +75,31 @@ def plot_nmse_per_layer(curves: Mapping[str, Sequence[float]], path: str | Path,
         ax.set_title(title)
     fig.tight_layout()
     return save_png(plt, fig, path)
+
+
+def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path, *,
+                         levels: Mapping[str, float] | None = None, title: str | None = None) -> Path:
+    """Write a PNG of validation NMSE dB against training iteration (log axis) for each named curve of
+    ``(iteration, nmse_db)`` points: the raw values thin, the best so far (what a best-checkpoint run keeps) bold;
+    ``levels`` adds dashed horizontal reference lines (e.g. published NMSE)."""
+    plt, fig, axes = panels(1, width=6.8, height=4.4, dpi=120)
+    ax = axes[0]
+    for i, (name, points) in enumerate(curves.items()):
+        kept = [(p[0], p[1]) for p in points if p[1] is not None and math.isfinite(p[1])]
+        xs, ys = [p[0] for p in kept], [p[1] for p in kept]
+        best = [min(ys[: k + 1]) for k in range(len(ys))]
+        style = "-" if i < 10 else "-."
+        ax.plot(xs, ys, linewidth=0.7, alpha=0.35, color=f"C{i % 10}", linestyle=style)
+        ax.plot(xs, best, linewidth=1.6, color=f"C{i % 10}", linestyle=style, label=name)
+    for j, (name, level) in enumerate((levels or {}).items()):
+        ax.axhline(level, color="0.35", linestyle=(0, (4, 2 + j)), linewidth=0.9)
+        ax.annotate(name, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.3")
+    ax.set_xscale("log")
+    label_nmse_axes(ax, xlabel="training iteration")
+    ax.set_ylabel("validation NMSE (dB): best so far, raw", fontsize=10)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_png(plt, fig, path)

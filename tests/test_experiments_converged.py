@@ -82,6 +82,26 @@ def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
     assert results["pairs"][0]["base"] == "LISTA" and results["unfinished"] == []
     readme = (cfg.output.results / "README.md").read_text()
     assert "| noiseless | LISTA |" in readme and "-35.00" in readme
+    # the training figure and the catch-up table come from the cells' validation curves
+    assert (cfg.output.results / "training-noiseless.png").stat().st_size > 1000
+    catch = results["pairs"][0]["catch_up"]
+    assert [c["seed"] for c in catch] == [0]
+    curve = json.loads(written[0].read_text())["validation_curve"]
+    assert catch[0]["base_best_db"] == min(v for _, v in curve)
+    assert "## Training cost" in readme and len(rows["LISTA"]["iterations_to_published_plus_3db"]) == 2
+
+
+def test_first_iteration_at_and_catch_up_follow_the_validation_curves() -> None:
+    from hno_framework.experiments.converged_report import catch_up, first_iteration_at
+
+    curve = [[100, -10.0], [200, None], [300, -25.0], [400, -22.0], [500, -30.0]]
+    assert first_iteration_at(curve, -20.0) == 300 and first_iteration_at(curve, -30.0) == 500
+    assert first_iteration_at(curve, -31.0) is None
+    base = [{"seed": 0, "validation_curve": curve}, {"seed": 1, "validation_curve": [[100, -5.0]]}]
+    hno = [{"seed": 0, "validation_curve": [[100, -20.0], [200, -31.0]]}, {"seed": 2, "validation_curve": [[100, -50.0]]}]
+    # seed 0: base best −30 first at 500, the HNO curve is as good at 200; seed 1 has no HNO partner
+    assert catch_up(base, hno) == [{"seed": 0, "base_best_db": -30.0, "base_iteration": 500, "hno_iteration": 200}]
+    assert catch_up(base, [{"seed": 0, "validation_curve": [[100, -29.0]]}])[0]["hno_iteration"] is None
 
 
 def test_an_interrupted_cell_resumes_to_the_same_network(tmp_path: Path) -> None:

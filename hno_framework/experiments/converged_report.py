@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..io import read_json, write_json
-from ..plotting import plot_nmse_per_layer
+from ..plotting import plot_nmse_per_layer, plot_training_curves
 from .classical import iterations_to_reach
 from .statistics import difference_db, pooled_nmse_db, seed_spread
 
@@ -42,6 +42,35 @@ def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, 
                 res["_errors"] = path.with_suffix(".errors.npy")
                 found.setdefault((cell.setting, cell.network), []).append(res)
     return found
+
+
+def first_iteration_at(curve: list[list[float]], target_db: float) -> int | None:
+    """The first validated iteration whose validation NMSE is ≤ ``target_db`` (``curve``: ``[[iteration, nmse_db],
+    ...]`` as a cell's ``validation_curve``); None when the run never got there."""
+    for iteration, value in curve:
+        if value is not None and value <= target_db:
+            return int(iteration)
+    return None
+
+
+def _best(curve: list[list[float]]) -> float:
+    return min(v for _, v in curve if v is not None)
+
+
+def catch_up(base: list[dict[str, Any]], hno: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per seed trained for both networks: the iteration at which the base network's validation NMSE reached its
+    best value, and the first iteration at which the HNO network's validation NMSE was as good (same validation
+    set: a cell's validation set depends on the setting and seed only). Training-cost evidence, indicative only:
+    validation sets have 1,000 samples."""
+    out = []
+    for b in base:
+        h = next((r for r in hno if r["seed"] == b["seed"]), None)
+        if h is None or not b.get("validation_curve") or not h.get("validation_curve"):
+            continue
+        level = _best(b["validation_curve"])
+        out.append({"seed": b["seed"], "base_best_db": level, "base_iteration": first_iteration_at(b["validation_curve"], level),
+                    "hno_iteration": first_iteration_at(h["validation_curve"], level)})
+    return out
 
 
 def _errors(results: list[dict[str, Any]]) -> torch.Tensor:
@@ -69,6 +98,11 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             "test_size": results[0]["test_size"], "published_db": cfg.published.get(setting, {}).get(network),
             "nmse_db_per_layer_mean_over_seeds": layers, **({"lam": results[0]["lam"]} if "lam" in results[0] else {}),
         })
+        published = cells[-1]["published_db"]
+        if published is not None and all(r.get("validation_curve") for r in results):
+            # the issue's acceptance level: within 3 dB of the published NMSE
+            cells[-1]["iterations_to_published_plus_3db"] = [first_iteration_at(r["validation_curve"], published + 3.0)
+                                                             for r in results]
     for c in cells:  # "iterations saved": FISTA (tuned λ) iterations to reach the network's NMSE, minus T
         fista = [r for (s, n), rs in found.items() if s == c["setting"] and cfg.networks[n].algorithm == "fista" for r in rs]
         if fista and cfg.networks[c["network"]].algorithm is None:
@@ -84,7 +118,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                 a = [r["final_nmse_db"] for r in found[(setting, base)]]
                 b = [r["final_nmse_db"] for r in found[(setting, hno)]]
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
-                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b)})
+                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b),
+                              "catch_up": catch_up(found[(setting, base)], found[(setting, hno)])})
     unfinished = [f"{c.setting}/{c.network}/seed{s}" for c in cfg.cells for s in c.seeds
                   if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
     return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
@@ -114,6 +149,13 @@ def _saved(c: dict[str, Any]) -> str:
     return "FISTA does not reach it" if k is None else f"{c['iterations_saved']:,} (FISTA needs {k:,})"
 
 
+def _reached(c: dict[str, Any]) -> str:
+    """Per seed, the first validated iteration within 3 dB of the published level ("–" without one)."""
+    if "iterations_to_published_plus_3db" not in c:
+        return "–"
+    return ", ".join("not reached" if k is None else f"{k:,}" for k in c["iterations_to_published_plus_3db"])
+
+
 def verdict(first: str, second: str, low: float, high: float, first_db: list[float], second_db: list[float]) -> str:
     """Which network is better, claimed only when the paired interval of ``second − first`` excludes 0
     and, with ≥ 3 seeds each, the per-seed NMSE ranges do not overlap; provisional with fewer seeds."""
@@ -141,6 +183,13 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
         if curves:
             plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
+        training = {f"{network} (seed {rs[0]['seed']})": rs[0]["validation_curve"]
+                    for (s, network), rs in _cell_results(cfg).items() if s == setting and rs[0].get("validation_curve")}
+        if training:
+            levels = {f"{n}, published": v for n, v in cfg.published.get(setting, {}).items()
+                      if any(k.startswith(f"{n} (seed") for k in training)}
+            plot_training_curves(training, out / f"training-{setting}.png", levels=levels,
+                                 title=f"{cfg.settings[setting].title}, T = {cfg.layers}: validation NMSE while training")
     r = cfg.recipe
     own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
     lines = [
@@ -170,15 +219,15 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         "",
         "## Results (final layer)",
         "",
-        ("| setting | network | NMSE dB | 95 % CI | seeds | seed spread (min … max) | published | iterations | core-h / seed "
-        "| FISTA iterations saved |"),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        ("| setting | network | NMSE dB | 95 % CI | seeds | seed spread (min … max) | published | iterations "
+        "| iterations to published + 3 dB | core-h / seed | FISTA iterations saved |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in summary["cells"]:
         sp = c["seed_spread_db"]
         spread = f"{sp['min_db']:.2f} … {sp['max_db']:.2f}" if len(c["seeds"]) > 1 else "1 seed"
         lines.append(f"| {c['setting']} | {c['network']} | {c['final_nmse_db']:.2f} | [{c['ci_db'][0]:.2f}, {c['ci_db'][1]:.2f}] | "
-                     f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {c['core_hours']:.3f} | "
+                     f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {_reached(c)} | {c['core_hours']:.3f} | "
                      f"{_saved(c)} |")
     if summary["pairs"]:
         lines += ["", "## Pairs: second − first (HNO − base; the last pair is the loss ablation)", "",
@@ -187,6 +236,20 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         for p in summary["pairs"]:
             lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
                          f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | {p['verdict']} |")
+    catch = [p for p in summary["pairs"] if p["catch_up"]]
+    if catch:
+        lines += ["", "## Training cost: when does the second network reach the first one's best?", "",
+                  ("Validation NMSE (1,000 samples, every few hundred iterations: indicative, not a test result) of the same "
+                   "seed; the first network's best value, the iteration where it got there, and the first iteration at which "
+                   "the second network was as good. Curves: " + ", ".join(f"`training-{s}.png`" for s in cfg.settings
+                                                                         if (out / f"training-{s}.png").is_file()) + "."),
+                  "", "| setting | first | second | seed | first's best validation dB | first got there at | second got there at |",
+                  "|---|---|---|---|---|---|---|"]
+        for p in catch:
+            for c in p["catch_up"]:
+                at = "never" if c["hno_iteration"] is None else f"{c['hno_iteration']:,}"
+                lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {c['seed']} | {c['base_best_db']:.2f} | "
+                             f"{c['base_iteration']:,} | {at} |")
     lines += ["", "## Unfinished cells", ""]
     if summary["unfinished"]:
         lines += [f"{len(summary['unfinished'])} cells not finished yet: " + ", ".join(f"`{u}`" for u in summary["unfinished"]) + ".",
@@ -194,7 +257,8 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                   f"OMP_NUM_THREADS=1 nohup hno experiment converged {config_path} --resume > converged.log 2>&1 &", "```"]
     else:
         lines.append("none")
-    lines += ["", "Figures: " + ", ".join(f"`nmse-{s}.png`" for s in cfg.settings if (out / f"nmse-{s}.png").is_file()), ""]
+    figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training") if (out / f"{kind}-{s}.png").is_file()]
+    lines += ["", "Figures: " + ", ".join(f"[`{f}`]({f})" for f in figures), ""]
     path = out / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
