@@ -9,7 +9,7 @@
   values training started from, e.g. the seed's α = 1, β = −0.5);
 * ``step_parameters`` (and their ``init``): :meth:`UnfoldingStep.inspect_parameters` of every layer;
 * ``nmse_db``: the test NMSE per layer t = 0..T (seed's metric, :mod:`.metrics`) with a bootstrap 95 %
-  interval over the test samples (:func:`bootstrap_nmse_db`).
+  interval over the test samples (:func:`~hno_framework.uncertainty.bootstrap_nmse_db_columns`).
 
 Everything is JSON-able (:meth:`Inspection.as_dict`); :func:`plot_inspection` draws it.
 """
@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .errors import CheckpointError
 from .evaluation import per_sample_errors
+from .uncertainty import bootstrap_nmse_db_columns
 
 Column = list[float | None]
 """One value per layer (None where a layer does not use the coefficient)."""
@@ -76,25 +76,6 @@ def step_columns(net: Any) -> dict[str, Column]:
     return {n: [_value(row[n]) if n in row else None for row in rows] for n in names}
 
 
-def bootstrap_nmse_db(
-    errors: Tensor, reference: Tensor, *, resamples: int = 1000, level: float = 0.95, seed: int = 0
-) -> tuple[list[float], list[float], list[float]]:
-    """NMSE dB per layer ``10 log10(Σ_i e_it / Σ_i ‖x*_i‖²)`` and its percentile bootstrap interval.
-
-    ``errors`` ``(N, T + 1)``, ``reference`` ``(N,)``. Each resample draws N test samples with
-    replacement (seeded) and recomputes the ratio of sums; the interval holds the central ``level``
-    of the resampled values. Returns ``(nmse, low, high)``, each of length T + 1.
-    """
-    n = errors.shape[0]
-    point = 10 * torch.log10(errors.sum(0) / reference.sum())
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, n, (resamples, n), generator=gen)
-    boot = 10 * torch.log10(errors[idx].sum(1) / reference[idx].sum(1, keepdim=True))  # (resamples, T + 1)
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=boot.dtype)
-    low, high = torch.quantile(boot, q, dim=0)
-    return point.tolist(), low.tolist(), high.tolist()
-
-
 @dataclass
 class Inspection:
     """What :func:`inspect_checkpoint` found (see the module docstring); ``as_dict`` is the ``--json`` output."""
@@ -142,7 +123,7 @@ def inspect_network(net: Any, config: Any, *, init: Any = None, test_size: int |
         data = make_test_set(net.problem, config, test_size).to(net.problem.phi.device)
         errors, reference = per_sample_errors(net, data)
         result.test_size = len(data)
-        result.nmse_db, result.nmse_low_db, result.nmse_high_db = bootstrap_nmse_db(errors, reference, resamples=resamples)
+        result.nmse_db, result.nmse_low_db, result.nmse_high_db = bootstrap_nmse_db_columns(errors, reference, resamples=resamples)
     return result
 
 

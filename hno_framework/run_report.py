@@ -1,7 +1,7 @@
 """``hno report``: one self-contained HTML page per run folder, or per folder of runs.
 
 The page holds, for every run (a folder with ``best.pt`` or ``last.pt``): the config; the test NMSE per
-layer with its 95 % bootstrap interval over the test samples (:func:`~hno_framework.inspection.bootstrap_nmse_db`);
+layer with its 95 % bootstrap interval over the test samples (:func:`~hno_framework.uncertainty.bootstrap_nmse_db_columns`);
 the learned integrator coefficients and step parameters per layer with their reference values
 (:mod:`~hno_framework.inspection`); the training curves (loss and validation NMSE against iteration,
 from ``metrics.json``); timings; and the machine. Figures are PNG embedded as base64 ``data:`` URIs and the

@@ -15,8 +15,9 @@ from hno_framework.cli import cli
 from hno_framework.composer import compose
 from hno_framework.config import parse_config
 from hno_framework.evaluation import evaluate_checkpoint
-from hno_framework.inspection import bootstrap_nmse_db, inspect_checkpoint
+from hno_framework.inspection import inspect_checkpoint
 from hno_framework.integrator import Integrator, IntegratorLayout, IntegratorMetadata
+from hno_framework.uncertainty import bootstrap_nmse_db_columns as bootstrap_nmse_db
 
 T = 4
 
