@@ -48,7 +48,7 @@ def tiny_config(tmp_path: Path) -> Path:
         "bootstrap_resamples": 100,
         "settings": {"noiseless": {"title": "noiseless"}},
         "recipe": {"phases": [{"iterations": 20, "lr": 1e-3}, {"iterations": 10, "lr": 1e-4}],
-                   "validate_every": 5, "validation_size": 100, "checkpoint_every": 10},
+                   "validate_every": 5, "validation_size": 100},
         "networks": {"LISTA": {"step": "lista"}, "2NO-LISTA": {"step": "lista", "integrator": "2no"},
                      "FISTA": {"algorithm": "fista"}},
         "fista": {"iterations": 20, "lambdas": [0.01, 0.1]},

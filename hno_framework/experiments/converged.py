@@ -73,7 +73,6 @@ class Recipe(_Strict):
     batch_size: PositiveInt = 64
     validate_every: PositiveInt = 250
     validation_size: PositiveInt = 1000
-    checkpoint_every: PositiveInt = 2000
     dtype: Literal["float32", "float64"] = "float32"
 
     @property
