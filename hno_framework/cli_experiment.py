@@ -133,6 +133,31 @@ def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, 
     _image_study("image-cs", config, quick, resume, overrides, images, progress, executor)
 
 
+def _hours(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds / 3600:.2f} h"
+
+
+def _echo_status(cfg: Any) -> None:
+    """One line per cell of the converged study (:func:`~hno_framework.experiments.converged.cell_status`)."""
+    from .experiments.converged import cell_status
+
+    rows = cell_status(cfg)
+    width = max(len(r["cell"]) for r in rows)
+    for r in rows:
+        if r["state"] == "finished":
+            detail = f"finished: {r['final_nmse_db']:.2f} dB [{r['ci_db'][0]:.2f}, {r['ci_db'][1]:.2f}]"
+        elif r["state"] == "training":
+            best = r["best_validation_nmse_db"]
+            detail = (f"training: iteration {r['iteration']:,}/{r['total']:,} (phase {r['phase']}/{r['phases']}), best "
+                      f"validation {'?' if best is None else f'{best:.2f}'} dB, {_hours(r['seconds'])} so far, "
+                      f"≈ {_hours(r['seconds_left'])} left at that speed")
+        else:
+            detail = r["state"]
+        click.echo(f"{r['cell']:<{width}}  {detail}")
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("finished", "training", "not started")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
 @experiment.command("converged")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--resume", is_flag=True, help="continue a half-trained cell from its checkpoint (finished cells are always skipped)")
@@ -140,9 +165,11 @@ def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, 
 @click.option("--cell", "cells", multiple=True, help="run only this cell, as SETTING/NETWORK (repeatable)")
 @click.option("--max-cells", type=int, default=None, help="stop after training this many cells")
 @click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
+@click.option("--status", "status", is_flag=True,
+              help="only print where every cell stands (finished, training: iteration, best validation NMSE, time left)")
 @executor_options
 def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells: tuple[str, ...], max_cells: int | None,
-                  report_only: bool, **executor: Any) -> None:
+                  report_only: bool, status: bool, **executor: Any) -> None:
     """Converged comparison (issue 11): baselines at their published NMSE, HNO pairs, intervals.
 
     Trains the config's unfinished cells (one network × setting × seed each; serially in order, or
@@ -159,6 +186,9 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
     cfg = load_converged_config(config, list(overrides))
     if report_only:
         click.echo(f"report: {write_report(cfg, str(config))}")
+        return
+    if status:
+        _echo_status(cfg)
         return
     if executor["executor"] is None:
         executor["executor"] = "serial"  # one cell at a time unless asked: cells are long and keep their order

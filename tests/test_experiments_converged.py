@@ -166,3 +166,28 @@ def test_cells_on_two_local_workers_equal_serial(tmp_path: Path) -> None:
     assert sorted(p.name for p in local) == sorted(p.name for p in serial)
     for a, b in zip(sorted(serial), sorted(local), strict=True):
         assert json.loads(a.read_text())["final_nmse_db"] == json.loads(b.read_text())["final_nmse_db"]
+
+
+def test_status_reports_finished_training_and_waiting_cells(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hno_framework.cli import cli
+    from hno_framework.experiments.converged import cell_paths, cell_status, cell_training_config, experiment_config
+    from hno_framework.training import Trainer
+
+    path = tiny_config(tmp_path)
+    cfg = load_converged_config(path)
+    run_converged(cfg, max_cells=1, log=lambda m: None)  # LISTA seed 0 finished
+    config = experiment_config(cfg, "noiseless", "LISTA", 1, cfg.recipe)
+    _, run_dir = cell_paths(cfg, "noiseless", "LISTA", 1)
+    Trainer(cell_training_config(config, cfg.recipe, run_dir), progress=False).fit(stop_after=10)  # "killed" at 10 of 30
+    rows = {r["cell"]: r for r in cell_status(cfg)}
+    finished = json.loads(cell_paths(cfg, "noiseless", "LISTA", 0)[0].read_text())
+    assert rows["noiseless/LISTA/seed0"]["final_nmse_db"] == finished["final_nmse_db"]
+    training = rows["noiseless/LISTA/seed1"]
+    assert training["state"] == "training" and (training["iteration"], training["total"], training["phase"]) == (10, 30, 1)
+    assert training["seconds_left"] == pytest.approx(training["seconds"] * 2)
+    assert rows["noiseless/2NO-LISTA/seed0"]["state"] == rows["noiseless/FISTA/seed0"]["state"] == "not started"
+    out = CliRunner().invoke(cli, ["experiment", "converged", str(path), "--status"])
+    assert out.exit_code == 0, out.output
+    assert "iteration 10/30 (phase 1/2)" in out.output and "1 finished, 1 training, 2 not started" in out.output

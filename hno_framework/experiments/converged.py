@@ -343,6 +343,39 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     return result
 
 
+def cell_status(cfg: ConvergedConfig) -> list[dict[str, Any]]:
+    """Where every cell of the study stands, read from the files alone (nothing is trained or evaluated):
+    ``state`` finished (with its test NMSE), training (iteration of the recipe's total, phase, best validation
+    NMSE, training seconds so far and an estimate of the seconds left at the same speed) or not started."""
+    rows: list[dict[str, Any]] = []
+    for cell in cfg.cells:
+        spec = cfg.networks[cell.network]
+        recipe = spec.recipe or cfg.recipe
+        for seed in cell.seeds:
+            result_path, run_dir = cell_paths(cfg, cell.setting, cell.network, seed)
+            row: dict[str, Any] = {"cell": f"{cell.setting}/{cell.network}/seed{seed}", "state": "not started"}
+            last = run_dir / recipe.protocol / "last.pt"
+            if result_path.is_file():
+                res = read_json(result_path, "cell result")
+                row.update(state="finished", final_nmse_db=res["final_nmse_db"], ci_db=res["ci_db"],
+                           iterations=res.get("iterations"), core_hours=res.get("core_hours"))
+            elif spec.algorithm is None and last.is_file():
+                try:
+                    state = torch.load(last, map_location="cpu", weights_only=True)
+                    loop, history = state["loop"], state["history"]
+                except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a row, not a crash
+                    row.update(state=f"unreadable checkpoint {last}: {type(exc).__name__}: {exc}")
+                else:
+                    done, total = int(loop["iteration"]), recipe.iterations
+                    seconds = float(loop["seconds"])
+                    row.update(state="training", iteration=done, total=total, phase=int(loop["phase_index"]) + 1,
+                               phases=len(recipe.phases), seconds=seconds,
+                               best_validation_nmse_db=history[-1].get("best_validation_nmse_db") if history else None,
+                               seconds_left=seconds / done * (total - done) if done and recipe.protocol == "phases" else None)
+            rows.append(row)
+    return rows
+
+
 def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Executor job: one cell (``setting``, ``network``, ``seed``) of the study ``payload["config"]`` (a dict)."""
     cfg = ConvergedConfig.model_validate(payload["config"])
