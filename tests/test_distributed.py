@@ -47,10 +47,13 @@ def launch(config: Path, out: Path, stop_after: int, resume: bool) -> list[dict]
     """Run the worker on 2 ranks; the per-rank records it saved."""
     out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", str(WORKER), str(config), str(out), str(stop_after), str(int(resume))]
-    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=120)
-    log = proc.stdout + proc.stderr
+    for _ in range(3):  # the free port can be taken by another process before torchrun binds it: try another
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={free_port()}", str(WORKER), str(config), str(out), str(stop_after), str(int(resume))]
+        proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=120)
+        log = proc.stdout + proc.stderr
+        if proc.returncode == 0 or "address already in use" not in log.lower():
+            break
     assert proc.returncode == 0, log[log.find("Traceback"):][:4000] if "Traceback" in log else log[-4000:]
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
