@@ -294,6 +294,22 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
     _console().print(_nmse_table({report.name: report.nmse_db}, title))
 
 
+def _refuse_existing_runs(cfgs: list[Any], force: bool) -> None:
+    """Before anything trains: a file in the way of a run folder is an error, and so, unless ``force``, is every
+    folder that already holds a run (all named in one message): a comparison never silently replaces results."""
+    from .training.rundir import RUN_FILES, check_output_dir
+
+    held = []
+    for cfg in cfgs:
+        check_output_dir(cfg.run_dir)
+        found = [f for f in RUN_FILES if (cfg.run_dir / f).is_file()]
+        if found:
+            held.append(f"{cfg.run_dir} ({', '.join(found)})")
+    if held and not force:
+        raise UserError(f"already holding a run: {'; '.join(held)}; pass --force to replace "
+                        f"{'it' if len(held) == 1 else 'them'}, or choose other names or output.dir")
+
+
 @cli.command("compare")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, help=SET_HELP + "; applied to every config")
@@ -302,13 +318,15 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their best.pt, last.pt)")
 @executor_options
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,
-                plot_path: Path | None, sweep: str | None, progress: bool, executor: str | None,
+                plot_path: Path | None, sweep: str | None, progress: bool, force: bool, executor: str | None,
                 workers: int | None, address: str | None, gpus_per_job: float) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say).
 
     The networks train in parallel (--executor local, the default when more than one core is free).
+    Folders that already hold a run are refused, all named at once, unless --force (replace them).
     """
     from .checkpoint import write_json
     from .config import parse_config
@@ -329,6 +347,7 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
     names = [c.name for c in cfgs]
     if len(set(names)) != len(names):
         raise UserError(f"configs must have distinct names, got {names}")
+    _refuse_existing_runs(cfgs, force)
     pool = build_executor(executor, workers, address, gpus_per_job, jobs=len(cfgs))
     for cfg in cfgs:
         click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "

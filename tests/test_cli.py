@@ -95,7 +95,11 @@ def test_train_eval_compare(tiny_config, tmp_path) -> None:
     res = run("train", str(path), "--no-progress", "--resume", "--set", "training.iterations=15", "--json")
     assert json.loads(res.output)["iterations"] == 15
     other = tiny_config("euler-tiny", integrator="euler", iterations=10)
-    res = run("compare", str(path), str(other), "--no-progress", "--json", str(tmp_path / "c.json"),
+    before = ckpt.read_bytes()
+    res = run("compare", str(path), str(other), "--no-progress")  # "tiny" holds the run trained above
+    assert res.exit_code == 2 and ckpt.read_bytes() == before and not (tmp_path / "runs" / "euler-tiny").exists()
+    assert f"{tmp_path / 'runs' / 'tiny'} (last.pt, best.pt, metrics.json)" in res.output and "--force" in res.output
+    res = run("compare", str(path), str(other), "--no-progress", "--force", "--json", str(tmp_path / "c.json"),
               "--plot", str(tmp_path / "c.png"))
     assert res.exit_code == 0 and "euler-tiny" in res.output
     assert len(json.loads((tmp_path / "c.json").read_text())) == 2
