@@ -4,8 +4,13 @@ Reads ``<results>/cells/<setting>/<network>/seed<k>.json`` (+ ``.errors.npy``) a
 ``results.json`` (a list ``cells``: one entry per setting × network with ``setting``, ``network``,
 ``final_nmse_db``, ``ci_db``, ``seeds``, ``iterations``, ``core_hours``, seed spread, the published
 level), ``README.md`` (protocol, machine, cost, our numbers beside the published ones, HNO − base
-differences with paired intervals, unfinished cells and the command to resume) and one figure per
-setting (``nmse-<setting>.png``, NMSE per layer).
+differences with paired intervals, training cost, unfinished cells and the command to resume) and two
+figures per setting: ``nmse-<setting>.png`` (test NMSE per layer) and ``training-<setting>.png``
+(validation NMSE against training iteration, one seed per network).
+
+Training cost, from the cells' validation curves (1,000 samples, so indicative only): per cell the first
+iteration within 3 dB of the published level; per pair the first iteration at which the second network
+matched the first one's best validation NMSE (:func:`catch_up`).
 
 Statistics: a cell's NMSE is that of the seeds' mean squared error over the setting's test set
 (≥ 10,000 samples), with a 95 % percentile-bootstrap interval over test samples; the spread over
@@ -179,12 +184,13 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(cfg)
     write_json(out / "results.json", summary)
+    found = _cell_results(cfg)
     for setting in cfg.settings:
         curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
         if curves:
             plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
         training = {f"{network} (seed {rs[0]['seed']})": rs[0]["validation_curve"]
-                    for (s, network), rs in _cell_results(cfg).items() if s == setting and rs[0].get("validation_curve")}
+                    for (s, network), rs in found.items() if s == setting and rs[0].get("validation_curve")}
         if training:
             levels = {f"{n}, published": v for n, v in cfg.published.get(setting, {}).items()
                       if any(k.startswith(f"{n} (seed") for k in training)}
@@ -253,8 +259,11 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
     lines += ["", "## Unfinished cells", ""]
     if summary["unfinished"]:
         lines += [f"{len(summary['unfinished'])} cells not finished yet: " + ", ".join(f"`{u}`" for u in summary["unfinished"]) + ".",
-                  "", "Resume (skips finished cells, continues a half-trained one from its checkpoint):", "", "```bash",
-                  f"OMP_NUM_THREADS=1 nohup hno experiment converged {config_path} --resume > converged.log 2>&1 &", "```"]
+                  "", ("Resume (skips finished cells, continues a half-trained one from its checkpoint; two cells at a time "
+                       "on 2 cores), and see where each cell stands:"), "", "```bash",
+                  (f"OMP_NUM_THREADS=1 nohup hno experiment converged {config_path} --resume --executor local --workers 2 "
+                   "> converged.log 2>&1 &"),
+                  f"hno experiment converged {config_path} --status", "```"]
     else:
         lines.append("none")
     figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training") if (out / f"{kind}-{s}.png").is_file()]
