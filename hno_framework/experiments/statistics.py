@@ -15,7 +15,8 @@ from torch import Tensor
 
 from ..uncertainty import NMSEEstimate, bootstrap_nmse_db, percentile_interval, resampled_ratios
 
-__all__ = ["NMSEEstimate", "bootstrap_nmse_db", "difference_db", "pooled_nmse_db", "seed_spread"]
+__all__ = ["NMSEEstimate", "bootstrap_nmse_db", "difference_db", "pooled_nmse_db", "sample_quantiles", "seed_spread",
+           "share_better"]
 
 
 def seed_spread(values_db: list[float]) -> dict[str, float]:
@@ -50,3 +51,21 @@ def difference_db(errors_a: Tensor, errors_b: Tensor, energies: Tensor, *, resam
     ratios = resampled_ratios(torch.stack([a, b], dim=1), energies, resamples=resamples, seed=seed)  # (B, 2), paired
     low, high = percentile_interval((10.0 * torch.log10(ratios[:, 1] / ratios[:, 0]))[:, None], level)
     return point, float(low[0]), float(high[0])
+
+
+def sample_quantiles(errors: Tensor, energies: Tensor, quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)) -> dict[str, float]:
+    """How the error is spread over test samples: quantiles of the per-sample NMSE ``10 log10(e_i / r_i)`` (dB;
+    the seeds' mean error per sample, ``errors`` ``(S, N)``) and the share of the total squared error carried by
+    the worst 1 % of samples (the pooled NMSE is dominated by them when that share is large)."""
+    e, r = _seed_mean(errors), energies.detach().double().cpu()
+    per_sample = 10.0 * torch.log10(e.clamp_min(1e-300) / r)
+    values = torch.quantile(per_sample, torch.tensor(quantiles, dtype=torch.float64)).tolist()
+    out = {f"q{round(100 * q):02d}_db": v for q, v in zip(quantiles, values, strict=True)}
+    worst = max(1, e.numel() // 100)
+    out["worst_1pct_error_share"] = float(e.topk(worst).values.sum() / e.sum())
+    return out
+
+
+def share_better(errors_a: Tensor, errors_b: Tensor) -> float:
+    """Fraction of test samples on which b's squared error (seed mean) is below a's; ``errors_*`` ``(S, N)``."""
+    return float((_seed_mean(errors_b) < _seed_mean(errors_a)).double().mean())
