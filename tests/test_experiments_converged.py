@@ -191,3 +191,15 @@ def test_status_reports_finished_training_and_waiting_cells(tmp_path: Path) -> N
     out = CliRunner().invoke(cli, ["experiment", "converged", str(path), "--status"])
     assert out.exit_code == 0, out.output
     assert "iteration 10/30 (phase 1/2)" in out.output and "1 finished, 1 training, 2 not started" in out.output
+
+
+def test_remaining_core_hours_scale_the_finished_cells_cost_per_iteration(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged_report import remaining_core_hours
+
+    cfg = load_converged_config(tiny_config(tmp_path))  # recipe: 30 iterations
+    found = {("noiseless", "LISTA"): [{"seed": 0, "core_hours": 0.3, "iterations": 30},
+                                      {"seed": 1, "core_hours": 0.6, "iterations": 60}],
+             ("noiseless", "FISTA"): [{"seed": 0, "core_hours": 0.1}]}
+    # 2NO-LISTA shares LISTA's recipe: 30 iterations at (0.01 + 0.01) / 2 core-h each; FISTA as the finished FISTA
+    assert remaining_core_hours(cfg, found, ["2NO-LISTA", "FISTA"]) == pytest.approx(30 * 0.01 + 0.1)
+    assert remaining_core_hours(cfg, {}, ["2NO-LISTA"]) is None and remaining_core_hours(cfg, found, []) == 0.0

@@ -128,11 +128,38 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                               "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b),
                               "share_of_samples_second_better": share_better(ea, eb),
                               "catch_up": catch_up(found[(setting, base)], found[(setting, hno)])})
-    unfinished = [f"{c.setting}/{c.network}/seed{s}" for c in cfg.cells for s in c.seeds
-                  if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
+    todo = [(c.setting, c.network, s) for c in cfg.cells for s in c.seeds
+            if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
+    unfinished = [f"{setting}/{network}/seed{s}" for setting, network, s in todo]
     return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
+            "unfinished_core_hours_estimate": remaining_core_hours(cfg, found, [n for _, n, _ in todo]),
             "recipe": cfg.recipe.model_dump(), "test_size": cfg.test_size,
             "machine": next((r["machine"] for rs in found.values() for r in rs), None)}
+
+
+def remaining_core_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
+                         networks: list[str]) -> float | None:
+    """Estimated core-hours of the unfinished cells (one per entry of ``networks``): a FISTA cell costs what the
+    finished FISTA cells cost on average; a network cell its recipe's iterations times the mean core-seconds per
+    iteration of the finished cells trained with a recipe of the same kind (same phases). None without a basis."""
+    def recipe_key(network: str) -> str:
+        spec = cfg.networks[network]
+        return "fista" if spec.algorithm else (spec.recipe or cfg.recipe).model_dump_json(include={"phases", "batch_size"})
+
+    per_iteration: dict[str, list[float]] = {}
+    for (_, network), results in found.items():
+        for r in results:
+            per_iteration.setdefault(recipe_key(network), []).append(
+                r["core_hours"] if cfg.networks[network].algorithm else r["core_hours"] / max(1, r["iterations"]))
+    total = 0.0
+    for network in networks:
+        basis = per_iteration.get(recipe_key(network))
+        if not basis:
+            return None
+        spec = cfg.networks[network]
+        scale = 1 if spec.algorithm else (spec.recipe or cfg.recipe).iterations
+        total += float(np.mean(basis)) * scale
+    return total
 
 
 LOSSES = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)", "mean": "mean squared error",
@@ -276,7 +303,11 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                              f"{c['base_iteration']:,} | {at} |")
     lines += ["", "## Unfinished cells", ""]
     if summary["unfinished"]:
-        lines += [f"{len(summary['unfinished'])} cells not finished yet: " + ", ".join(f"`{u}`" for u in summary["unfinished"]) + ".",
+        estimate = summary["unfinished_core_hours_estimate"]
+        cost = "" if estimate is None else (f" (≈ {estimate:.1f} core-hours at the cost per iteration of the finished cells "
+                                            f"with the same recipe)")
+        lines += [f"{len(summary['unfinished'])} cells not finished yet{cost}: "
+                  + ", ".join(f"`{u}`" for u in summary["unfinished"]) + ".",
                   "", ("Resume (skips finished cells, continues a half-trained one from its checkpoint; two cells at a time "
                        "on 2 cores), and see where each cell stands:"), "", "```bash",
                   (f"OMP_NUM_THREADS=1 nohup hno experiment converged {config_path} --resume --executor local --workers 2 "
