@@ -142,7 +142,7 @@ def _echo_status(cfg: Any) -> None:
     from .experiments.converged import cell_status
 
     rows = cell_status(cfg)
-    width = max(len(r["cell"]) for r in rows)
+    width = max((len(r["cell"]) for r in rows), default=0)
     for r in rows:
         if r["state"] == "finished":
             detail = f"finished: {r['final_nmse_db']:.2f} dB [{r['ci_db'][0]:.2f}, {r['ci_db'][1]:.2f}]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: 
     for i, (name, points) in enumerate(curves.items()):
         kept = [(p[0], p[1]) for p in points if p[1] is not None and math.isfinite(p[1])]
         xs, ys = [p[0] for p in kept], [p[1] for p in kept]
-        best = [min(ys[: k + 1]) for k in range(len(ys))]
+        best = list(accumulate(ys, min))
         style = "-" if i < 10 else "-."
         ax.plot(xs, ys, linewidth=0.7, alpha=0.35, color=f"C{i % 10}", linestyle=style)
         ax.plot(xs, best, linewidth=1.6, color=f"C{i % 10}", linestyle=style, label=name)
