@@ -154,8 +154,8 @@ def _echo_status(cfg: Any) -> None:
         else:
             detail = r["state"]
         click.echo(f"{r['cell']:<{width}}  {detail}")
-    counts = {s: sum(r["state"] == s for r in rows) for s in ("finished", "training", "not started")}
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    counts = {s: sum(r["state"].startswith(s) for r in rows) for s in ("finished", "training", "not started", "not finished")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "not finished"))
 
 
 @experiment.command("converged")

@@ -346,7 +346,8 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
 def cell_status(cfg: ConvergedConfig) -> list[dict[str, Any]]:
     """Where every cell of the study stands, read from the files alone (nothing is trained or evaluated):
     ``state`` finished (with its test NMSE), training (iteration of the recipe's total, phase, best validation
-    NMSE, training seconds so far and an estimate of the seconds left at the same speed) or not started."""
+    NMSE, training seconds so far and an estimate of the seconds left at the same speed), not started, or, for a
+    classical solver (no checkpoint), not finished."""
     rows: list[dict[str, Any]] = []
     for cell in cfg.cells:
         spec = cfg.networks[cell.network]
@@ -359,7 +360,9 @@ def cell_status(cfg: ConvergedConfig) -> list[dict[str, Any]]:
                 res = read_json(result_path, "cell result")
                 row.update(state="finished", final_nmse_db=res["final_nmse_db"], ci_db=res["ci_db"],
                            iterations=res.get("iterations"), core_hours=res.get("core_hours"))
-            elif spec.algorithm is None and last.is_file():
+            elif spec.algorithm is not None:
+                row.update(state="not finished (a classical solver keeps no checkpoint: waiting or running)")
+            elif last.is_file():
                 try:
                     state = torch.load(last, map_location="cpu", weights_only=True)
                     loop, history = state["loop"], state["history"]
