@@ -13,6 +13,8 @@ Each adds ``aux_loss_weight · Σ aux`` (the steps' auxiliary losses, e.g. ISTA-
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from torch import nn
 
@@ -20,7 +22,7 @@ from ..config import TrainingConfig
 from ..network import UnrolledNetwork
 from ..problems.base import SignalBatch
 
-LOSSES = ("mse", "sum", "all-layers", "log-layers")
+LOSSES: tuple[str, ...] = get_args(TrainingConfig.model_fields["loss"].annotation)  # the names training.loss accepts
 
 
 def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig, depth: int | None = None) -> torch.Tensor:
