@@ -191,6 +191,10 @@ class LrPhase(StrictModel):
     lr: PositiveFloat
 
 
+TrainingLoss = Literal["mse", "sum", "all-layers", "log-layers"]
+"""The objectives ``training.loss`` accepts (:mod:`hno_framework.training.losses`)."""
+
+
 class TrainingConfig(StrictModel):
     """Training of the unrolled network with fresh batches per iteration.
 
@@ -227,7 +231,7 @@ class TrainingConfig(StrictModel):
     )
     phases: list[LrPhase] = Field(default_factory=list, description="protocol: phases: [{iterations, lr}, ...]")
     stagewise: StagewiseConfig = Field(default_factory=StagewiseConfig, description="options of protocol: stagewise")
-    loss: Literal["mse", "sum", "all-layers", "log-layers"] = Field(
+    loss: TrainingLoss = Field(
         "mse",
         description="mse: mean (x_T − x*)²; sum: ½Σ‖x_T − x*‖²; all-layers: ½Σ_t Σ‖x_t − x*‖²; log-layers: "
         "Σ_t log Σ‖x_t − x*‖² (every layer's NMSE in dB counts alike; reaches published levels much faster)",

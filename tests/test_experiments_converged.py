@@ -128,6 +128,18 @@ def test_a_cell_trains_the_recipe_as_the_phases_protocol(tmp_path: Path) -> None
     assert training.protocol == "phases" and training.threads == 1
     assert [(p.iterations, p.lr) for p in training.phases] == [(p.iterations, p.lr) for p in cfg.recipe.phases]
     assert training.adam_eps == cfg.recipe.adam_eps and training.validate_every == cfg.recipe.validate_every
+    assert training.loss == cfg.recipe.loss
+
+
+def test_every_training_loss_is_a_recipe_loss_and_is_described() -> None:
+    from hno_framework.experiments.converged import Recipe
+    from hno_framework.experiments.converged_report import LOSS_DESCRIPTIONS, describe_recipe
+    from hno_framework.training.losses import LOSSES
+
+    assert set(LOSS_DESCRIPTIONS) == set(LOSSES)
+    for loss in LOSSES:
+        recipe = Recipe(phases=[{"iterations": 10, "lr": 1e-3}], loss=loss)
+        assert LOSS_DESCRIPTIONS[loss] in describe_recipe(recipe)
 
 
 def test_a_stagewise_recipe_trains_through_the_public_api(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ config (``examples/converged/converged.yaml``) in the listed order, one at a tim
 
 The recipe (``recipe``) is a sequence of constant-lr phases of Adam on fresh batches
 (``training.protocol: phases``), with its ``loss`` (``training.loss``: ``sum`` is the reference
-code's ``l2_loss``, ``mean`` the mean-reduced MSE, ``log-layers`` the recipe's default objective)
+code's ``l2_loss``, ``mse`` the mean-reduced MSE, ``log-layers`` the recipe's default objective)
 and Adam's ε. At the end of each phase the parameters with the best validation NMSE are restored and
 the next phase starts with a fresh Adam state. ``protocol: stagewise`` trains layer by layer instead.
 ``FISTA`` cells (``algorithm: fista``) tune λ on the validation set and report "iterations saved".
@@ -34,7 +34,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from ..composer import compose
-from ..config import ExperimentConfig, format_validation_error, parse_config, read_mapping
+from ..config import ExperimentConfig, TrainingLoss, format_validation_error, parse_config, read_mapping
 from ..data import make_splits, make_test_set
 from ..evaluation import per_sample_errors
 from ..executors import Executor, SerialExecutor
@@ -68,7 +68,7 @@ class Recipe(_Strict):
     protocol: Literal["phases", "stagewise"] = "phases"
     stagewise: dict[str, Any] = Field(default_factory=dict, description="training.stagewise options (protocol: stagewise)")
     phases: list[Phase]
-    loss: Literal["sum", "mean", "all-layers", "log-layers"] = "sum"
+    loss: TrainingLoss = "sum"
     adam_eps: PositiveFloat = 1e-8
     batch_size: PositiveInt = 64
     validate_every: PositiveInt = 250
@@ -208,17 +208,13 @@ class CpuMeter:
         return total
 
 
-RECIPE_LOSS = {"mean": "mse", "sum": "sum", "all-layers": "all-layers", "log-layers": "log-layers"}
-"""A recipe's loss name -> ``training.loss`` (:mod:`hno_framework.training.losses`)."""
-
-
 def cell_training_config(config: ExperimentConfig, recipe: Recipe, run_dir: Path) -> ExperimentConfig:
     """The config the one training loop runs for a cell: ``protocol: phases`` with the recipe's constant-lr
     phases (or ``stagewise`` with its options, base lr = ``phases[0].lr``), its loss, Adam ε and intervals."""
     data = config.model_dump(mode="json")
     data["name"] = recipe.protocol
     data["output"] = {**data.get("output", {}), "dir": str(run_dir)}
-    training = {"threads": 1, "loss": RECIPE_LOSS[recipe.loss], "adam_eps": recipe.adam_eps,
+    training = {"threads": 1, "loss": recipe.loss, "adam_eps": recipe.adam_eps,
                 "validate_every": recipe.validate_every, "lr": recipe.phases[0].lr}
     if recipe.protocol == "stagewise":
         training.update(protocol="stagewise", stagewise={**data["training"].get("stagewise", {}), **recipe.stagewise})

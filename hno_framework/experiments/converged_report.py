@@ -20,6 +20,7 @@ interval excludes 0.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,10 +53,8 @@ def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, 
 def first_iteration_at(curve: list[list[float]], target_db: float) -> int | None:
     """The first validated iteration whose validation NMSE is ≤ ``target_db`` (``curve``: ``[[iteration, nmse_db],
     ...]`` as a cell's ``validation_curve``); None when the run never got there."""
-    for iteration, value in curve:
-        if value is not None and value <= target_db:
-            return int(iteration)
-    return None
+    k = iterations_to_reach([math.inf if v is None else v for _, v in curve], target_db)
+    return None if k is None else int(curve[k][0])
 
 
 def _best(curve: list[list[float]]) -> float:
@@ -162,9 +161,9 @@ def remaining_core_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list
     return total
 
 
-LOSSES = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)", "mean": "mean squared error",
-          "all-layers": "½ Σ_t Σ‖x_t − x*‖² over the batch and every layer t (deep supervision)",
-          "log-layers": "Σ_t log Σ‖x_t − x*‖² over every layer t (the layers' batch NMSE in dB, summed)"}
+LOSS_DESCRIPTIONS = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)", "mse": "mean squared error",
+                     "all-layers": "½ Σ_t Σ‖x_t − x*‖² over the batch and every layer t (deep supervision)",
+                     "log-layers": "Σ_t log Σ‖x_t − x*‖² over every layer t (the layers' batch NMSE in dB, summed)"}
 
 
 def describe_recipe(r: Recipe) -> str:
@@ -173,7 +172,7 @@ def describe_recipe(r: Recipe) -> str:
     how = (f"stage-wise (LISTA-CPSS protocol through `hno_framework.training.train`, base lr {r.phases[0].lr:g}, "
            f"options {r.stagewise})" if r.protocol == "stagewise" else
            f"phases {phases} ({r.iterations:,} iterations), each ending by restoring the parameters with the best validation NMSE")
-    return (f"Adam (ε = {r.adam_eps:g}), fresh batches of {r.batch_size}, loss {LOSSES[r.loss]}, {r.dtype}; {how}; "
+    return (f"Adam (ε = {r.adam_eps:g}), fresh batches of {r.batch_size}, loss {LOSS_DESCRIPTIONS[r.loss]}, {r.dtype}; {how}; "
             f"validation on a fixed {r.validation_size:,}-sample set every {r.validate_every} iterations")
 
 
