@@ -216,3 +216,12 @@ def test_remaining_core_hours_scale_the_finished_cells_cost_per_iteration(tmp_pa
     # 2NO-LISTA shares LISTA's recipe: 30 iterations at (0.01 + 0.01) / 2 core-h each; FISTA as the finished FISTA
     assert remaining_core_hours(cfg, found, ["2NO-LISTA", "FISTA"]) == pytest.approx(30 * 0.01 + 0.1)
     assert remaining_core_hours(cfg, {}, ["2NO-LISTA"]) is None and remaining_core_hours(cfg, found, []) == 0.0
+
+
+def test_a_share_strictly_between_0_and_1_never_prints_as_0_or_100_percent() -> None:
+    from hno_framework.experiments.converged_report import percent_text
+
+    assert percent_text(9_998 / 10_000) == "99.98 %"
+    assert percent_text(1 / 10_000) == "0.01 %"
+    assert percent_text(0.905) == "90.5 %"
+    assert percent_text(1.0) == "100.0 %" and percent_text(0.0) == "0.0 %"

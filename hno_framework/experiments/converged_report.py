@@ -161,6 +161,17 @@ def remaining_core_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list
     return total
 
 
+def percent_text(share: float) -> str:
+    """``share`` (0 … 1) as a percentage with one decimal, or with as many as it takes (up to 4) not to print a
+    share strictly between 0 and 1 as "0.0 %" or "100.0 %" (9,998 of 10,000 samples is 99.98 %, not 100 %)."""
+    for decimals in range(1, 5):
+        text = f"{100 * share:.{decimals}f}"
+        if 0 < share < 1 and float(text) in (0.0, 100.0):
+            continue
+        return f"{text} %"
+    return f"{100 * share:.4f} %"
+
+
 LOSS_DESCRIPTIONS = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the reference code’s l2_loss)", "mse": "mean squared error",
                      "all-layers": "½ Σ_t Σ‖x_t − x*‖² over the batch and every layer t (deep supervision)",
                      "log-layers": "Σ_t log Σ‖x_t − x*‖² over every layer t (the layers' batch NMSE in dB, summed)"}
@@ -284,7 +295,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                      f"{100 * q['worst_1pct_error_share']:.0f} % |")
     if summary["pairs"]:
         lines += ["", "Share of test samples on which the second network of a pair has the smaller error: " + "; ".join(
-            f"{p['hno']} vs {p['base']} ({p['setting']}): {100 * p['share_of_samples_second_better']:.1f} %"
+            f"{p['hno']} vs {p['base']} ({p['setting']}): {percent_text(p['share_of_samples_second_better'])}"
             for p in summary["pairs"]) + "."]
     catch = [p for p in summary["pairs"] if p["catch_up"]]
     if catch:
