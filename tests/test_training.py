@@ -130,6 +130,27 @@ def test_a_last_pt_of_the_earlier_trainer_still_resumes(tiny_config) -> None:
     assert resumed.fit().test_nmse_db == pytest.approx(straight.test_nmse_db, abs=1e-5)
 
 
+def test_nonfinite_name_finds_nan_and_inf_and_passes_finite_entries_whose_sum_overflows(tiny_config) -> None:
+    from hno_framework.training.loop import nonfinite_name
+
+    net = compose(load_config(tiny_config("nonfinite")))
+    params = [p for p in net.parameters() if p.dtype.is_floating_point]
+    for p in params:
+        p.grad = torch.ones_like(p)
+    assert nonfinite_name(net, params, grad=True) is None
+    last = max(params, key=lambda p: p.numel())
+    assert last.numel() > 1
+    last.grad = torch.full_like(last, torch.finfo(last.dtype).max)  # every entry finite; the sum overflows to inf
+    assert nonfinite_name(net, params, grad=True) is None
+    names = {id(p): n for n, p in net.named_parameters()}
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        last.grad = torch.ones_like(last)
+        last.grad[tuple(size - 1 for size in last.shape)] = bad
+        found = nonfinite_name(net, params, grad=True)
+        assert found is not None and found.startswith(names[id(last)]), (bad, found)
+    assert nonfinite_name(net, params) is None  # the parameters themselves are finite
+
+
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config) -> None:
     from hno_framework.errors import TrainingDivergedError
 

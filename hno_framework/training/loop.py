@@ -82,11 +82,17 @@ def first_nonfinite_layer(net: UnrolledNetwork, y: Tensor, depth: int) -> int | 
 
 def nonfinite_name(net: nn.Module, params: Sequence[nn.Parameter], *, grad: bool = False) -> str | None:
     """The name of the first of ``params`` (or of its gradient, with ``grad``) holding a NaN or ±inf, with
-    its layer when it belongs to one (``"layers.3.W (layer 3)"``); None when all are finite (one sync)."""
+    its layer when it belongs to one (``"layers.3.W (layer 3)"``); None when all are finite (one sync).
+
+    Runs every training step, so the common case is one cheap pass: a tensor whose sum is finite holds no
+    NaN or ±inf (either would make the sum NaN or ±inf). Only when some sum is not finite (a non-finite entry,
+    or finite entries whose sum overflows) is each tensor checked entry by entry."""
     tensors = [(p.grad if grad else p) for p in params]
     pairs = [(p, t) for p, t in zip(params, tensors, strict=True) if t is not None]
-    if not pairs or bool(torch.stack([torch.isfinite(t).all() for _, t in pairs]).all()):
+    if not pairs or bool(torch.isfinite(torch.stack([t.sum() for _, t in pairs])).all()):
         return None
+    if all(bool(torch.isfinite(t).all()) for _, t in pairs):
+        return None  # the sums overflowed; every entry is finite
     bad = next(p for p, t in pairs if not bool(torch.isfinite(t).all()))
     name = next((n for n, q in net.named_parameters() if q is bad), "a parameter")
     parts = name.split(".")
