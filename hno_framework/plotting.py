@@ -78,29 +78,51 @@ def plot_nmse_per_layer(curves: Mapping[str, Sequence[float]], path: str | Path,
     return save_png(plt, fig, path)
 
 
-def plot_training_curves(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path, *,
-                         levels: Mapping[str, float] | None = None, title: str | None = None) -> Path:
-    """Write a PNG of validation NMSE dB against training iteration (log axis) for each named curve of
-    ``(iteration, nmse_db)`` points: the raw values thin, the best so far (what a best-checkpoint run keeps) bold;
-    ``levels`` adds dashed horizontal reference lines (e.g. published NMSE)."""
-    plt, fig, axes = panels(1, width=6.8, height=4.4, dpi=120)
-    ax = axes[0]
-    for i, (name, points) in enumerate(curves.items()):
-        kept = [(p[0], p[1]) for p in points if p[1] is not None and math.isfinite(p[1])]
-        xs, ys = [p[0] for p in kept], [p[1] for p in kept]
-        best = list(accumulate(ys, min))
-        style = "-" if i < 10 else "-."
-        ax.plot(xs, ys, linewidth=0.7, alpha=0.35, color=f"C{i % 10}", linestyle=style)
-        ax.plot(xs, best, linewidth=1.6, color=f"C{i % 10}", linestyle=style, label=name)
-    for j, (name, level) in enumerate((levels or {}).items()):
-        ax.axhline(level, color="0.35", linestyle=(0, (4, 2 + j)), linewidth=0.9)
-        ax.annotate(name, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
-                    textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.3")
-    ax.set_xscale("log")
-    label_nmse_axes(ax, xlabel="training iteration")
-    ax.set_ylabel("validation NMSE (dB): best so far, raw", fontsize=10)
-    ax.legend(fontsize=8)
+Curve = Sequence[Sequence[float]]
+"""A validation curve ``[(iteration, nmse_db), ...]`` (``nmse_db`` may be None or non-finite: skipped)."""
+
+
+def plot_training_curves(groups: Mapping[str, Mapping[str, Sequence[Curve]]], path: str | Path, *,
+                         levels: Mapping[str, Mapping[str, float]] | None = None, title: str | None = None) -> Path:
+    """Write a PNG of validation NMSE dB against training iteration (log axis), one panel per entry of ``groups``
+    (panel title -> network -> the curves of its seeds), all panels on one NMSE scale, one colour per network
+    in every panel. Per network: the best
+    so far (what a best-checkpoint run keeps) bold for the first seed and dashed for the others, the raw values
+    of the first seed thin; ``levels[panel]`` (name -> dB) adds dashed reference lines (e.g. published NMSE)."""
+    plt, fig, axes = panels(len(groups), width=5.0, height=3.8, dpi=110)
+    low, high = math.inf, -math.inf
+    order = list(dict.fromkeys(name for networks in groups.values() for name in networks))  # one colour per network
+    for ax, (panel, networks) in zip(axes, groups.items(), strict=False):
+        for name, seeds in networks.items():
+            color = f"C{order.index(name) % 10}"
+            for k, points in enumerate(seeds):
+                kept = [(p[0], p[1]) for p in points if p[1] is not None and math.isfinite(p[1])]
+                if not kept:
+                    continue
+                xs, ys = [p[0] for p in kept], [p[1] for p in kept]
+                best = list(accumulate(ys, min))
+                low, high = min(low, *best), max(high, best[0])
+                if k == 0:
+                    ax.plot(xs, ys, linewidth=0.6, alpha=0.3, color=color)
+                label = f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if k == 0 else None
+                ax.plot(xs, best, linewidth=1.6 if k == 0 else 1.0, color=color, linestyle="-" if k == 0 else "--",
+                        label=label)
+        for j, (name, level) in enumerate((levels or {}).get(panel, {}).items()):
+            low = min(low, level)
+            ax.axhline(level, color="0.35", linestyle=(0, (4, 2 + j)), linewidth=0.9)
+            ax.annotate(name, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                        textcoords="offset points", ha="right", va="bottom", fontsize=7, color="0.3")
+        ax.set_xscale("log")
+        label_nmse_axes(ax, xlabel="training iteration")
+        ax.set_ylabel("validation NMSE (dB), best so far", fontsize=9)
+        ax.set_title(panel, fontsize=10)
+        ax.legend(fontsize=7, loc="upper right")
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    if math.isfinite(low) and math.isfinite(high):
+        for ax in axes[: len(groups)]:
+            ax.set_ylim(low - 3, high + 3)
     if title:
-        ax.set_title(title)
+        fig.suptitle(title)
     fig.tight_layout()
     return save_png(plt, fig, path)

@@ -104,6 +104,21 @@ def test_first_iteration_at_and_catch_up_follow_the_validation_curves() -> None:
     assert catch_up(base, [{"seed": 0, "validation_curve": [[100, -29.0]]}])[0]["hno_iteration"] is None
 
 
+def test_training_figure_has_a_panel_per_pair_and_per_unpaired_network(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged_report import training_curve_groups
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    a, b, c = [[1, -1.0]], [[1, -2.0]], [[1, -3.0]]
+    found = {("noiseless", "LISTA"): [{"seed": 1, "validation_curve": b}, {"seed": 0, "validation_curve": a}],
+             ("noiseless", "2NO-LISTA"): [{"seed": 0, "validation_curve": c}],
+             ("noiseless", "FISTA"): [{"seed": 0}],  # no curve: no panel
+             ("other", "LISTA"): [{"seed": 0, "validation_curve": c}]}
+    assert training_curve_groups(cfg, found, "noiseless") == {"LISTA vs 2NO-LISTA": {"LISTA": [a, b], "2NO-LISTA": [c]}}
+    del found[("noiseless", "2NO-LISTA")]
+    cfg.pairs = [["2NO-LISTA", "3NO-LISTA"]]  # LISTA is in no pair with a curve: a panel of its own
+    assert training_curve_groups(cfg, found, "noiseless") == {"LISTA": {"LISTA": [a, b]}}
+
+
 def test_an_interrupted_cell_resumes_to_the_same_network(tmp_path: Path) -> None:
     from hno_framework.experiments.converged import cell_training_config, experiment_config
     from hno_framework.training import Trainer

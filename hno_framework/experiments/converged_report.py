@@ -61,6 +61,24 @@ def _best(curve: list[list[float]]) -> float:
     return min(v for _, v in curve if v is not None)
 
 
+def training_curve_groups(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
+                          setting: str) -> dict[str, dict[str, list[Any]]]:
+    """The panels of a setting's training figure: one per pair with a validation curve (``"base vs hno"`` ->
+    network -> its seeds' curves, in seed order), then one per trained network in no such pair."""
+    curves = {network: [r["validation_curve"] for r in sorted(rs, key=lambda r: r["seed"]) if r.get("validation_curve")]
+              for (s, network), rs in found.items() if s == setting}
+    curves = {network: cs for network, cs in curves.items() if cs}
+    groups: dict[str, dict[str, list[Any]]] = {}
+    for base, hno in cfg.pairs:
+        if base in curves or hno in curves:
+            groups[f"{base} vs {hno}"] = {n: curves[n] for n in (base, hno) if n in curves}
+    paired = {n for pair in cfg.pairs for n in pair if pair and f"{pair[0]} vs {pair[1]}" in groups}
+    for network, cs in curves.items():
+        if network not in paired:
+            groups[network] = {network: cs}
+    return groups
+
+
 def catch_up(base: list[dict[str, Any]], hno: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per seed trained for both networks: the iteration at which the base network's validation NMSE reached its
     best value, and the first iteration at which the HNO network's validation NMSE was as good (same validation
@@ -229,12 +247,12 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
         if curves:
             plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
-        training = {f"{network} (seed {rs[0]['seed']})": rs[0]["validation_curve"]
-                    for (s, network), rs in found.items() if s == setting and rs[0].get("validation_curve")}
-        if training:
-            levels = {f"{n}, published": v for n, v in cfg.published.get(setting, {}).items()
-                      if any(k.startswith(f"{n} (seed") for k in training)}
-            plot_training_curves(training, out / f"training-{setting}.png", levels=levels,
+        groups = training_curve_groups(cfg, found, setting)
+        if groups:
+            published = cfg.published.get(setting, {})
+            levels = {panel: {f"{n}, published": published[n] for n in networks if n in published}
+                      for panel, networks in groups.items()}
+            plot_training_curves(groups, out / f"training-{setting}.png", levels=levels,
                                  title=f"{cfg.settings[setting].title}, T = {cfg.layers}: validation NMSE while training")
     r = cfg.recipe
     own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
