@@ -76,6 +76,25 @@ def step_columns(net: Any) -> dict[str, Column]:
     return {n: [_value(row[n]) if n in row else None for row in rows] for n in names}
 
 
+def learned_values(net: Any, init: Any = None) -> dict[str, Any]:
+    """What ``net`` learned, per layer, JSON-able: ``"integrator"``: the columns of
+    :meth:`Integrator.inspect_coefficients` (e.g. 2NO's α_t, β_t); ``"integrator_learnable"``: whether they are
+    learned at all (forward Euler's fixed step h is not); ``"integrator_references"``: the integrator's named
+    reference schemes (e.g. Euler's values); ``"integrator_init"``: the coefficients of ``init``, the same network
+    as composed before training (when given); ``"step"``: :func:`step_columns`."""
+    T = len(net.layers)
+    out: dict[str, Any] = {
+        "integrator": columns(net.integrator.inspect_coefficients(), T)[0],
+        "integrator_learnable": bool(net.integrator.metadata.learnable),
+        "integrator_references": {name: columns(values, T)[0]
+                                  for name, values in net.integrator.reference_coefficients().items()},
+        "step": step_columns(net),
+    }
+    if init is not None:
+        out["integrator_init"] = columns(init.integrator.inspect_coefficients(), T)[0]
+    return out
+
+
 @dataclass
 class Inspection:
     """What :func:`inspect_checkpoint` found (see the module docstring); ``as_dict`` is the ``--json`` output."""

@@ -126,3 +126,33 @@ def plot_training_curves(groups: Mapping[str, Mapping[str, Sequence[Curve]]], pa
         fig.suptitle(title)
     fig.tight_layout()
     return save_png(plt, fig, path)
+
+
+def plot_coefficients(groups: Mapping[str, Mapping[str, Sequence[Sequence[float | None]]]], path: str | Path, *,
+                      references: Mapping[str, Mapping[str, Sequence[float | None]]] | None = None,
+                      title: str | None = None) -> Path:
+    """Write a PNG of learned coefficients against layer t, one panel per network (``groups``: network ->
+    coefficient -> one per-layer column per seed); a colour per coefficient, the first seed solid, the others
+    dashed; ``references[network][coefficient]`` (e.g. forward Euler's values) dotted grey."""
+    plt, fig, axes = panels(len(groups), width=5.0, height=3.6, dpi=110)
+    for ax, (network, coefficients) in zip(axes, groups.items(), strict=False):
+        for i, (name, seeds) in enumerate(coefficients.items()):
+            for k, column in enumerate(seeds):
+                points = [(t, v) for t, v in enumerate(column) if v is not None]
+                ax.plot([p[0] for p in points], [p[1] for p in points], color=f"C{i % 10}", marker=MARKERS[i % len(MARKERS)],
+                        markersize=3, linewidth=1.4 if k == 0 else 0.9, linestyle="-" if k == 0 else "--",
+                        label=f"{name} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if k == 0 else None)
+        for column in (references or {}).get(network, {}).values():
+            points = [(t, v) for t, v in enumerate(column) if v is not None]
+            ax.plot([p[0] for p in points], [p[1] for p in points], color="0.5", linestyle=":", linewidth=1.0)
+        ax.set_xlabel("layer t", fontsize=10)
+        ax.set_ylabel("learned value (Euler: dotted)", fontsize=9)
+        ax.set_title(network, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_png(plt, fig, path)

@@ -89,6 +89,11 @@ def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
     curve = json.loads(written[0].read_text())["validation_curve"]
     assert catch[0]["base_best_db"] == min(v for _, v in curve)
     assert "## Training cost" in readme and len(rows["LISTA"]["iterations_to_published_plus_3db"]) == 2
+    # what the 2NO integrator learned is recorded per cell, plotted and summarised
+    hno = json.loads((cfg.output.results / "cells" / "noiseless" / "2no-lista" / "seed0.json").read_text())["learned"]
+    assert hno["integrator_learnable"] and hno["integrator_init"]["beta"][1] == pytest.approx(-0.5)
+    assert (cfg.output.results / "coefficients-noiseless.png").stat().st_size > 1000
+    assert "## What the integrators learned" in readme and "| noiseless | 2NO-LISTA | beta |" in readme
 
 
 def test_first_iteration_at_and_catch_up_follow_the_validation_curves() -> None:

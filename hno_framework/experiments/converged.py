@@ -38,6 +38,7 @@ from ..config import ExperimentConfig, TrainingLoss, format_validation_error, pa
 from ..data import make_splits, make_test_set
 from ..evaluation import per_sample_errors
 from ..executors import Executor, SerialExecutor
+from ..inspection import learned_values
 from ..io import read_json, write_json
 from ..metrics import ratio_to_db
 from ..network import UnrolledNetwork, count_learnable
@@ -300,6 +301,7 @@ def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int
         "iterations": stats["iteration"], "core_hours": stats["cpu_seconds"] / 3600.0,
         "wall_hours": stats["wall_seconds"] / 3600.0, "learnable_parameters": count_learnable(net),
         "recipe": recipe.model_dump(), "validation_curve": stats["history"], "machine": _machine(),
+        "learned": learned_values(net, init=compose(config)),
     }
     write_json(result_path, result)
     return result

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from ..io import read_json, write_json
-from ..plotting import plot_nmse_per_layer, plot_training_curves
+from ..plotting import plot_coefficients, plot_nmse_per_layer, plot_training_curves
 from .classical import iterations_to_reach
+from .learned_coefficients import coefficient_groups, summary_rows
 from .statistics import difference_db, pooled_nmse_db, sample_quantiles, seed_spread, share_better
 
 if TYPE_CHECKING:
@@ -236,6 +237,27 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.2f}"
 
 
+def coefficient_section(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
+    """README lines: what the HNO networks' integrators learned (:mod:`.learned_coefficients`)."""
+    rows = [(setting, row) for setting in cfg.settings for row in summary_rows(coefficient_groups(found, setting))]
+    if not rows:
+        return []
+    lines = ["", "## What the integrators learned", "",
+             ("The learned coefficients per layer, over the layers where they are learned (the start-up layers, fixed at "
+              "forward Euler's values in every seed, are left out) and over seeds. 2NO reads x_{t+1} = x_t − β_t (x_t − x_{t−1}) "
+              "+ α_t f(x_t): β_t < 0 is a heavy-ball momentum term, α_t > 1 a longer step than forward Euler (α = 1, β = 0); "
+              "3NO adds − β²_t (x_t − x_{t−2}). Per layer: " + ", ".join(
+                  f"[`coefficients-{s}.png`](coefficients-{s}.png)" for s in dict.fromkeys(s for s, _ in rows)) + "."),
+             "", "| setting | network | coefficient | entries (layers × seeds) | median | min … max | initial value (median) | below the Euler value |",
+             "|---|---|---|---|---|---|---|---|"]
+    for setting, r in rows:
+        below = "–" if r["share_below_euler"] is None else f"{100 * r['share_below_euler']:.0f} % (Euler {r['euler']:g})"
+        lines.append(f"| {setting} | {r['network']} | {r['coefficient']} | {r['entries']} ({r['seeds']} seed"
+                     f"{'s' if r['seeds'] > 1 else ''}) | {r['median']:.2f} | {r['min']:.2f} … {r['max']:.2f} | "
+                     f"{_fmt(r['init_median'])} | {below} |")
+    return lines
+
+
 def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/converged.yaml") -> Path:
     """Write results.json, README.md and the figures under ``cfg.output.results``."""
     out = cfg.output.results
@@ -254,6 +276,11 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                       for panel, networks in groups.items()}
             plot_training_curves(groups, out / f"training-{setting}.png", levels=levels,
                                  title=f"{cfg.settings[setting].title}, T = {cfg.layers}: validation NMSE while training")
+        learned = coefficient_groups(found, setting)
+        if learned:
+            plot_coefficients({n: g.seeds for n, g in learned.items()}, out / f"coefficients-{setting}.png",
+                              references={n: g.reference for n, g in learned.items()},
+                              title=f"{cfg.settings[setting].title}: learned integrator coefficients per layer")
     r = cfg.recipe
     own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
     lines = [
@@ -329,6 +356,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                 at = "never" if c["hno_iteration"] is None else f"{c['hno_iteration']:,}"
                 lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {c['seed']} | {c['base_best_db']:.2f} | "
                              f"{c['base_iteration']:,} | {at} |")
+    lines += coefficient_section(cfg, found)
     lines += ["", "## Unfinished cells", ""]
     if summary["unfinished"]:
         estimate = summary["unfinished_core_hours_estimate"]
@@ -343,7 +371,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                   f"hno experiment converged {config_path} --status", "```"]
     else:
         lines.append("none")
-    figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training") if (out / f"{kind}-{s}.png").is_file()]
+    figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training", "coefficients") if (out / f"{kind}-{s}.png").is_file()]
     lines += ["", "Figures: " + ", ".join(f"[`{f}`]({f})" for f in figures), ""]
     path = out / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
