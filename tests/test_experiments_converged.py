@@ -245,3 +245,22 @@ def test_a_share_strictly_between_0_and_1_never_prints_as_0_or_100_percent() -> 
     assert percent_text(1 / 10_000) == "0.01 %"
     assert percent_text(0.905) == "90.5 %"
     assert percent_text(1.0) == "100.0 %" and percent_text(0.0) == "0.0 %"
+
+
+def test_subset_nmse_reads_what_smaller_test_sets_would() -> None:
+    import itertools
+
+    from hno_framework.experiments.statistics import subset_nmse_db
+
+    errors = torch.tensor([[1.0, 2.0, 100.0, 4.0, 1.0, 3.0]], dtype=torch.float64)
+    energies = torch.tensor([1.0, 1.0, 1.0, 2.0, 1.0, 1.0], dtype=torch.float64)
+    exact = sorted(10 * math.log10(sum(errors[0, i].item() for i in s) / sum(energies[i].item() for i in s))
+                   for s in itertools.combinations(range(6), 2))  # all 15 two-sample test sets, by a plain loop
+    found = subset_nmse_db(errors, energies, size=2, draws=4000)
+    assert exact[0] - 1e-9 <= found["q05_db"] <= found["q50_db"] <= found["q95_db"] <= exact[-1] + 1e-9
+    assert exact[6] - 1e-9 <= found["q50_db"] <= exact[8] + 1e-9  # the median of 15 equally likely sets is the 8th
+    whole = 10 * math.log10(111 / 7)
+    assert found["q50_db"] < whole - 5  # 10 of the 15 sets miss the hard sample: the typical small set flatters
+    assert all(v == pytest.approx(whole) for v in subset_nmse_db(errors, energies, size=6, draws=10).values())
+    with pytest.raises(ValueError, match="subset size"):
+        subset_nmse_db(errors, energies, size=7)

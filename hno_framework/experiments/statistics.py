@@ -16,7 +16,7 @@ from torch import Tensor
 from ..uncertainty import NMSEEstimate, bootstrap_nmse_db, percentile_interval, resampled_ratios
 
 __all__ = ["NMSEEstimate", "bootstrap_nmse_db", "difference_db", "pooled_nmse_db", "sample_quantiles", "seed_spread",
-           "share_better"]
+           "share_better", "subset_nmse_db"]
 
 
 def seed_spread(values_db: list[float]) -> dict[str, float]:
@@ -69,3 +69,19 @@ def sample_quantiles(errors: Tensor, energies: Tensor, quantiles: tuple[float, .
 def share_better(errors_a: Tensor, errors_b: Tensor) -> float:
     """Fraction of test samples on which b's squared error (seed mean) is below a's; ``errors_*`` ``(S, N)``."""
     return float((_seed_mean(errors_b) < _seed_mean(errors_a)).double().mean())
+
+
+def subset_nmse_db(errors: Tensor, energies: Tensor, *, size: int = 1000, draws: int = 2000, seed: int = 0,
+                   quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> dict[str, float]:
+    """What a smaller test set of ``size`` samples would read: the NMSE ``10 log10(Σ_{i∈S} e_i / Σ_{i∈S} r_i)`` of
+    ``draws`` random subsets S (without replacement) of the test set, at ``quantiles`` (keys ``q05_db`` …).
+    ``errors`` ``(S, N)`` (the seeds' mean per sample), ``energies`` ``(N,)``. With heavy-tailed per-sample errors
+    the median subset reads better than the whole set (the rare hard samples are often missing from it)."""
+    e, r = _seed_mean(errors), energies.detach().double().cpu()
+    if not 0 < size <= e.numel():
+        raise ValueError(f"subset size {size} must be in 1..{e.numel()} (the test set's size)")
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.rand(draws, e.numel(), generator=generator).topk(size, dim=1).indices  # (draws, size), no repeats
+    db = 10.0 * torch.log10(e[index].sum(dim=1) / r[index].sum(dim=1))
+    values = torch.quantile(db, torch.tensor(quantiles, dtype=torch.float64)).tolist()
+    return {f"q{round(100 * q):02d}_db": v for q, v in zip(quantiles, values, strict=True)}
