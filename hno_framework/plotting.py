@@ -78,6 +78,31 @@ def plot_nmse_per_layer(curves: Mapping[str, Sequence[float]], path: str | Path,
     return save_png(plt, fig, path)
 
 
+def plot_nmse_per_layer_panels(groups: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, *,
+                               title: str | None = None) -> Path:
+    """Write a PNG of NMSE dB vs layer t = 0..T, one panel per entry of ``groups`` (panel title -> network ->
+    its curve), all panels on one NMSE scale, one colour and marker per network in every panel."""
+    plt, fig, axes = panels(len(groups), width=4.6, height=3.6, dpi=110)
+    order = list(dict.fromkeys(name for curves in groups.values() for name in curves))
+    values = [v for curves in groups.values() for curve in curves.values() for v in curve if math.isfinite(v)]
+    for ax, (panel, curves) in zip(axes, groups.items(), strict=False):
+        for name, curve in curves.items():
+            i = order.index(name)
+            ax.plot(range(len(curve)), curve, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linewidth=1.4,
+                    color=f"C{i % 10}", label=name)
+        label_nmse_axes(ax)
+        ax.set_title(panel, fontsize=10)
+        ax.legend(fontsize=8)
+        if values:
+            ax.set_ylim(min(values) - 3, max(values) + 3)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_png(plt, fig, path)
+
+
 Curve = Sequence[Sequence[float]]
 """A validation curve ``[(iteration, nmse_db), ...]`` (``nmse_db`` may be None or non-finite: skipped)."""
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..io import read_json, write_json
-from ..plotting import plot_coefficients, plot_nmse_per_layer, plot_training_curves
+from ..plotting import plot_coefficients, plot_nmse_per_layer_panels, plot_training_curves
 from .classical import iterations_to_reach
 from .learned_coefficients import coefficient_groups, summary_rows
 from .statistics import difference_db, pooled_nmse_db, sample_quantiles, seed_spread, share_better, subset_nmse_db
@@ -62,22 +62,26 @@ def _best(curve: list[list[float]]) -> float:
     return min(v for _, v in curve if v is not None)
 
 
+def pair_panels(pairs: list[list[str]], present: list[str]) -> dict[str, list[str]]:
+    """Panels of a per-setting figure: one per pair with a network in ``present`` (``"base vs hno"`` -> the
+    pair's networks that are present), then one per present network in no such pair, in ``present``'s order."""
+    panels: dict[str, list[str]] = {}
+    for base, hno in pairs:
+        if base in present or hno in present:
+            panels[f"{base} vs {hno}"] = [n for n in (base, hno) if n in present]
+    paired = {n for members in panels.values() for n in members}
+    panels.update({n: [n] for n in present if n not in paired})
+    return panels
+
+
 def training_curve_groups(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
                           setting: str) -> dict[str, dict[str, list[Any]]]:
-    """The panels of a setting's training figure: one per pair with a validation curve (``"base vs hno"`` ->
-    network -> its seeds' curves, in seed order), then one per trained network in no such pair."""
+    """The panels of a setting's training figure (:func:`pair_panels`): panel -> network -> its seeds' validation
+    curves, in seed order."""
     curves = {network: [r["validation_curve"] for r in sorted(rs, key=lambda r: r["seed"]) if r.get("validation_curve")]
               for (s, network), rs in found.items() if s == setting}
     curves = {network: cs for network, cs in curves.items() if cs}
-    groups: dict[str, dict[str, list[Any]]] = {}
-    for base, hno in cfg.pairs:
-        if base in curves or hno in curves:
-            groups[f"{base} vs {hno}"] = {n: curves[n] for n in (base, hno) if n in curves}
-    paired = {n for pair in cfg.pairs for n in pair if pair and f"{pair[0]} vs {pair[1]}" in groups}
-    for network, cs in curves.items():
-        if network not in paired:
-            groups[network] = {network: cs}
-    return groups
+    return {panel: {n: curves[n] for n in members} for panel, members in pair_panels(cfg.pairs, list(curves)).items()}
 
 
 def catch_up(base: list[dict[str, Any]], hno: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -269,7 +273,11 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
     for setting in cfg.settings:
         curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
         if curves:
-            plot_nmse_per_layer(curves, out / f"nmse-{setting}.png", title=f"{cfg.settings[setting].title}, T = {cfg.layers}")
+            label = {n: f"{n} (iterations 0–{cfg.layers})" if cfg.networks[n].algorithm else n for n in curves}
+            panels = {panel: {label[n]: curves[n] for n in members}
+                      for panel, members in pair_panels(cfg.pairs, list(curves)).items()}
+            plot_nmse_per_layer_panels(panels, out / f"nmse-{setting}.png",
+                                       title=f"{cfg.settings[setting].title}, T = {cfg.layers}: test NMSE per layer")
         groups = training_curve_groups(cfg, found, setting)
         if groups:
             published = cfg.published.get(setting, {})
