@@ -48,7 +48,9 @@ def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, 
                 res = read_json(path, "cell result")
                 res["_errors"] = path.with_suffix(".errors.npy")
                 found.setdefault((cell.setting, cell.network), []).append(res)
-    return found
+    settings, networks = list(cfg.settings), list(cfg.networks)  # report order: the config's, not the queue's
+    order = sorted(found, key=lambda key: (settings.index(key[0]), networks.index(key[1])))
+    return {key: sorted(found[key], key=lambda r: r["seed"]) for key in order}
 
 
 def first_iteration_at(curve: list[list[float]], target_db: float) -> int | None:
