@@ -84,6 +84,7 @@ def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
     assert "| noiseless | LISTA |" in readme and "-35.00" in readme
     # the training figure and the catch-up table come from the cells' validation curves
     assert (cfg.output.results / "training-noiseless.png").stat().st_size > 1000
+    assert (cfg.output.results / "nmse-noiseless.png").stat().st_size > 1000
     catch = results["pairs"][0]["catch_up"]
     assert [c["seed"] for c in catch] == [0]
     curve = json.loads(written[0].read_text())["validation_curve"]
