@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-Column = list[float | None]
+from ..inspection import Column
 
 
 @dataclass

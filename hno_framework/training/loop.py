@@ -91,9 +91,9 @@ def nonfinite_name(net: nn.Module, params: Sequence[nn.Parameter], *, grad: bool
     pairs = [(p, t) for p, t in zip(params, tensors, strict=True) if t is not None]
     if not pairs or bool(torch.isfinite(torch.stack([t.sum() for _, t in pairs])).all()):
         return None
-    if all(bool(torch.isfinite(t).all()) for _, t in pairs):
+    bad = next((p for p, t in pairs if not bool(torch.isfinite(t).all())), None)
+    if bad is None:
         return None  # the sums overflowed; every entry is finite
-    bad = next(p for p, t in pairs if not bool(torch.isfinite(t).all()))
     name = next((n for n, q in net.named_parameters() if q is bad), "a parameter")
     parts = name.split(".")
     return f"{name} (layer {parts[1]})" if parts[0] == "layers" and len(parts) > 1 and parts[1].isdigit() else name
