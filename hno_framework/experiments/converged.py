@@ -216,7 +216,7 @@ def cell_training_config(config: ExperimentConfig, recipe: Recipe, run_dir: Path
     data["name"] = recipe.protocol
     data["output"] = {**data.get("output", {}), "dir": str(run_dir)}
     training: dict[str, Any] = {"threads": 1, "loss": recipe.loss, "adam_eps": recipe.adam_eps,
-                "validate_every": recipe.validate_every, "lr": recipe.phases[0].lr}
+                                "validate_every": recipe.validate_every, "lr": recipe.phases[0].lr}
     if recipe.protocol == "stagewise":
         training.update(protocol="stagewise", stagewise={**data["training"].get("stagewise", {}), **recipe.stagewise})
     else:
