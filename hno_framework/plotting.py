@@ -2,7 +2,10 @@
 
 The building blocks (:func:`panels`, :func:`draw_nmse_curves`, :func:`save_png`) are shared by the
 one-panel :func:`plot_nmse_per_layer` (``hno compare --plot``, run reports) and the grid reports of
-:mod:`hno_framework.experiments.report` (one panel per setting). matplotlib is imported on first use.
+:mod:`hno_framework.experiments.report` (one panel per setting). The converged study draws one panel per
+compared pair: :func:`plot_nmse_per_layer_panels`, :func:`plot_training_curves` (validation NMSE against
+training iteration) and :func:`plot_coefficients` (learned integrator coefficients per layer).
+matplotlib is imported on first use.
 """
 
 from __future__ import annotations
@@ -111,9 +114,9 @@ def plot_training_curves(groups: Mapping[str, Mapping[str, Sequence[Curve]]], pa
                          levels: Mapping[str, Mapping[str, float]] | None = None, title: str | None = None) -> Path:
     """Write a PNG of validation NMSE dB against training iteration (log axis), one panel per entry of ``groups``
     (panel title -> network -> the curves of its seeds), all panels on one NMSE scale, one colour per network
-    in every panel. Per network: the best
-    so far (what a best-checkpoint run keeps) bold for the first seed and dashed for the others, the raw values
-    of the first seed thin; ``levels[panel]`` (name -> dB) adds dashed reference lines (e.g. published NMSE)."""
+    in every panel. Per network: the best so far (what a best-checkpoint run keeps) bold for the first seed and
+    dashed for the others, the raw values of the first seed thin; ``levels[panel]`` (name -> dB) adds dashed
+    reference lines (e.g. published NMSE)."""
     plt, fig, axes = panels(len(groups), width=5.0, height=3.8, dpi=110)
     low, high = math.inf, -math.inf
     order = list(dict.fromkeys(name for networks in groups.values() for name in networks))  # one colour per network
