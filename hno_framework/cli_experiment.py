@@ -164,12 +164,15 @@ def _echo_status(cfg: Any) -> None:
 @click.option("--set", "overrides", multiple=True, help="override a config value, e.g. --set test_size=20000 (repeatable)")
 @click.option("--cell", "cells", multiple=True, help="run only this cell, as SETTING/NETWORK (repeatable)")
 @click.option("--max-cells", type=int, default=None, help="stop after training this many cells")
+@click.option("--stop-by", "stop_by", metavar="HH:MM|ISO", default=None,
+              help="start a cell only if it is expected to end by then (its checkpoint's speed, or the finished "
+                   "cells' time per iteration); for sessions with a hard end")
 @click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
 @click.option("--status", "status", is_flag=True,
               help="only print where every cell stands (finished, training: iteration, best validation NMSE, time left)")
 @executor_options
 def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells: tuple[str, ...], max_cells: int | None,
-                  report_only: bool, status: bool, **executor: Any) -> None:
+                  stop_by: str | None, report_only: bool, status: bool, **executor: Any) -> None:
     """Converged comparison (issue 11): baselines at their published NMSE, HNO pairs, intervals.
 
     Trains the config's unfinished cells (one network × setting × seed each; serially in order, or
@@ -181,9 +184,11 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
 
     from .experiments.converged import load_converged_config, run_converged
     from .experiments.converged_report import write_report
+    from .experiments.deadline import parse_stop_by
 
     torch.set_num_threads(1)
     cfg = load_converged_config(config, list(overrides))
+    deadline = parse_stop_by(stop_by).timestamp() if stop_by else None
     if report_only:
         click.echo(f"report: {write_report(cfg, str(config))}")
         return
@@ -194,6 +199,6 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
         executor["executor"] = "serial"  # one cell at a time unless asked: cells are long and keep their order
     with build_executor(**executor) as pool:
         written = run_converged(cfg, resume=resume, only=list(cells) or None, max_cells=max_cells,
-                                log=lambda m: click.echo(m, err=True), executor=pool)
+                                log=lambda m: click.echo(m, err=True), executor=pool, stop_by=deadline)
     write_report(cfg, str(config))
     click.echo(f"{len(written)} cells finished in this run; report: {cfg.output.results / 'README.md'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,44 @@ def test_subset_nmse_reads_what_smaller_test_sets_would() -> None:
     assert all(v == pytest.approx(whole) for v in subset_nmse_db(errors, energies, size=6, draws=10).values())
     with pytest.raises(ValueError, match="subset size"):
         subset_nmse_db(errors, energies, size=7)
+
+
+def test_stop_by_reads_a_time_of_day_as_its_next_occurrence_and_iso_as_given() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from hno_framework.experiments.deadline import parse_stop_by
+    from hno_framework.experiments.errors import ExperimentError
+
+    now = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
+    assert parse_stop_by("18:50", now) == datetime(2026, 12, 6, 18, 50, tzinfo=UTC)
+    assert parse_stop_by("15:59", now) == datetime(2026, 12, 7, 15, 59, tzinfo=UTC)  # passed today
+    plus_one = timezone(timedelta(hours=1))
+    assert parse_stop_by("2026-12-06T18:50+01:00", now) == datetime(2026, 12, 6, 18, 50, tzinfo=plus_one)
+    for bad in ("soon", "25:00", "18:61", "2026-13-01T00:00"):
+        with pytest.raises(ExperimentError, match="HH:MM"):
+            parse_stop_by(bad, now)
+
+
+def test_a_deadline_keeps_cells_that_would_not_finish_from_starting(tmp_path: Path) -> None:
+    import time
+
+    from hno_framework.experiments.converged import cell_paths
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    run_converged(cfg, max_cells=1, log=lambda m: None)  # LISTA seed 0: the basis of the estimate
+    first, _ = cell_paths(cfg, "noiseless", "LISTA", 0)
+    finished = json.loads(first.read_text())
+    finished["wall_hours"] = 10.0  # as if it had taken 10 h: LISTA seed 1 and 2NO-LISTA (same recipe) would too
+    first.write_text(json.dumps(finished))
+    messages: list[str] = []
+    written = run_converged(cfg, log=messages.append, stop_by=time.time() + 3600)
+    # FISTA has no finished cell to estimate from and the deadline has not passed: it runs
+    assert [p.parent.name for p in written] == ["fista"]
+    skipped = [m for m in messages if "not started" in m]
+    assert len(skipped) == 2 and all("≈ 10.00 h" in m for m in skipped), messages
+    assert not cell_paths(cfg, "noiseless", "LISTA", 1)[0].exists()
+    messages.clear()  # a deadline already passed starts nothing, not even a cell of unknown length
+    cell_paths(cfg, "noiseless", "FISTA", 0)[0].unlink()
+    assert run_converged(cfg, log=messages.append, stop_by=time.time() - 1) == []
+    assert sum("not started" in m for m in messages) == 3
+    assert len(run_converged(cfg, log=lambda m: None, stop_by=time.time() + 1e6)) == 3  # far deadline: all run

@@ -43,6 +43,7 @@ from ..io import read_json, write_json
 from ..metrics import ratio_to_db
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
+from .deadline import fits
 from .errors import ExperimentError
 from .statistics import bootstrap_nmse_db
 
@@ -378,7 +379,14 @@ def cell_status(cfg: ConvergedConfig) -> list[dict[str, Any]]:
 
 
 def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
-    """Executor job: one cell (``setting``, ``network``, ``seed``) of the study ``payload["config"]`` (a dict)."""
+    """Executor job: one cell (``setting``, ``network``, ``seed``) of the study ``payload["config"]`` (a dict).
+    With a deadline (``stop_by``, epoch seconds) a cell expected (``expected_seconds``) to end after it is not
+    started: the result is ``{"not_started": reason}``."""
+    stop_by, expected = payload.get("stop_by"), payload.get("expected_seconds")
+    if not fits(expected, stop_by, time.time()):
+        left = max(0.0, (stop_by or 0.0) - time.time())
+        need = "an unknown time" if expected is None else f"≈ {expected / 3600:.2f} h"
+        return {"not_started": f"needs {need}, {left / 3600:.2f} h left before the --stop-by deadline"}
     cfg = ConvergedConfig.model_validate(payload["config"])
     setting, network, seed = payload["setting"], payload["network"], payload["seed"]
     if cfg.networks[network].algorithm == "fista":
@@ -386,15 +394,31 @@ def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
     return run_network_cell(cfg, setting, network, seed, resume=payload["resume"], log=lambda message: None)
 
 
+def expected_seconds(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
+                     status: dict[str, dict[str, Any]], key: str, network: str, *, resume: bool) -> float | None:
+    """Wall-clock seconds cell ``key`` (``setting/network/seed<k>``) is expected to take: what its checkpoint's
+    speed leaves (``resume``), else the finished cells' wall time per iteration (:func:`cell_hours`)."""
+    from .converged_report import cell_hours
+
+    row = status.get(key, {})
+    if resume and row.get("seconds_left") is not None:
+        return float(row["seconds_left"])
+    hours = cell_hours(cfg, found, network, "wall_hours")
+    return None if hours is None else hours * 3600.0
+
+
 def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str] | None = None,
                   max_cells: int | None = None, log: Callable[[str], None] = print,
-                  executor: Executor | None = None) -> list[Path]:
+                  executor: Executor | None = None, stop_by: float | None = None) -> list[Path]:
     """Train every unfinished cell (``only``: ``setting/network`` names; at most ``max_cells``) on ``executor``
     (default: serially, in order), regenerating the report after each finished cell; returns the result files
-    written in this call. A failing cell is logged and the others go on."""
-    from .converged_report import write_report
+    written in this call. A failing cell is logged and the others go on. With ``stop_by`` (epoch seconds) a cell
+    is started only if it is expected to end by then (:mod:`.deadline`)."""
+    from .converged_report import cell_results, write_report
 
     executor = executor or SerialExecutor()
+    found = cell_results(cfg) if stop_by is not None else {}
+    status = {r["cell"]: r for r in cell_status(cfg)} if stop_by is not None else {}
     jobs: list[tuple[str, dict[str, Any]]] = []
     paths: dict[str, Path] = {}
     for cell in cfg.cells:
@@ -406,8 +430,11 @@ def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str]
                 read_json(result_path, "cell result")  # a corrupt file is reported, not silently retrained
                 continue
             key = f"{cell.setting}/{cell.network}/seed{seed}"
+            expected = (expected_seconds(cfg, found, status, key, cell.network, resume=resume)
+                        if stop_by is not None else None)
             jobs.append((key, {"config": cfg.model_dump(mode="json"), "setting": cell.setting,
-                               "network": cell.network, "seed": seed, "resume": resume}))
+                               "network": cell.network, "seed": seed, "resume": resume,
+                               "stop_by": stop_by, "expected_seconds": expected}))
             paths[key] = result_path
     jobs = jobs[:max_cells] if max_cells is not None else jobs
     written: list[Path] = []
@@ -419,6 +446,9 @@ def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str]
             log(f"cell {outcome.key}: FAILED: {outcome.failure.error}")
             continue
         res = outcome.result
+        if "not_started" in res:
+            log(f"cell {outcome.key}: not started: {res['not_started']}")
+            continue
         log(f"cell {outcome.key}: {res['final_nmse_db']:.2f} dB [{res['ci_db'][0]:.2f}, {res['ci_db'][1]:.2f}], "
             f"{res['core_hours']:.3f} core-h")
         written.append(paths[outcome.key])

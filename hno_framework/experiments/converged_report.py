@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .converged import ConvergedConfig, Recipe
 
 
-def _cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
     from .converged import cell_paths
 
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -110,7 +110,7 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     """The content of ``results.json``."""
     from .converged import energies_path
 
-    found = _cell_results(cfg)
+    found = cell_results(cfg)
     cells, pairs = [], []
     for (setting, network), results in found.items():
         energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
@@ -162,29 +162,32 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             "machine": next((r["machine"] for rs in found.values() for r in rs), None)}
 
 
+def _recipe_key(cfg: ConvergedConfig, network: str) -> str:
+    spec = cfg.networks[network]
+    return "fista" if spec.algorithm else (spec.recipe or cfg.recipe).model_dump_json(include={"phases", "batch_size"})
+
+
+def cell_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]], network: str,
+               measure: Literal["core_hours", "wall_hours"] = "core_hours") -> float | None:
+    """Estimated hours (``measure``: CPU core-hours, or wall-clock hours where a cell recorded them, else its
+    core-hours) of one unfinished cell of ``network``: a FISTA cell costs what the finished FISTA cells cost on
+    average; a network cell its recipe's iterations times the mean hours per iteration of the finished cells
+    trained with a recipe of the same kind (same phases and batch size). None without a basis."""
+    key = _recipe_key(cfg, network)
+    basis = [r.get(measure, r["core_hours"]) / (1 if cfg.networks[n].algorithm else max(1, r["iterations"]))
+             for (_, n), results in found.items() if _recipe_key(cfg, n) == key for r in results]
+    if not basis:
+        return None
+    spec = cfg.networks[network]
+    return float(np.mean(basis)) * (1 if spec.algorithm else (spec.recipe or cfg.recipe).iterations)
+
+
 def remaining_core_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
                          networks: list[str]) -> float | None:
-    """Estimated core-hours of the unfinished cells (one per entry of ``networks``): a FISTA cell costs what the
-    finished FISTA cells cost on average; a network cell its recipe's iterations times the mean core-seconds per
-    iteration of the finished cells trained with a recipe of the same kind (same phases). None without a basis."""
-    def recipe_key(network: str) -> str:
-        spec = cfg.networks[network]
-        return "fista" if spec.algorithm else (spec.recipe or cfg.recipe).model_dump_json(include={"phases", "batch_size"})
-
-    per_iteration: dict[str, list[float]] = {}
-    for (_, network), results in found.items():
-        for r in results:
-            per_iteration.setdefault(recipe_key(network), []).append(
-                r["core_hours"] if cfg.networks[network].algorithm else r["core_hours"] / max(1, r["iterations"]))
-    total = 0.0
-    for network in networks:
-        basis = per_iteration.get(recipe_key(network))
-        if not basis:
-            return None
-        spec = cfg.networks[network]
-        scale = 1 if spec.algorithm else (spec.recipe or cfg.recipe).iterations
-        total += float(np.mean(basis)) * scale
-    return total
+    """Estimated core-hours of the unfinished cells (one per entry of ``networks``; :func:`cell_hours`).
+    None when any of them has no basis."""
+    hours = [cell_hours(cfg, found, network) for network in networks]
+    return None if any(h is None for h in hours) else float(sum(h for h in hours if h is not None))
 
 
 def percent_text(share: float) -> str:
@@ -271,7 +274,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(cfg)
     write_json(out / "results.json", summary)
-    found = _cell_results(cfg)
+    found = cell_results(cfg)
     for setting in cfg.settings:
         curves = {c["network"]: c["nmse_db_per_layer_mean_over_seeds"] for c in summary["cells"] if c["setting"] == setting}
         if curves:
