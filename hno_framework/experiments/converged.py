@@ -342,68 +342,73 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     return result
 
 
+def cell_row(cfg: ConvergedConfig, setting: str, network: str, seed: int) -> dict[str, Any]:
+    """Where one cell stands (see :func:`cell_status`), read from its files alone."""
+    spec = cfg.networks[network]
+    recipe = spec.recipe or cfg.recipe
+    result_path, run_dir = cell_paths(cfg, setting, network, seed)
+    row: dict[str, Any] = {"cell": f"{setting}/{network}/seed{seed}", "state": "not started"}
+    last = run_dir / recipe.protocol / "last.pt"
+    if result_path.is_file():
+        res = read_json(result_path, "cell result")
+        row.update(state="finished", final_nmse_db=res["final_nmse_db"], ci_db=res["ci_db"],
+                   iterations=res.get("iterations"), core_hours=res.get("core_hours"))
+    elif spec.algorithm is not None:
+        row.update(state="not finished (a classical solver keeps no checkpoint: waiting or running)")
+    elif last.is_file():
+        try:
+            state = torch.load(last, map_location="cpu", weights_only=True)
+            loop, history = state["loop"], state["history"]
+        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a row, not a crash
+            row.update(state=f"unreadable checkpoint {last}: {type(exc).__name__}: {exc}")
+        else:
+            done, total = int(loop["iteration"]), recipe.iterations
+            seconds = float(loop["seconds"])
+            row.update(state="training", iteration=done, total=total, phase=int(loop["phase_index"]) + 1,
+                       phases=len(recipe.phases), seconds=seconds,
+                       best_validation_nmse_db=history[-1].get("best_validation_nmse_db") if history else None,
+                       seconds_left=seconds / done * (total - done) if done and recipe.protocol == "phases" else None)
+    return row
+
+
 def cell_status(cfg: ConvergedConfig) -> list[dict[str, Any]]:
     """Where every cell of the study stands, read from the files alone (nothing is trained or evaluated):
     ``state`` finished (with its test NMSE), training (iteration of the recipe's total, phase, best validation
     NMSE, training seconds so far and an estimate of the seconds left at the same speed), not started, or, for a
     classical solver (no checkpoint), not finished."""
-    rows: list[dict[str, Any]] = []
-    for cell in cfg.cells:
-        spec = cfg.networks[cell.network]
-        recipe = spec.recipe or cfg.recipe
-        for seed in cell.seeds:
-            result_path, run_dir = cell_paths(cfg, cell.setting, cell.network, seed)
-            row: dict[str, Any] = {"cell": f"{cell.setting}/{cell.network}/seed{seed}", "state": "not started"}
-            last = run_dir / recipe.protocol / "last.pt"
-            if result_path.is_file():
-                res = read_json(result_path, "cell result")
-                row.update(state="finished", final_nmse_db=res["final_nmse_db"], ci_db=res["ci_db"],
-                           iterations=res.get("iterations"), core_hours=res.get("core_hours"))
-            elif spec.algorithm is not None:
-                row.update(state="not finished (a classical solver keeps no checkpoint: waiting or running)")
-            elif last.is_file():
-                try:
-                    state = torch.load(last, map_location="cpu", weights_only=True)
-                    loop, history = state["loop"], state["history"]
-                except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a row, not a crash
-                    row.update(state=f"unreadable checkpoint {last}: {type(exc).__name__}: {exc}")
-                else:
-                    done, total = int(loop["iteration"]), recipe.iterations
-                    seconds = float(loop["seconds"])
-                    row.update(state="training", iteration=done, total=total, phase=int(loop["phase_index"]) + 1,
-                               phases=len(recipe.phases), seconds=seconds,
-                               best_validation_nmse_db=history[-1].get("best_validation_nmse_db") if history else None,
-                               seconds_left=seconds / done * (total - done) if done and recipe.protocol == "phases" else None)
-            rows.append(row)
-    return rows
+    return [cell_row(cfg, cell.setting, cell.network, seed) for cell in cfg.cells for seed in cell.seeds]
 
 
 def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Executor job: one cell (``setting``, ``network``, ``seed``) of the study ``payload["config"]`` (a dict).
-    With a deadline (``stop_by``, epoch seconds) a cell expected (``expected_seconds``) to end after it is not
-    started: the result is ``{"not_started": reason}``."""
-    stop_by, expected = payload.get("stop_by"), payload.get("expected_seconds")
-    if not fits(expected, stop_by, time.time()):
-        left = max(0.0, (stop_by or 0.0) - time.time())
-        need = "an unknown time" if expected is None else f"≈ {expected / 3600:.2f} h"
-        return {"not_started": f"needs {need}, {left / 3600:.2f} h left before the --stop-by deadline"}
+    With a deadline (``stop_by``, epoch seconds) a cell expected (:func:`expected_seconds`, estimated when the
+    job starts, so from every cell finished by then) to end after it is not started: the result is
+    ``{"not_started": reason}``."""
     cfg = ConvergedConfig.model_validate(payload["config"])
     setting, network, seed = payload["setting"], payload["network"], payload["seed"]
+    stop_by = payload.get("stop_by")
+    if stop_by is not None:
+        expected = expected_seconds(cfg, setting, network, seed, resume=payload["resume"])
+        if not fits(expected, stop_by, time.time()):
+            need = "an unknown time" if expected is None else f"≈ {expected / 3600:.2f} h"
+            left = max(0.0, stop_by - time.time())
+            return {"not_started": f"needs {need}, {left / 3600:.2f} h left before the --stop-by deadline"}
     if cfg.networks[network].algorithm == "fista":
         return run_fista_cell(cfg, setting, network, seed)
     return run_network_cell(cfg, setting, network, seed, resume=payload["resume"], log=lambda message: None)
 
 
-def expected_seconds(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[str, Any]]],
-                     status: dict[str, dict[str, Any]], key: str, network: str, *, resume: bool) -> float | None:
-    """Wall-clock seconds cell ``key`` (``setting/network/seed<k>``) is expected to take: what its checkpoint's
-    speed leaves (``resume``), else the finished cells' wall time per iteration (:func:`cell_hours`)."""
-    from .converged_report import cell_hours
+def expected_seconds(cfg: ConvergedConfig, setting: str, network: str, seed: int, *, resume: bool) -> float | None:
+    """Wall-clock seconds a cell is expected to take: what its checkpoint's speed leaves (``resume``), else the
+    finished cells' wall time per iteration with the same recipe (:func:`.converged_report.cell_hours`); None
+    without a basis."""
+    from .converged_report import cell_hours, cell_results
 
-    row = status.get(key, {})
-    if resume and row.get("seconds_left") is not None:
-        return float(row["seconds_left"])
-    hours = cell_hours(cfg, found, network, "wall_hours")
+    if resume:
+        left = cell_row(cfg, setting, network, seed).get("seconds_left")
+        if left is not None:
+            return float(left)
+    hours = cell_hours(cfg, cell_results(cfg), network, "wall_hours")
     return None if hours is None else hours * 3600.0
 
 
@@ -414,11 +419,9 @@ def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str]
     (default: serially, in order), regenerating the report after each finished cell; returns the result files
     written in this call. A failing cell is logged and the others go on. With ``stop_by`` (epoch seconds) a cell
     is started only if it is expected to end by then (:mod:`.deadline`)."""
-    from .converged_report import cell_results, write_report
+    from .converged_report import write_report
 
     executor = executor or SerialExecutor()
-    found = cell_results(cfg) if stop_by is not None else {}
-    status = {r["cell"]: r for r in cell_status(cfg)} if stop_by is not None else {}
     jobs: list[tuple[str, dict[str, Any]]] = []
     paths: dict[str, Path] = {}
     for cell in cfg.cells:
@@ -430,11 +433,8 @@ def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str]
                 read_json(result_path, "cell result")  # a corrupt file is reported, not silently retrained
                 continue
             key = f"{cell.setting}/{cell.network}/seed{seed}"
-            expected = (expected_seconds(cfg, found, status, key, cell.network, resume=resume)
-                        if stop_by is not None else None)
             jobs.append((key, {"config": cfg.model_dump(mode="json"), "setting": cell.setting,
-                               "network": cell.network, "seed": seed, "resume": resume,
-                               "stop_by": stop_by, "expected_seconds": expected}))
+                               "network": cell.network, "seed": seed, "resume": resume, "stop_by": stop_by}))
             paths[key] = result_path
     jobs = jobs[:max_cells] if max_cells is not None else jobs
     written: list[Path] = []

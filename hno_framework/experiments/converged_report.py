@@ -335,7 +335,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                      f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {_reached(c)} | {c['core_hours']:.3f} | "
                      f"{_saved(c)} |")
     if summary["pairs"]:
-        lines += ["", "## Pairs: second − first (HNO − base; the last pair is the loss ablation)", "",
+        lines += ["", "## Pairs: second − first (HNO − base, or an ablation of one network; negative: the second is better)", "",
                   "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | verdict |",
                   "|---|---|---|---|---|---|---|"]
         for p in summary["pairs"]:
