@@ -102,3 +102,27 @@ def test_iterations_to_reach_is_the_first_crossing(curve: list[float], target: f
         assert all(v > target for v in curve)
     else:
         assert curve[k] <= target and all(v > target for v in curve[:k])
+
+
+def test_support_oracle_solves_the_normal_equations_on_each_samples_support() -> None:
+    import numpy as np
+
+    from hno_framework.experiments.classical import oracle_least_squares
+
+    rng = np.random.default_rng(3)
+    m, n, batch = 12, 30, 6
+    phi = rng.standard_normal((m, n)) / np.sqrt(m)
+    x = rng.standard_normal((batch, n)) * (rng.random((batch, n)) < 0.15)
+    x[0] = 0.0  # an empty support gives x̂ = 0
+    noise = 0.05 * rng.standard_normal((batch, m))
+    y = x @ phi.T + noise
+    got = oracle_least_squares(torch.from_numpy(phi), SignalBatch(torch.from_numpy(x), torch.from_numpy(y))).numpy()
+    for i in range(batch):
+        want = np.zeros(n)
+        support = np.flatnonzero(x[i])
+        if support.size:
+            a = phi[:, support]
+            want[support] = np.linalg.solve(a.T @ a, a.T @ y[i])  # the normal equations
+        np.testing.assert_allclose(got[i], want, atol=1e-10)
+    exact = oracle_least_squares(torch.from_numpy(phi), SignalBatch(torch.from_numpy(x), torch.from_numpy(x @ phi.T)))
+    np.testing.assert_allclose(exact.numpy(), x, atol=1e-10)  # noiseless: x* recovered

@@ -7,6 +7,9 @@ Both solve ``min_x ½‖y − Φx‖² + λ‖x‖₁`` (seed eq. 1 with D = I) 
 * FISTA (Beck & Teboulle 2009): the same step taken at ``z_k``, then
   ``t_{k+1} = (1 + √(1 + 4t_k²))/2``, ``z_{k+1} = x_{k+1} + ((t_k − 1)/t_{k+1})(x_{k+1} − x_k)``, t_0 = 1.
 
+:func:`oracle_least_squares` (least squares on the true support) is a reference level with noise: an estimator
+that has to find the support is not expected to pass it by much (only shrinkage that uses the prior can).
+
 :func:`solve` returns the NMSE (dB) against x* after every iteration (index 0 is x_0 = 0, i.e.
 0 dB), the same quantity as a network's NMSE per layer, so iteration k of a solver compares with
 layer k of a network. :func:`tune_lambda` picks λ from a grid by the validation NMSE at a given
@@ -107,6 +110,20 @@ def iterations_to_reach(curve_db: Sequence[float], target_db: float) -> int | No
         if value <= target_db:
             return k
     return None
+
+
+def oracle_least_squares(phi: Tensor, data: SignalBatch) -> Tensor:
+    """The support oracle, a reference level for estimators that must find the support: for each sample i, least squares on
+    the columns of Φ in S_i = supp(x*_i), ``x̂_S = argmin_z ‖y_i − Φ_S z‖²`` and ``x̂ = 0`` off S_i. Noiseless it
+    recovers x* exactly (when Φ_S has full column rank); with noise its NMSE is σ² E tr((Φ_Sᵀ Φ_S)⁻¹) / E‖x*‖².
+    ``phi``: (m, n); ``data.x``: (batch, n), ``data.y``: (batch, m); returns x̂, (batch, n)."""
+    estimate = torch.zeros_like(data.x)
+    for i in range(data.x.shape[0]):
+        support = data.x[i].nonzero().squeeze(1)
+        if support.numel():
+            solution = torch.linalg.lstsq(phi[:, support], data.y[i].unsqueeze(1)).solution
+            estimate[i, support] = solution.squeeze(1)
+    return estimate
 
 
 def lasso_objective(phi: Tensor, y: Tensor, x: Tensor, lam: float) -> Tensor:
