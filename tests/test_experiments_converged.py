@@ -307,3 +307,15 @@ def test_a_deadline_keeps_cells_that_would_not_finish_from_starting(tmp_path: Pa
     assert run_converged(cfg, log=messages.append, stop_by=time.time() - 1) == []
     assert sum("not started" in m for m in messages) == 3
     assert len(run_converged(cfg, log=lambda m: None, stop_by=time.time() + 1e6)) == 3  # far deadline: all run
+
+
+def test_the_report_gives_the_oracle_level_of_noisy_settings_only(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged_report import write_report
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    run_converged(cfg, max_cells=1, log=lambda m: None)
+    (cfg.output.results / "oracle.json").write_text(json.dumps({"settings": [
+        {"setting": "noiseless", "oracle_nmse_db": -150.9, "ci_db": [-151.0, -150.8]},
+        {"setting": "snr-20", "oracle_nmse_db": -25.92, "ci_db": [-25.94, -25.89]}]}))
+    text = write_report(cfg).read_text()
+    assert "snr-20 -25.92 dB [-25.94, -25.89]" in text and "-150.9" not in text

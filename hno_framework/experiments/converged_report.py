@@ -334,6 +334,15 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         lines.append(f"| {c['setting']} | {c['network']} | {c['final_nmse_db']:.2f} | [{c['ci_db'][0]:.2f}, {c['ci_db'][1]:.2f}] | "
                      f"{len(c['seeds'])} | {spread} | {_fmt(c['published_db'])} | {c['iterations']:,} | {_reached(c)} | {c['core_hours']:.3f} | "
                      f"{_saved(c)} |")
+    oracle = out / "oracle.json"
+    if oracle.is_file():
+        levels = [r for r in read_json(oracle, "oracle levels")["settings"] if r["oracle_nmse_db"] > -100]
+        if levels:
+            lines += ["", "Reference level with noise, least squares on the true support of each test sample "
+                      "(`python scripts/oracle_level.py`): " + "; ".join(
+                          f"{r['setting']} {r['oracle_nmse_db']:.2f} dB [{r['ci_db'][0]:.2f}, {r['ci_db'][1]:.2f}]"
+                          for r in levels) + ". A network that has to find the support is not expected to pass it "
+                      "by much (noiseless, the oracle is exact)."]
     if summary["pairs"]:
         lines += ["", "## Pairs: second − first (HNO − base, or an ablation of one network; negative: the second is better)", "",
                   "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | verdict |",
