@@ -336,12 +336,12 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                      f"{_saved(c)} |")
     oracle = out / "oracle.json"
     if oracle.is_file():
-        levels = [r for r in read_json(oracle, "oracle levels")["settings"] if r["oracle_nmse_db"] > -100]
-        if levels:
+        noisy = [r for r in read_json(oracle, "oracle levels")["settings"] if r["oracle_nmse_db"] > -100]
+        if noisy:
             lines += ["", "Reference level with noise, least squares on the true support of each test sample "
                       "(`python scripts/oracle_level.py`): " + "; ".join(
                           f"{r['setting']} {r['oracle_nmse_db']:.2f} dB [{r['ci_db'][0]:.2f}, {r['ci_db'][1]:.2f}]"
-                          for r in levels) + ". A network that has to find the support is not expected to pass it "
+                          for r in noisy) + ". A network that has to find the support is not expected to pass it "
                       "by much (noiseless, the oracle is exact)."]
     if summary["pairs"]:
         lines += ["", "## Pairs: second − first (HNO − base, or an ablation of one network; negative: the second is better)", "",
