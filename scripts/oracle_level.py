@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 import torch
 
 from hno_framework.composer import compose
 from hno_framework.data import make_test_set
 from hno_framework.experiments.classical import oracle_least_squares
-from hno_framework.experiments.converged import energies_path, experiment_config, load_converged_config
+from hno_framework.experiments.converged import check_energies, experiment_config, load_converged_config
+from hno_framework.experiments.errors import ExperimentError
 from hno_framework.experiments.statistics import bootstrap_nmse_db
 from hno_framework.io import write_json
+from hno_framework.problems.base import SignalBatch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         test = make_test_set(problem, config, cfg.test_size)
         x, y, phi = test.x.double(), test.y.double(), problem.phi.double()
         energies = x.pow(2).sum(dim=1)
-        saved = energies_path(cfg, setting)
-        if saved.is_file() and not np.allclose(np.load(saved), energies.numpy(), rtol=1e-6):
-            print(f"{setting}: the rebuilt test set differs from the cells' ({saved})", file=sys.stderr)
+        try:
+            check_energies(cfg, setting, energies)
+        except ExperimentError as exc:
+            print(exc, file=sys.stderr)
             return 1
-        errors = (oracle_least_squares(phi, type(test)(x, y)) - x).pow(2).sum(dim=1)
+        errors = (oracle_least_squares(phi, SignalBatch(x, y)) - x).pow(2).sum(dim=1)
         est = bootstrap_nmse_db(errors, energies, resamples=cfg.bootstrap_resamples)
         rows.append({"setting": setting, "oracle_nmse_db": est.nmse_db, "ci_db": est.interval,
                      "test_size": len(test)})

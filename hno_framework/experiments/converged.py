@@ -257,16 +257,24 @@ def energies_path(cfg: ConvergedConfig, setting: str) -> Path:
     return cfg.output.results / "cells" / setting / "test-energies.npy"
 
 
-def save_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) -> None:
+def check_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) -> bool:
+    """Whether the setting's test energies are saved already; raises when they differ from ``energies`` (the test
+    set changed, so results would not be comparable)."""
     path = energies_path(cfg, setting)
-    values = energies.double().numpy()
-    if path.is_file():
-        if not np.allclose(np.load(path), values, rtol=1e-6):
-            raise ExperimentError(f"{path}: the test set of setting '{setting}' changed (Φ or data generation); "
-                                  "results of different test sets cannot be compared; move the old results away")
+    if not path.is_file():
+        return False
+    if not np.allclose(np.load(path), energies.double().numpy(), rtol=1e-6):
+        raise ExperimentError(f"{path}: the test set of setting '{setting}' changed (Φ or data generation); "
+                              "results of different test sets cannot be compared; move the old results away")
+    return True
+
+
+def save_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) -> None:
+    if check_energies(cfg, setting, energies):
         return
+    path = energies_path(cfg, setting)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, values)
+    np.save(path, energies.double().numpy())
 
 
 def _machine() -> str:
