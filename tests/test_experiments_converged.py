@@ -312,7 +312,11 @@ def test_a_deadline_keeps_cells_that_would_not_finish_from_starting(tmp_path: Pa
 def test_the_report_gives_the_oracle_level_of_noisy_settings_only(tmp_path: Path) -> None:
     from hno_framework.experiments.converged_report import write_report
 
-    cfg = load_converged_config(tiny_config(tmp_path))
+    path = tiny_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["settings"]["snr-20"] = {"title": "SNR 20 dB", "snr_db": 20.0}  # noisy: its oracle level is printed
+    path.write_text(yaml.safe_dump(data))
+    cfg = load_converged_config(path)
     run_converged(cfg, max_cells=1, log=lambda m: None)
     (cfg.output.results / "oracle.json").write_text(json.dumps({"settings": [
         {"setting": "noiseless", "oracle_nmse_db": -150.9, "ci_db": [-151.0, -150.8]},

@@ -336,7 +336,8 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                      f"{_saved(c)} |")
     oracle = out / "oracle.json"
     if oracle.is_file():
-        noisy = [r for r in read_json(oracle, "oracle levels")["settings"] if r["oracle_nmse_db"] > -100]
+        noisy = [r for r in read_json(oracle, "oracle levels")["settings"]
+                 if r["setting"] in cfg.settings and cfg.settings[r["setting"]].snr_db is not None]
         if noisy:
             lines += ["", "Reference level with noise, least squares on the true support of each test sample "
                       "(`python scripts/oracle_level.py`): " + "; ".join(
