@@ -106,6 +106,34 @@ def plot_nmse_per_layer_panels(groups: Mapping[str, Mapping[str, Sequence[float]
     return save_png(plt, fig, path)
 
 
+def plot_nmse_by_group(curves: Mapping[str, Sequence[float]], labels: Sequence[str], counts: Sequence[int],
+                       path: str | Path, *, xlabel: str, title: str | None = None) -> Path:
+    """Write a PNG of NMSE dB per group of test samples (``labels``, e.g. support-size bins), one line per network
+    (``curves``: network -> one value per group), above a bar chart of the number of samples in each group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9.0, 5.6), dpi=110, sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    xs = list(range(len(labels)))
+    for i, (name, values) in enumerate(curves.items()):
+        top.plot(xs, values, marker=MARKERS[i % len(MARKERS)], markersize=4, linewidth=1.4, color=f"C{i % 10}",
+                 linestyle="-" if i < 10 else "-.", label=name)
+    top.set_ylabel("NMSE (dB)", fontsize=10)
+    top.grid(True, alpha=0.3)
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines cross the whole panel
+    bottom.bar(xs, counts, color="0.6")
+    bottom.set_ylabel("test samples", fontsize=9)
+    bottom.set_xticks(xs, list(labels))
+    bottom.set_xlabel(xlabel, fontsize=10)
+    if title:
+        top.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return save_png(plt, fig, path)
+
+
 Curve = Sequence[Sequence[float]]
 """A validation curve ``[(iteration, nmse_db), ...]`` (``nmse_db`` may be None or non-finite: skipped)."""
 

@@ -4,7 +4,9 @@
 
 Least squares on the true support of each test sample (:func:`hno_framework.experiments.classical.oracle_least_squares`),
 NMSE with a 95 % bootstrap interval over the test samples; writes ``<results>/oracle.json``. The test set is rebuilt
-exactly as the cells build it and checked against the energies the cells saved.
+exactly as the cells build it and checked against the energies the cells saved; a setting whose cells were saved
+before the support sizes were kept gets them here (``test-support-sizes.npy``, for the report's "error by support
+size").
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import torch
 from hno_framework.composer import compose
 from hno_framework.data import make_test_set
 from hno_framework.experiments.classical import oracle_least_squares
-from hno_framework.experiments.converged import check_energies, experiment_config, load_converged_config
+from hno_framework.experiments.converged import (
+    check_energies,
+    experiment_config,
+    load_converged_config,
+    save_support_sizes,
+)
 from hno_framework.experiments.errors import ExperimentError
 from hno_framework.experiments.statistics import bootstrap_nmse_db
 from hno_framework.io import write_json
@@ -39,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         x, y, phi = test.x.double(), test.y.double(), problem.phi.double()
         energies = x.pow(2).sum(dim=1)
         try:
-            check_energies(cfg, setting, energies)
+            if check_energies(cfg, setting, energies):
+                save_support_sizes(cfg, setting, test.x)
         except ExperimentError as exc:
             print(exc, file=sys.stderr)
             return 1

@@ -323,3 +323,48 @@ def test_the_report_gives_the_oracle_level_of_noisy_settings_only(tmp_path: Path
         {"setting": "snr-20", "oracle_nmse_db": -25.92, "ci_db": [-25.94, -25.89]}]}))
     text = write_report(cfg).read_text()
     assert "snr-20 -25.92 dB [-25.94, -25.89]" in text and "-150.9" not in text
+
+
+def test_nmse_by_support_pools_each_bin_of_non_zeros() -> None:
+    from hno_framework.experiments.statistics import nmse_db_by_support
+
+    g = torch.Generator().manual_seed(3)
+    sizes = torch.randint(30, 80, (4000,), generator=g)
+    r = torch.rand(4000, generator=g, dtype=torch.float64) + 0.5
+    errors = torch.rand(2, 4000, generator=g, dtype=torch.float64) * r * 1e-3 * sizes  # denser: worse
+    edges = (40, 50, 60)
+    rows = nmse_db_by_support(errors, r, sizes, edges, resamples=200)
+    # independent reference: a plain loop over the samples, bin by bin
+    ranges = [(0, 40), (41, 50), (51, 60), (61, 10**9)]
+    e_mean = [(errors[0, i].item() + errors[1, i].item()) / 2 for i in range(4000)]
+    total = sum(e_mean)
+    assert [(row["low"], row["high"]) for row in rows] == [(None, 40), (41, 50), (51, 60), (61, None)]
+    for row, (lo, hi) in zip(rows, ranges, strict=True):
+        members = [i for i in range(4000) if lo <= int(sizes[i]) <= hi]
+        se, sr = sum(e_mean[i] for i in members), sum(r[i].item() for i in members)
+        assert row["samples"] == len(members)
+        assert row["nmse_db"] == pytest.approx(10 * math.log10(se / sr))
+        assert row["error_share"] == pytest.approx(se / total)
+        assert row["ci_db"][0] <= row["nmse_db"] <= row["ci_db"][1]
+    assert [row["nmse_db"] for row in rows] == sorted(row["nmse_db"] for row in rows)  # the error grows with k here
+    # an empty bin is left out
+    assert len(nmse_db_by_support(errors, r, sizes.clamp(min=45), edges, resamples=50)) == 3
+
+
+def test_the_report_groups_errors_by_support_size_of_the_saved_test_set(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged import save_support_sizes, support_sizes_path
+    from hno_framework.experiments.errors import ExperimentError
+
+    cfg = load_converged_config(tiny_config(tmp_path))
+    run_converged(cfg, max_cells=1, log=lambda m: None)
+    sizes = np.load(support_sizes_path(cfg, "noiseless"))
+    assert sizes.shape == (cfg.test_size,) and 0 < sizes.mean() < 20  # n = 20 entries, Bernoulli(0.2)
+    results = json.loads((cfg.output.results / "results.json").read_text())
+    rows = results["cells"][0]["nmse_db_by_support"]
+    assert sum(row["samples"] for row in rows) == cfg.test_size
+    assert sum(row["error_share"] for row in rows) == pytest.approx(1.0)
+    text = (cfg.output.results / "README.md").read_text()
+    assert "## Error by support size" in text and (cfg.output.results / "support-noiseless.png").is_file()
+    x = torch.zeros(cfg.test_size, 20)  # another test set (all zero) does not match the saved support sizes
+    with pytest.raises(ExperimentError, match="support sizes"):
+        save_support_sizes(cfg, "noiseless", x)

@@ -277,6 +277,24 @@ def save_energies(cfg: ConvergedConfig, setting: str, energies: torch.Tensor) ->
     np.save(path, energies.double().numpy())
 
 
+def support_sizes_path(cfg: ConvergedConfig, setting: str) -> Path:
+    """``k_i = ‖x*_i‖₀`` of the setting's test set (the report groups errors by it), int ``.npy``."""
+    return cfg.output.results / "cells" / setting / "test-support-sizes.npy"
+
+
+def save_support_sizes(cfg: ConvergedConfig, setting: str, x: torch.Tensor) -> None:
+    """Save (or check against the saved ones) the support sizes ``‖x*_i‖₀`` of the setting's test signals ``x``
+    ``(N, n)``; a setting whose cells were saved before support sizes were kept gets them with its next cell."""
+    sizes = (x != 0).sum(dim=1).cpu().numpy().astype(np.int32)
+    path = support_sizes_path(cfg, setting)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, sizes)
+    elif not np.array_equal(np.load(path), sizes):
+        raise ExperimentError(f"{path}: the support sizes of setting '{setting}' changed; the test set is not the "
+                              "one the saved results were computed on; move the old results away")
+
+
 def _machine() -> str:
     """CPU model (from /proc/cpuinfo where there is one), torch threads and version."""
     model = platform.processor() or platform.machine()
@@ -302,6 +320,7 @@ def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int
     result_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(result_path.with_suffix(".errors.npy"), errors[:, -1].float().numpy())
     save_energies(cfg, setting, energies)
+    save_support_sizes(cfg, setting, test.x)
     result = {
         "setting": setting, "network": network, "seed": seed,
         "step": spec.step, "integrator": spec.integrator, "tied": spec.tied,
@@ -342,6 +361,7 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     result_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(result_path.with_suffix(".errors.npy"), e.float().numpy())
     save_energies(cfg, setting, r)
+    save_support_sizes(cfg, setting, test.x)
     result = {"setting": setting, "network": network, "seed": seed, "algorithm": "fista", "lam": tuned.lam,
               "final_nmse_db": est.nmse_db, "ci_db": est.interval, "nmse_db_per_iteration": run.nmse_db,
               "nmse_db_per_layer": run.nmse_db[: cfg.layers + 1], "test_size": len(test), "iterations": iterations,

@@ -4,9 +4,10 @@ Reads ``<results>/cells/<setting>/<network>/seed<k>.json`` (+ ``.errors.npy``) a
 ``results.json`` (a list ``cells``: one entry per setting × network with ``setting``, ``network``,
 ``final_nmse_db``, ``ci_db``, ``seeds``, ``iterations``, ``core_hours``, seed spread, the published
 level), ``README.md`` (protocol, machine, cost, our numbers beside the published ones, HNO − base
-differences with paired intervals, training cost, unfinished cells and the command to resume) and two
-figures per setting: ``nmse-<setting>.png`` (test NMSE per layer) and ``training-<setting>.png``
-(validation NMSE against training iteration, one seed per network).
+differences with paired intervals, training cost, error by support size, unfinished cells and the command to
+resume) and figures per setting: ``nmse-<setting>.png`` (test NMSE per layer), ``training-<setting>.png``
+(validation NMSE against training iteration), ``coefficients-<setting>.png`` (learned integrator coefficients)
+and ``support-<setting>.png`` (test NMSE by the samples' number of non-zeros, where the support sizes are saved).
 
 Training cost, from the cells' validation curves (1,000 samples, so indicative only): per cell the first
 iteration within 3 dB of the published level; per pair the first iteration at which the second network
@@ -28,10 +29,18 @@ import numpy as np
 import torch
 
 from ..io import read_json, write_json
-from ..plotting import plot_coefficients, plot_nmse_per_layer_panels, plot_training_curves
+from ..plotting import plot_coefficients, plot_nmse_by_group, plot_nmse_per_layer_panels, plot_training_curves
 from .classical import iterations_to_reach
 from .learned_coefficients import coefficient_groups, summary_rows
-from .statistics import difference_db, pooled_nmse_db, sample_quantiles, seed_spread, share_better, subset_nmse_db
+from .statistics import (
+    difference_db,
+    nmse_db_by_support,
+    pooled_nmse_db,
+    sample_quantiles,
+    seed_spread,
+    share_better,
+    subset_nmse_db,
+)
 
 if TYPE_CHECKING:
     from .converged import ConvergedConfig, Recipe
@@ -108,13 +117,17 @@ def _errors(results: list[dict[str, Any]]) -> torch.Tensor:
 
 def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     """The content of ``results.json``."""
-    from .converged import energies_path
+    from .converged import energies_path, support_sizes_path
 
     found = cell_results(cfg)
     cells, pairs = [], []
     for (setting, network), results in found.items():
         energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
         errors = _errors(results)
+        sizes_file = support_sizes_path(cfg, setting)
+        by_support = ({"nmse_db_by_support": nmse_db_by_support(errors, energies, torch.from_numpy(np.load(sizes_file)),
+                                                                resamples=cfg.bootstrap_resamples)}
+                      if sizes_file.is_file() else {})
         est = pooled_nmse_db(errors, energies, resamples=cfg.bootstrap_resamples)
         per_seed = [r["final_nmse_db"] for r in results]
         layers = np.mean([r["nmse_db_per_layer"] for r in results], axis=0).tolist()
@@ -128,7 +141,7 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             "test_size": results[0]["test_size"], "published_db": cfg.published.get(setting, {}).get(network),
             "nmse_db_per_layer_mean_over_seeds": layers, "per_sample": sample_quantiles(errors, energies),
             "subset_1000_nmse_db": subset_nmse_db(errors, energies, size=min(1000, errors.shape[1])),
-            **({"lam": results[0]["lam"]} if "lam" in results[0] else {}),
+            **({"lam": results[0]["lam"]} if "lam" in results[0] else {}), **by_support,
         })
         published = cells[-1]["published_db"]
         if published is not None and all(r.get("validation_curve") for r in results):
@@ -268,6 +281,41 @@ def coefficient_section(cfg: ConvergedConfig, found: dict[tuple[str, str], list[
     return lines
 
 
+def support_label(row: dict[str, Any]) -> str:
+    """``≤ 40``, ``41–45``, ``> 70``: the k range of a :func:`nmse_db_by_support` bin."""
+    if row["low"] is None:
+        return f"≤ {row['high']}"
+    if row["high"] is None:
+        return f"> {row['low'] - 1}"
+    return f"{row['low']}–{row['high']}"
+
+
+def support_section(summary: dict[str, Any], out: Path) -> list[str]:
+    """README lines: per setting with saved support sizes, the NMSE of each network on the test samples grouped by
+    their number of non-zeros, and the share of each network's squared error carried by the samples with k > 60."""
+    settings = list(dict.fromkeys(c["setting"] for c in summary["cells"] if "nmse_db_by_support" in c))
+    if not settings:
+        return []
+    lines = ["", "## Error by support size", "",
+             ("Test NMSE (dB) of the samples grouped by their number of non-zeros k (Bernoulli(0.1) on 500 entries: "
+              "mean 50). Denser samples are harder; where a network's error rises steeply with k, its pooled NMSE is set "
+              "by the few densest samples. The last column is the share of the network's total squared error carried by "
+              "the samples with k > 60. Figures: " + ", ".join(f"[`support-{s}.png`](support-{s}.png)" for s in settings
+                                                                if (out / f"support-{s}.png").is_file()) + ".")]
+    for setting in settings:
+        cells = [c for c in summary["cells"] if c["setting"] == setting and "nmse_db_by_support" in c]
+        bins = cells[0]["nmse_db_by_support"]
+        lines += ["", f"**{setting}**", "",
+                  "| network | " + " | ".join(f"k {support_label(b)}" for b in bins) + " | error share k > 60 |",
+                  "|---" * (len(bins) + 2) + "|",
+                  "| test samples | " + " | ".join(f"{b['samples']:,}" for b in bins) + " | |"]
+        for c in cells:
+            rows = c["nmse_db_by_support"]
+            dense = sum(b["error_share"] for b in rows if b["low"] is not None and b["low"] > 60)
+            lines.append(f"| {c['network']} | " + " | ".join(f"{b['nmse_db']:.1f}" for b in rows) + f" | {percent_text(dense)} |")
+    return lines
+
+
 def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/converged.yaml") -> Path:
     """Write results.json, README.md and the figures under ``cfg.output.results``."""
     out = cfg.output.results
@@ -290,6 +338,14 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                       for panel, networks in groups.items()}
             plot_training_curves(groups, out / f"training-{setting}.png", levels=levels,
                                  title=f"{cfg.settings[setting].title}, T = {cfg.layers}: validation NMSE while training")
+        by_support = {c["network"]: c["nmse_db_by_support"] for c in summary["cells"]
+                      if c["setting"] == setting and "nmse_db_by_support" in c}
+        if by_support:
+            bins = next(iter(by_support.values()))
+            plot_nmse_by_group({n: [b["nmse_db"] for b in rows] for n, rows in by_support.items()},
+                               [support_label(b) for b in bins], [int(b["samples"]) for b in bins],
+                               out / f"support-{setting}.png", xlabel="non-zeros k = ‖x*‖₀ of the test sample",
+                               title=f"{cfg.settings[setting].title}: test NMSE by support size")
         learned = coefficient_groups(found, setting)
         if learned:
             plot_coefficients({n: g.seeds for n, g in learned.items()}, out / f"coefficients-{setting}.png",
@@ -371,6 +427,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         lines += ["", "Share of test samples on which the second network of a pair has the smaller error: " + "; ".join(
             f"{p['hno']} vs {p['base']} ({p['setting']}): {percent_text(p['share_of_samples_second_better'])}"
             for p in summary["pairs"]) + "."]
+    lines += support_section(summary, out)
     catch = [p for p in summary["pairs"] if p["catch_up"]]
     if catch:
         lines += ["", "## Training cost: when does the second network reach the first one's best?", "",
@@ -400,7 +457,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                   f"hno experiment converged {config_path} --status", "```"]
     else:
         lines.append("none")
-    figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training", "coefficients") if (out / f"{kind}-{s}.png").is_file()]
+    figures = [f"{kind}-{s}.png" for s in cfg.settings for kind in ("nmse", "training", "support", "coefficients") if (out / f"{kind}-{s}.png").is_file()]
     lines += ["", "Figures: " + ", ".join(f"[`{f}`]({f})" for f in figures), ""]
     path = out / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
