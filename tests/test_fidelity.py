@@ -3,7 +3,7 @@
 * Φ for κ > 1 as the LISTA-CPSS reference generator: singular values logspace(0, −log10 κ)
   rescaled by √n/‖s‖, then unit-norm columns (numpy, independent of problems/lasso.py).
 * Support selection: Chen et al.'s per-sample percentile rule (18 entries at p = 3 × 1.2, n = 500).
-* Layer recurrences of 3NO, GLISTA, LAMP, ALISTA and LISTA-CPSS with perturbed parameters against
+* Layer recurrences of 3NO, GLISTA (with and without support selection), LAMP, ALISTA and LISTA-CPSS with perturbed parameters against
   plain loops of the formulas (a 3NO with β² on x_{t−1}, or a GLISTA residual at x instead of g(x),
   fails here).
 """
@@ -123,16 +123,18 @@ def test_three_no_recurrence() -> None:
         torch.testing.assert_close(net.trajectory(y), torch.stack(xs, dim=1), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("overshoot", [False, True])
-def test_glista_recurrence(overshoot: bool) -> None:
-    options = {"gain_init": 0.3, "gain_eps": 0.5, "overshoot": overshoot, "overshoot_init": 0.2, "overshoot_eps": 0.7}
+@pytest.mark.parametrize(("overshoot", "selection"), [(False, False), (True, False), (False, True)])
+def test_glista_recurrence(overshoot: bool, selection: bool) -> None:
+    options = {"gain_init": 0.3, "gain_eps": 0.5, "overshoot": overshoot, "overshoot_init": 0.2, "overshoot_eps": 0.7,
+               "support_selection": selection, "ss_percent_per_layer": 2.0}
     net, y, problem = setup("glista", options, layers=5)
     x = torch.zeros(y.shape[0], problem.n, dtype=F64)
     states = [x]
-    for layer in net.layers:
+    for t, layer in enumerate(net.layers):
         mu, nu, theta, w = float(layer.gain_mu.detach()), layer.gain_nu.detach(), float(layer.theta.detach()), layer.W.detach()
         gx = (1 + mu / (0.5 + nu.abs() * x.abs())) * x
-        x_tilde = soft(gx + (y - gx @ problem.phi.T) @ w.T, theta)  # residual taken at g(x)
+        v = gx + (y - gx @ problem.phi.T) @ w.T  # residual taken at g(x)
+        x_tilde = ss_reference(v, theta, min((t + 1) * 2.0, 13.0)) if selection else soft(v, theta)
         if overshoot:
             a = float(layer.overshoot_a.detach())
             x = x + (1 + a / (0.7 + (x_tilde - x).abs())) * (x_tilde - x)

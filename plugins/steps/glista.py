@@ -13,6 +13,10 @@ counteracts the shrinkage. ``μ_t`` (scalar) and ``ν_t`` (n entries) are learna
 ``|ν|`` keeps the denominator ≥ ε > 0. The gain is bounded, ``1 ≤ g ≤ 1 + μ/ε`` for μ ≥ 0.
 By default ``μ_t = 0`` at init, so GLISTA starts as LISTA (θ = λ/L, W = Φᵀ/L) and learns the gate.
 
+Optional **support selection** (``support_selection: true``, as the reference ``GLISTA_cp``): the soft threshold is
+replaced by LISTA-CPSS's support-selecting shrinkage ``η^ss_{θt, p_t}`` (the entries above θ and above the sample's
+``(100 − p_t)``-th magnitude percentile pass unshrunk; ``p_t = min((t + 1) · 1.2, 13)`` % by default).
+
 Optional **overshoot gate** (``overshoot: true``): with ``x̃`` the gated LISTA output,
 ``x_{t+1} = x + o ⊙ (x̃ − x)``, ``o = 1 + a_t / (ε_o + |x̃ − x|)`` (inverse proportional as well;
 ``a_t`` learnable, init 0 so the gate starts closed), which lets a layer move past x̃ (momentum).
@@ -25,11 +29,12 @@ Wu et al.): the reference gain is ``1 + α_t·f(|D_t ⊙ x|)`` with f one of pie
 (residual at ``g(x)``). Ours is the inverse-proportional family with ``μ_t = 0.2·α_t``,
 ``ν_t = D_t`` and a **fixed** ε (``gain_eps``, default 1; the reference's ``inv`` is ε = 0.001,
 its ``inv_v`` learns ε from e^{−2}). Other differences from the reference model: θ_t is one scalar
-per layer (the reference learns a threshold per entry), there is no support selection (the
-reference thresholds with the LISTA-CPSS support-selecting shrinkage), and the overshoot gate is
+per layer (the reference learns a threshold per entry), support selection is off by default (the
+reference always thresholds with the LISTA-CPSS support-selecting shrinkage: ``support_selection:
+true``), and the overshoot gate is
 ``o = 1 + a/(ε_o + |x̃ − x|)`` (the reference: ``1 − a·θ_{t−1}·1[not selected]/(0.1 + |x̃ − x|)``
 with the combination ``o·x̃ + (1 − o)·x``, equal to ``x + o(x̃ − x)``). So this is "GLISTA-CP with
-an inverse-proportional gain, scalar θ, no support selection"; rows labelled GLISTA report it.
+an inverse-proportional gain, scalar θ, no support selection" by default; rows labelled GLISTA report it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
 from hno_framework.ops import soft_threshold
 
 from ._lista import ThresholdOptions, lista_threshold, lista_weight
+from ._shrinkage import support_percent, support_selection_shrink
 
 
 class GLISTAOptions(ThresholdOptions):
@@ -51,6 +57,9 @@ class GLISTAOptions(ThresholdOptions):
     overshoot: bool = Field(False, description="add the overshoot gate x + o ⊙ (x̃ − x)")
     overshoot_init: float = Field(0.0, description="initial overshoot amplitude a_t (0: no overshoot)")
     overshoot_eps: float = Field(1.0, gt=0.0, description="ε_o of the overshoot gate 1 + a/(ε_o + |x̃ − x|)")
+    support_selection: bool = Field(False, description="threshold with support selection (LISTA-CPSS), as the reference GLISTA_cp")
+    ss_percent_per_layer: float = Field(1.2, ge=0.0, le=100.0, description="support-selection percent added per layer")
+    ss_max_percent: float = Field(13.0, ge=0.0, le=100.0, description="cap of the support-selection percent")
 
 
 class GLISTAStep(UnfoldingStep):
@@ -67,6 +76,8 @@ class GLISTAStep(UnfoldingStep):
         self.theta = lista_threshold(problem, options.threshold_scale)  # λ/L · scale
         self.gain_mu = nn.Parameter(torch.tensor(float(options.gain_init), dtype=problem.phi.dtype))
         self.gain_nu = nn.Parameter(torch.full((problem.n,), float(options.gain_scale_init), dtype=problem.phi.dtype))
+        self.percent = (support_percent(layer.index, options.ss_percent_per_layer, options.ss_max_percent)
+                        if options.support_selection else 0.0)
         if options.overshoot:
             self.overshoot_a = nn.Parameter(torch.tensor(float(options.overshoot_init), dtype=problem.phi.dtype))
 
@@ -77,7 +88,9 @@ class GLISTAStep(UnfoldingStep):
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         gx = self.gain(x) * x
         residual = ctx.y - self.problem.measure(gx, ctx.mask)  # (batch, m), 0 where unobserved
-        x_tilde = soft_threshold(gx + residual @ self.W.T, self.theta)
+        v = gx + residual @ self.W.T
+        x_tilde = (support_selection_shrink(v, self.theta, self.percent) if self.options.support_selection
+                   else soft_threshold(v, self.theta))
         if not self.options.overshoot:
             return x_tilde
         step = x_tilde - x
