@@ -44,7 +44,6 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from hno_framework import ForwardContext, LayerInfo, Problem, UnfoldingStep
-from hno_framework.ops import soft_threshold
 
 from ._lista import ThresholdOptions, lista_threshold, lista_weight
 from ._shrinkage import support_percent, support_selection_shrink
@@ -88,9 +87,8 @@ class GLISTAStep(UnfoldingStep):
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         gx = self.gain(x) * x
         residual = ctx.y - self.problem.measure(gx, ctx.mask)  # (batch, m), 0 where unobserved
-        v = gx + residual @ self.W.T
-        x_tilde = (support_selection_shrink(v, self.theta, self.percent) if self.options.support_selection
-                   else soft_threshold(v, self.theta))
+        # percent 0 (support selection off) is the plain soft threshold
+        x_tilde = support_selection_shrink(gx + residual @ self.W.T, self.theta, self.percent)
         if not self.options.overshoot:
             return x_tilde
         step = x_tilde - x
