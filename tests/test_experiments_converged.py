@@ -351,6 +351,33 @@ def test_nmse_by_support_pools_each_bin_of_non_zeros() -> None:
     assert len(nmse_db_by_support(errors, r, sizes.clamp(min=45), edges, resamples=50)) == 3
 
 
+@pytest.mark.parametrize(("n", "p"), [(500, 0.1), (20, 0.2), (1000, 0.05), (50, 0.9), (3, 0.5)])
+def test_support_bins_follow_the_binomial_spread_of_the_support_size(n: int, p: float) -> None:
+    from hno_framework.experiments.statistics import support_bins
+
+    bins = support_bins(n, p)
+    # independent reference: the mean and sd of k ~ Binomial(n, p) by summing its probability mass
+    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+    mean = sum(k * q for k, q in enumerate(pmf))
+    sd = math.sqrt(sum((k - mean) ** 2 * q for k, q in enumerate(pmf)))
+    assert bins.mean == pytest.approx(mean) and bins.sd == pytest.approx(sd)
+    assert list(bins.edges) == sorted(set(bins.edges)) and all(0 <= e < max(n, 1) for e in bins.edges)
+    mass_below = sum(q for k, q in enumerate(pmf) if k <= bins.edges[0])
+    mass_above = sum(q for k, q in enumerate(pmf) if k > bins.edges[-1])
+    if n >= 100:  # enough spread for seven interior edges: both open bins are tails, the bins cover the bulk
+        assert len(bins.edges) == 7 and mass_below < 0.2 and mass_above < 0.05
+        assert bins.edges[0] < mean < bins.edges[-1] and bins.dense_above > mean + sd
+    if (n, p) == (500, 0.1):
+        assert bins.edges == (40, 45, 50, 55, 60, 65, 70) and bins.dense_above == 60
+
+
+def test_support_bins_refuse_an_impossible_sparsity() -> None:
+    from hno_framework.experiments.statistics import support_bins
+
+    with pytest.raises(ValueError, match="0 < p"):
+        support_bins(500, 0.0)
+
+
 def test_the_report_groups_errors_by_support_size_of_the_saved_test_set(tmp_path: Path) -> None:
     from hno_framework.experiments.converged import save_support_sizes, support_sizes_path
     from hno_framework.experiments.errors import ExperimentError
@@ -362,9 +389,12 @@ def test_the_report_groups_errors_by_support_size_of_the_saved_test_set(tmp_path
     results = json.loads((cfg.output.results / "results.json").read_text())
     rows = results["cells"][0]["nmse_db_by_support"]
     assert sum(row["samples"] for row in rows) == cfg.test_size
+    assert len(rows) >= 3  # the bins follow this config's n and p, not the 500-entry study's
+    assert results["support_bins"]["n"] == 20 and results["support_bins"]["mean"] == pytest.approx(4.0)
     assert sum(row["error_share"] for row in rows) == pytest.approx(1.0)
     text = (cfg.output.results / "README.md").read_text()
     assert "## Error by support size" in text and (cfg.output.results / "support-noiseless.png").is_file()
+    assert f"error share k > {results['support_bins']['dense_above']} |" in text and "on 20 entries" in text
     x = torch.zeros(cfg.test_size, 20)  # another test set (all zero) does not match the saved support sizes
     with pytest.raises(ExperimentError, match="support sizes"):
         save_support_sizes(cfg, "noiseless", x)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
+from ..config import ProblemConfig
 from ..io import read_json, write_json
 from ..plotting import plot_coefficients, plot_nmse_by_group, plot_nmse_per_layer_panels, plot_training_curves
 from .classical import iterations_to_reach
@@ -40,6 +41,7 @@ from .statistics import (
     seed_spread,
     share_better,
     subset_nmse_db,
+    support_bins,
 )
 
 if TYPE_CHECKING:
@@ -120,14 +122,18 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     from .converged import energies_path, support_sizes_path
 
     found = cell_results(cfg)
+    problem = ProblemConfig.model_validate(cfg.problem)  # the base problem with its defaults (n, sparsity)
+    bins = support_bins(problem.n, problem.sparsity)
+    energies_of = {s: torch.from_numpy(np.load(energies_path(cfg, s))) for s in dict.fromkeys(s for s, _ in found)}
+    sizes_of = {s: torch.from_numpy(np.load(support_sizes_path(cfg, s))) for s in energies_of
+                if support_sizes_path(cfg, s).is_file()}
     cells, pairs = [], []
     for (setting, network), results in found.items():
-        energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
+        energies = energies_of[setting]
         errors = _errors(results)
-        sizes_file = support_sizes_path(cfg, setting)
-        by_support = ({"nmse_db_by_support": nmse_db_by_support(errors, energies, torch.from_numpy(np.load(sizes_file)),
+        by_support = ({"nmse_db_by_support": nmse_db_by_support(errors, energies, sizes_of[setting], bins.edges,
                                                                 resamples=cfg.bootstrap_resamples)}
-                      if sizes_file.is_file() else {})
+                      if setting in sizes_of else {})
         est = pooled_nmse_db(errors, energies, resamples=cfg.bootstrap_resamples)
         per_seed = [r["final_nmse_db"] for r in results]
         layers = np.mean([r["nmse_db_per_layer"] for r in results], axis=0).tolist()
@@ -157,9 +163,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     for setting in cfg.settings:
         for base, hno in cfg.pairs:
             if (setting, base) in found and (setting, hno) in found:
-                energies = torch.from_numpy(np.load(energies_path(cfg, setting)))
                 ea, eb = _errors(found[(setting, base)]), _errors(found[(setting, hno)])
-                point, low, high = difference_db(ea, eb, energies, resamples=cfg.bootstrap_resamples)
+                point, low, high = difference_db(ea, eb, energies_of[setting], resamples=cfg.bootstrap_resamples)
                 a = [r["final_nmse_db"] for r in found[(setting, base)]]
                 b = [r["final_nmse_db"] for r in found[(setting, hno)]]
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
@@ -172,6 +177,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     return {"name": cfg.name, "cells": cells, "pairs": pairs, "unfinished": unfinished,
             "unfinished_core_hours_estimate": remaining_core_hours(cfg, found, [n for _, n, _ in todo]),
             "recipe": cfg.recipe.model_dump(), "test_size": cfg.test_size,
+            "support_bins": {"n": problem.n, "sparsity": problem.sparsity, "mean": bins.mean, "sd": bins.sd,
+                             "edges": list(bins.edges), "dense_above": bins.dense_above},
             "machine": next((r["machine"] for rs in found.values() for r in rs), None)}
 
 
@@ -292,27 +299,31 @@ def support_label(row: dict[str, Any]) -> str:
 
 def support_section(summary: dict[str, Any], out: Path) -> list[str]:
     """README lines: per setting with saved support sizes, the NMSE of each network on the test samples grouped by
-    their number of non-zeros, and the share of each network's squared error carried by the samples with k > 60."""
+    their number of non-zeros, and the share of each network's squared error carried by the dense tail
+    (``k > dense_above`` of :func:`~hno_framework.experiments.statistics.support_bins`)."""
     settings = list(dict.fromkeys(c["setting"] for c in summary["cells"] if "nmse_db_by_support" in c))
     if not settings:
         return []
+    spec = summary["support_bins"]
+    dense = spec["dense_above"]
     lines = ["", "## Error by support size", "",
-             ("Test NMSE (dB) of the samples grouped by their number of non-zeros k (Bernoulli(0.1) on 500 entries: "
-              "mean 50). Denser samples are harder; where a network's error rises steeply with k, its pooled NMSE is set "
-              "by the few densest samples. The last column is the share of the network's total squared error carried by "
-              "the samples with k > 60. Figures: " + ", ".join(f"[`support-{s}.png`](support-{s}.png)" for s in settings
+             (f"Test NMSE (dB) of the samples grouped by their number of non-zeros k (Bernoulli({spec['sparsity']:g}) on "
+              f"{spec['n']} entries: mean {spec['mean']:.3g}, sd {spec['sd']:.2g}). Denser samples are harder; where a "
+              "network's error rises steeply with k, its pooled NMSE is set by the few densest samples. The last column "
+              "is the share of the network's total squared error carried by the samples with "
+              f"k > {dense}. Figures: " + ", ".join(f"[`support-{s}.png`](support-{s}.png)" for s in settings
                                                                 if (out / f"support-{s}.png").is_file()) + ".")]
     for setting in settings:
         cells = [c for c in summary["cells"] if c["setting"] == setting and "nmse_db_by_support" in c]
         bins = cells[0]["nmse_db_by_support"]
         lines += ["", f"**{setting}**", "",
-                  "| network | " + " | ".join(f"k {support_label(b)}" for b in bins) + " | error share k > 60 |",
+                  "| network | " + " | ".join(f"k {support_label(b)}" for b in bins) + f" | error share k > {dense} |",
                   "|---" * (len(bins) + 2) + "|",
                   "| test samples | " + " | ".join(f"{b['samples']:,}" for b in bins) + " | |"]
         for c in cells:
             rows = c["nmse_db_by_support"]
-            dense = sum(b["error_share"] for b in rows if b["low"] is not None and b["low"] > 60)
-            lines.append(f"| {c['network']} | " + " | ".join(f"{b['nmse_db']:.1f}" for b in rows) + f" | {percent_text(dense)} |")
+            share = sum(b["error_share"] for b in rows if b["low"] is not None and b["low"] > dense)
+            lines.append(f"| {c['network']} | " + " | ".join(f"{b['nmse_db']:.1f}" for b in rows) + f" | {percent_text(share)} |")
     return lines
 
 

@@ -9,6 +9,7 @@ every seed and, in a difference, for both networks: the interval is paired).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -17,11 +18,34 @@ from torch import Tensor
 
 from ..uncertainty import NMSEEstimate, bootstrap_nmse_db, percentile_interval, resampled_ratios
 
-__all__ = ["SUPPORT_EDGES", "NMSEEstimate", "bootstrap_nmse_db", "difference_db", "nmse_db_by_support", "pooled_nmse_db",
-           "sample_quantiles", "seed_spread", "share_better", "subset_nmse_db"]
+__all__ = ["NMSEEstimate", "SupportBins", "bootstrap_nmse_db", "difference_db", "nmse_db_by_support", "pooled_nmse_db",
+           "sample_quantiles", "seed_spread", "share_better", "subset_nmse_db", "support_bins"]
 
-SUPPORT_EDGES = (40, 45, 50, 55, 60, 65, 70)
-"""Bin edges of the support size ``k = ‖x*‖₀`` (Bernoulli(0.1) on n = 500 entries: k has mean 50, sd ≈ 6.7)."""
+
+
+@dataclass(frozen=True)
+class SupportBins:
+    """Bins of the support size ``k = ‖x*‖₀`` of Bernoulli(p) sparse vectors of length n (k ~ Binomial(n, p)).
+
+    ``edges`` feed :func:`nmse_db_by_support`; ``dense_above`` marks the dense tail (``k > dense_above``, about
+    1.5 standard deviations above the mean); ``mean`` = np and ``sd`` = √(np(1 − p))."""
+
+    edges: tuple[int, ...]
+    dense_above: int
+    mean: float
+    sd: float
+
+
+def support_bins(n: int, sparsity: float) -> SupportBins:
+    """Bins for k ~ Binomial(n, p): width ``w = max(1, round(0.75 σ))``, edges ``round(μ) + j w`` for j = −2 … 4
+    (kept inside 0 … n − 1), dense tail ``k > round(μ) + 2w``. At n = 500, p = 0.1 (μ = 50, σ ≈ 6.7):
+    edges 40, 45, …, 70 and dense tail k > 60."""
+    if n < 1 or not 0.0 < sparsity <= 1.0:
+        raise ValueError(f"support bins need n ≥ 1 and 0 < p ≤ 1, got n = {n}, p = {sparsity}")
+    mean, sd = n * sparsity, math.sqrt(n * sparsity * (1.0 - sparsity))
+    width, centre = max(1, round(0.75 * sd)), round(mean)
+    edges = tuple(sorted({min(max(centre + j * width, 0), max(n - 1, 0)) for j in range(-2, 5)}))
+    return SupportBins(edges=edges, dense_above=centre + 2 * width, mean=mean, sd=sd)
 
 
 def seed_spread(values_db: list[float]) -> dict[str, float]:
@@ -92,7 +116,7 @@ def subset_nmse_db(errors: Tensor, energies: Tensor, *, size: int = 1000, draws:
     return {f"q{round(100 * q):02d}_db": v for q, v in zip(quantiles, values, strict=True)}
 
 
-def nmse_db_by_support(errors: Tensor, energies: Tensor, sizes: Tensor, edges: tuple[int, ...] = SUPPORT_EDGES, *,
+def nmse_db_by_support(errors: Tensor, energies: Tensor, sizes: Tensor, edges: tuple[int, ...], *,
                        resamples: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
     """The pooled NMSE of the test samples grouped by support size ``k_i = ‖x*_i‖₀`` (``sizes`` ``(N,)``): bins
     ``k ≤ edges[0]``, ``edges[j−1] < k ≤ edges[j]`` and ``k > edges[−1]`` (empty bins left out). Per bin: ``low``
