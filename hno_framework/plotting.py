@@ -4,7 +4,9 @@ The building blocks (:func:`panels`, :func:`draw_nmse_curves`, :func:`save_png`)
 one-panel :func:`plot_nmse_per_layer` (``hno compare --plot``, run reports) and the grid reports of
 :mod:`hno_framework.experiments.report` (one panel per setting). The converged study draws one panel per
 compared pair: :func:`plot_nmse_per_layer_panels`, :func:`plot_training_curves` (validation NMSE against
-training iteration) and :func:`plot_coefficients` (learned integrator coefficients per layer).
+training iteration), :func:`plot_coefficients` (learned integrator coefficients per layer),
+:func:`plot_nmse_by_group` (NMSE per group of test samples) and :func:`plot_differences` (paired differences with
+their intervals).
 matplotlib is imported on first use.
 """
 
@@ -130,6 +132,37 @@ def plot_nmse_by_group(curves: Mapping[str, Sequence[float]], labels: Sequence[s
     bottom.set_xlabel(xlabel, fontsize=10)
     if title:
         top.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return save_png(plt, fig, path)
+
+
+def plot_differences(rows: Sequence[Mapping[str, Any]], path: str | Path, *, xlabel: str, title: str | None = None) -> Path:
+    """Write a PNG forest plot: one row per comparison (top to bottom in the given order), its point estimate
+    ``difference_db`` with the interval ``ci_db`` ``[low, high]`` as a horizontal bar, the optional per-seed
+    values ``per_seed_db`` as open circles, a vertical line at 0. Rows whose interval excludes 0 are drawn in
+    colour, the others grey. Each row is labelled by ``label``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11.0, 0.45 * len(rows) + 1.4), dpi=110)
+    for i, row in enumerate(rows):
+        y = len(rows) - 1 - i
+        low, high = row["ci_db"]
+        color = "C3" if high < 0 else "C0" if low > 0 else "0.5"
+        ax.plot([low, high], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+        ax.plot([row["difference_db"]], [y], marker="D", markersize=5, color=color)
+        seeds = row.get("per_seed_db") or []
+        ax.plot(seeds, [y + 0.22] * len(seeds), linestyle="none", marker="o", markersize=4, markerfacecolor="none",
+                markeredgecolor="0.25", markeredgewidth=0.8)
+    ax.axvline(0.0, color="k", linewidth=0.8)
+    ax.set_yticks(list(range(len(rows))), [row["label"] for row in reversed(rows)], fontsize=8)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return save_png(plt, fig, path)
 

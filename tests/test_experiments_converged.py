@@ -81,7 +81,13 @@ def test_runner_writes_cells_skips_finished_and_reports(tmp_path: Path) -> None:
     for row in rows.values():
         assert {"setting", "network", "final_nmse_db", "ci_db", "seeds", "iterations", "core_hours"} <= row.keys()
     assert results["pairs"][0]["base"] == "LISTA" and results["unfinished"] == []
+    # seed-by-seed differences: only seed 0 trained both networks; its difference is of the two cells' NMSE
+    seed0 = {n: json.loads((cfg.output.results / "cells" / "noiseless" / n / "seed0.json").read_text())["final_nmse_db"]
+             for n in ("lista", "2no-lista")}
+    assert results["pairs"][0]["per_seed_difference_db"] == {"0": pytest.approx(seed0["2no-lista"] - seed0["lista"])}
+    assert (cfg.output.results / "differences.png").stat().st_size > 1000
     readme = (cfg.output.results / "README.md").read_text()
+    assert f"s0 {seed0['2no-lista'] - seed0['lista']:+.1f}" in readme and "(differences.png)" in readme
     assert "| noiseless | LISTA |" in readme and "-35.00" in readme
     # the training figure and the catch-up table come from the cells' validation curves
     assert (cfg.output.results / "training-noiseless.png").stat().st_size > 1000

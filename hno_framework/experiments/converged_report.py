@@ -30,7 +30,13 @@ import torch
 
 from ..config import ProblemConfig
 from ..io import read_json, write_json
-from ..plotting import plot_coefficients, plot_nmse_by_group, plot_nmse_per_layer_panels, plot_training_curves
+from ..plotting import (
+    plot_coefficients,
+    plot_differences,
+    plot_nmse_by_group,
+    plot_nmse_per_layer_panels,
+    plot_training_curves,
+)
 from .classical import iterations_to_reach
 from .learned_coefficients import coefficient_groups, summary_rows
 from .statistics import (
@@ -167,8 +173,12 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                 point, low, high = difference_db(ea, eb, energies_of[setting], resamples=cfg.bootstrap_resamples)
                 a = [r["final_nmse_db"] for r in found[(setting, base)]]
                 b = [r["final_nmse_db"] for r in found[(setting, hno)]]
+                seeds_b = {r["seed"]: r["final_nmse_db"] for r in found[(setting, hno)]}
+                same_seed = {r["seed"]: seeds_b[r["seed"]] - r["final_nmse_db"] for r in found[(setting, base)]
+                             if r["seed"] in seeds_b}
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
                               "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b),
+                              "per_seed_difference_db": {str(s): d for s, d in sorted(same_seed.items())},
                               "share_of_samples_second_better": share_better(ea, eb),
                               "catch_up": catch_up(found[(setting, base)], found[(setting, hno)])})
     todo = [(c.setting, c.network, s) for c in cfg.cells for s in c.seeds
@@ -261,6 +271,11 @@ def verdict(first: str, second: str, low: float, high: float, first_db: list[flo
     if max(second_db) < min(first_db) or max(first_db) < min(second_db):
         return f"{better} better"
     return "no difference shown (per-seed ranges overlap)"
+
+
+def per_seed_text(differences: dict[str, float]) -> str:
+    """``s0 −11.9, s1 −12.4``: the seed-by-seed differences of a pair (``–`` when no seed is shared)."""
+    return ", ".join(f"s{s} {d:+.1f}" for s, d in differences.items()) or "–"
 
 
 def _fmt(x: float | None) -> str:
@@ -362,6 +377,12 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
             plot_coefficients({n: g.seeds for n, g in learned.items()}, out / f"coefficients-{setting}.png",
                               references={n: g.reference for n, g in learned.items()},
                               title=f"{cfg.settings[setting].title}: learned integrator coefficients per layer")
+    if summary["pairs"]:
+        plot_differences([{"label": f"{p['setting']}: {p['hno']} − {p['base']} ({p['seeds'][0]}, {p['seeds'][1]} seeds)",
+                           "difference_db": p["difference_db"], "ci_db": p["ci_db"],
+                           "per_seed_db": list(p["per_seed_difference_db"].values())} for p in summary["pairs"]],
+                         out / "differences.png", xlabel="second − first, test NMSE (dB); negative: the second is better",
+                         title="Paired differences: 95 % bootstrap intervals over test samples; circles: per seed")
     r = cfg.recipe
     own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
     lines = [
@@ -412,12 +433,17 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                           for r in noisy) + ". A network that has to find the support is not expected to pass it "
                       "by much (noiseless, the oracle is exact)."]
     if summary["pairs"]:
+        figure = (" Figure: [`differences.png`](differences.png) (each difference with its interval; open circles: "
+                  "the same seed's difference, seed by seed)." if (out / "differences.png").is_file() else "")
         lines += ["", "## Pairs: second − first (HNO − base, or an ablation of one network; negative: the second is better)", "",
-                  "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | verdict |",
-                  "|---|---|---|---|---|---|---|"]
+                  "The per-seed differences compare the two networks trained from the same seed, each on the whole test set." + figure,
+                  "",
+                  "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | per-seed differences | verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
         for p in summary["pairs"]:
             lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
-                         f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | {p['verdict']} |")
+                         f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | "
+                         f"{per_seed_text(p.get('per_seed_difference_db', {}))} | {p['verdict']} |")
     lines += ["", "## How the error is spread over the test samples", "",
               ("Per-sample NMSE 10 log10(‖x̂_i − x*_i‖² / ‖x*_i‖²) (with several seeds, of the seeds' mean error): its median, "
                "90th and 99th percentile, and the share of the total squared error carried by the worst 1 % of samples. "
