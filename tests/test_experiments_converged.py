@@ -191,6 +191,43 @@ def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
     assert verdict("A", "B", 1.0, 2.0, [-30.0] * 3, [-28.0] * 3) == "A better"
     assert verdict("A", "B", -2.0, -1.0, [-30.0, -31.0, -33.0], [-31.5, -32.0, -32.5]) == (
         "no difference shown (per-seed ranges overlap)")
+    # every seed agrees, but three seeds scatter too much for the seed-level interval to exclude 0
+    wide = {"mean_db": -7.0, "low_db": -15.0, "high_db": 1.0, "seeds": 3}
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], wide).startswith(
+        "B better in every seed, not shown at the seed level")
+    narrow = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 3}
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], narrow) == "B better"
+
+
+@pytest.mark.parametrize(("p", "df"), [(0.975, 1), (0.975, 2), (0.9, 2), (0.995, 1), (0.025, 2), (0.975, 400)])
+def test_student_t_quantile_matches_closed_forms(p: float, df: int) -> None:
+    from statistics import NormalDist
+
+    from hno_framework.experiments.statistics import student_t_quantile
+
+    # independent references: ν = 1 is the Cauchy law, ν = 2 has F⁻¹(p) = (2p − 1) / √(2p(1 − p)),
+    # and a large ν approaches the normal quantile (t_{0.975, 400} ≈ 1.9659)
+    if df == 1:
+        expected = math.tan(math.pi * (p - 0.5))
+    elif df == 2:
+        expected = (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    else:
+        z = NormalDist().inv_cdf(p)
+        expected = z + (z**3 + z) / (4 * df)  # the first Cornish-Fisher term, error O(1/ν²)
+    assert student_t_quantile(p, df) == pytest.approx(expected, rel=1e-6 if df <= 2 else 1e-4)
+
+
+def test_seed_difference_interval_is_the_paired_t_interval() -> None:
+    from hno_framework.experiments.statistics import seed_difference_interval
+
+    assert seed_difference_interval([-5.0]) is None
+    d = [-4.0, -6.0, -11.0]
+    mean = sum(d) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
+    half = 4.302652729749464 * sd / math.sqrt(3)  # t_{0.975, 2} = 0.95 / √(2 · 0.975 · 0.025)
+    got = seed_difference_interval(d)
+    assert got is not None and got["seeds"] == 3
+    assert (got["low_db"], got["mean_db"], got["high_db"]) == pytest.approx((mean - half, mean, mean + half))
 
 
 def test_cells_on_two_local_workers_equal_serial(tmp_path: Path) -> None:

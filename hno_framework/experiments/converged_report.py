@@ -44,6 +44,7 @@ from .statistics import (
     nmse_db_by_support,
     pooled_nmse_db,
     sample_quantiles,
+    seed_difference_interval,
     seed_spread,
     share_better,
     subset_nmse_db,
@@ -176,9 +177,11 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                 seeds_b = {r["seed"]: r["final_nmse_db"] for r in found[(setting, hno)]}
                 same_seed = {r["seed"]: seeds_b[r["seed"]] - r["final_nmse_db"] for r in found[(setting, base)]
                              if r["seed"] in seeds_b}
+                seed_level = seed_difference_interval([d for _, d in sorted(same_seed.items())])
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
-                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b),
+                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b, seed_level),
                               "per_seed_difference_db": {str(s): d for s, d in sorted(same_seed.items())},
+                              "seed_level_ci_db": None if seed_level is None else [seed_level["low_db"], seed_level["high_db"]],
                               "share_of_samples_second_better": share_better(ea, eb),
                               "catch_up": catch_up(found[(setting, base)], found[(setting, hno)])})
     todo = [(c.setting, c.network, s) for c in cfg.cells for s in c.seeds
@@ -260,22 +263,33 @@ def _reached(c: dict[str, Any]) -> str:
     return ", ".join("not reached" if k is None else f"{k:,}" for k in c["iterations_to_published_plus_3db"])
 
 
-def verdict(first: str, second: str, low: float, high: float, first_db: list[float], second_db: list[float]) -> str:
-    """Which network is better, claimed only when the paired interval of ``second − first`` excludes 0
-    and, with ≥ 3 seeds each, the per-seed NMSE ranges do not overlap; provisional with fewer seeds."""
+def verdict(first: str, second: str, low: float, high: float, first_db: list[float], second_db: list[float],
+            seed_interval: dict[str, float] | None = None) -> str:
+    """Which network is better, claimed only when the paired interval of ``second − first`` over test samples
+    excludes 0, with ≥ 3 seeds each the per-seed NMSE ranges do not overlap, and the seed-level interval
+    (:func:`~hno_framework.experiments.statistics.seed_difference_interval`, when given) excludes 0 too;
+    provisional with fewer seeds."""
     if low <= 0 <= high:
         return "no difference shown"
     better = second if high < 0 else first
     if min(len(first_db), len(second_db)) < 3:
         return f"{better} better (provisional: < 3 seeds, the interval covers test samples only)"
-    if max(second_db) < min(first_db) or max(first_db) < min(second_db):
-        return f"{better} better"
-    return "no difference shown (per-seed ranges overlap)"
+    if not (max(second_db) < min(first_db) or max(first_db) < min(second_db)):
+        return "no difference shown (per-seed ranges overlap)"
+    if seed_interval is not None and seed_interval["low_db"] <= 0 <= seed_interval["high_db"]:
+        return (f"{better} better in every seed, not shown at the seed level (its interval over "
+                f"{int(seed_interval['seeds'])} seeds covers 0)")
+    return f"{better} better"
 
 
 def per_seed_text(differences: dict[str, float]) -> str:
     """``s0 −11.9, s1 −12.4``: the seed-by-seed differences of a pair (``–`` when no seed is shared)."""
     return ", ".join(f"s{s} {d:+.1f}" for s, d in differences.items()) or "–"
+
+
+def interval_text(interval: list[float] | None) -> str:
+    """``[−15.28, +0.75]``, or ``–`` without an interval."""
+    return "–" if interval is None else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]"
 
 
 def _fmt(x: float | None) -> str:
@@ -405,8 +419,10 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         (f"* FISTA: λ tuned on the validation set for its NMSE after {cfg.fista['iterations']:,} iterations (grid "
          f"{', '.join(f'{v:g}' for v in cfg.fista['lambdas'])}); \"iterations saved\" = FISTA iterations to reach a "
          "network's NMSE minus T. A λ tuned for each target level could need fewer iterations (the count is an upper bound)."),
-        ("* Differences (HNO − base, dB; negative = HNO better) carry paired bootstrap intervals; a difference is only "
-        "claimed when the interval excludes 0."),
+        ("* Differences (HNO − base, dB; negative = HNO better) carry paired bootstrap intervals over test samples; a "
+        "difference is only claimed when that interval excludes 0 and, with ≥ 3 seeds per network, the per-seed NMSE "
+        "ranges do not overlap and the seed-level t interval over the same-seed differences excludes 0 too (with fewer "
+        "seeds the verdict is marked provisional)."),
         (f"* Machine: {summary['machine']}; cost = CPU time of the single training thread (core-hours per seed), "
         "measured while other jobs shared the 2-core machine."),
         "",
@@ -436,14 +452,19 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
         figure = (" Figure: [`differences.png`](differences.png) (each difference with its interval; open circles: "
                   "the same seed's difference, seed by seed)." if (out / "differences.png").is_file() else "")
         lines += ["", "## Pairs: second − first (HNO − base, or an ablation of one network; negative: the second is better)", "",
-                  "The per-seed differences compare the two networks trained from the same seed, each on the whole test set." + figure,
+                  ("The 95 % CI resamples test samples (paired). The per-seed differences compare the two networks trained "
+                   "from the same seed, each on the whole test set; from ≥ 2 such seeds the seed-level 95 % CI is the paired "
+                   "t interval d̄ ± t(0.975, S − 1) · sd / √S over them, which covers the scatter of training runs (with 3 seeds "
+                   "t = 4.30: only a difference large against its seed scatter excludes 0)." + figure),
                   "",
-                  "| setting | first | second | difference dB | 95 % CI | seeds (first, second) | per-seed differences | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  ("| setting | first | second | difference dB | 95 % CI (test samples) | seeds (first, second) | per-seed differences "
+                   "| seed-level 95 % CI | verdict |"),
+                  "|---|---|---|---|---|---|---|---|---|"]
         for p in summary["pairs"]:
             lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
                          f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | "
-                         f"{per_seed_text(p.get('per_seed_difference_db', {}))} | {p['verdict']} |")
+                         f"{per_seed_text(p.get('per_seed_difference_db', {}))} | {interval_text(p.get('seed_level_ci_db'))} | "
+                         f"{p['verdict']} |")
     lines += ["", "## How the error is spread over the test samples", "",
               ("Per-sample NMSE 10 log10(‖x̂_i − x*_i‖² / ‖x*_i‖²) (with several seeds, of the seeds' mean error): its median, "
                "90th and 99th percentile, and the share of the total squared error carried by the worst 1 % of samples. "

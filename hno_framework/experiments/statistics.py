@@ -19,7 +19,8 @@ from torch import Tensor
 from ..uncertainty import NMSEEstimate, bootstrap_nmse_db, percentile_interval, resampled_ratios
 
 __all__ = ["NMSEEstimate", "SupportBins", "bootstrap_nmse_db", "difference_db", "nmse_db_by_support", "pooled_nmse_db",
-           "sample_quantiles", "seed_spread", "share_better", "subset_nmse_db", "support_bins"]
+           "sample_quantiles", "seed_difference_interval", "seed_spread", "share_better", "student_t_quantile",
+           "subset_nmse_db", "support_bins"]
 
 
 
@@ -53,6 +54,45 @@ def seed_spread(values_db: list[float]) -> dict[str, float]:
     t = torch.tensor(values_db, dtype=torch.float64)
     std = float(t.std()) if t.numel() > 1 else 0.0
     return {"mean_db": float(t.mean()), "std_db": std, "min_db": float(t.min()), "max_db": float(t.max())}
+
+
+def student_t_quantile(p: float, df: int) -> float:
+    """The quantile ``t_{p,ν}`` of Student's t distribution with ``ν = df`` degrees of freedom: bisection on
+    ``F(t) = ½ + ∫₀ᵗ f(u) du``, ``f(u) = Γ((ν+1)/2) / (√(νπ) Γ(ν/2)) · (1 + u²/ν)^{−(ν+1)/2}`` (composite
+    Simpson rule on ``[0, t]``). For intervals over a few seeds (ν = seeds − 1)."""
+    if df < 1 or not 0.0 < p < 1.0:
+        raise ValueError(f"Student t quantile needs ν ≥ 1 and 0 < p < 1, got ν = {df}, p = {p}")
+    if p < 0.5:
+        return -student_t_quantile(1.0 - p, df)
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def cdf(t: float) -> float:
+        u = torch.linspace(0.0, t, 4001, dtype=torch.float64)  # an even number of intervals
+        f = torch.exp(log_c - (df + 1) / 2 * torch.log1p(u * u / df))
+        weights = torch.ones_like(u)
+        weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
+        return 0.5 + float((weights * f).sum()) * t / (3 * (u.numel() - 1))
+
+    low, high = 0.0, 1.0
+    while cdf(high) < p:
+        low, high = high, 2.0 * high
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if cdf(mid) < p else (low, mid)
+    return 0.5 * (low + high)
+
+
+def seed_difference_interval(differences_db: list[float], level: float = 0.95) -> dict[str, float] | None:
+    """Seed-level uncertainty of a pair: the per-seed differences ``d_s`` (the two networks trained from the same
+    seed, each on the whole test set) give the paired t interval ``d̄ ± t_{(1+level)/2, S−1} · sd(d) / √S``.
+    None below 2 seeds. It covers the training seeds' scatter, which the bootstrap over test samples does not."""
+    count = len(differences_db)
+    if count < 2:
+        return None
+    d = torch.tensor(differences_db, dtype=torch.float64)
+    half = student_t_quantile((1.0 + level) / 2.0, count - 1) * float(d.std()) / math.sqrt(count)
+    mean = float(d.mean())
+    return {"mean_db": mean, "low_db": mean - half, "high_db": mean + half, "seeds": count}
 
 
 def _seed_mean(errors: Tensor) -> Tensor:
