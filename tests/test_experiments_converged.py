@@ -195,6 +195,9 @@ def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
     wide = {"mean_db": -7.0, "low_db": -15.0, "high_db": 1.0, "seeds": 3}
     assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], wide).startswith(
         "B better in every seed, not shown at the seed level")
+    two = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 2}
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0], [-66.0, -69.0], two) == (
+        "B better (provisional: < 3 seeds, the intervals cover test samples and 2 seeds)")
     narrow = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 3}
     assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], narrow) == "B better"
 

@@ -273,7 +273,8 @@ def verdict(first: str, second: str, low: float, high: float, first_db: list[flo
         return "no difference shown"
     better = second if high < 0 else first
     if min(len(first_db), len(second_db)) < 3:
-        return f"{better} better (provisional: < 3 seeds, the interval covers test samples only)"
+        covers = "test samples only" if seed_interval is None else f"test samples and {int(seed_interval['seeds'])} seeds"
+        return f"{better} better (provisional: < 3 seeds, the intervals cover {covers})"
     if not (max(second_db) < min(first_db) or max(first_db) < min(second_db)):
         return "no difference shown (per-seed ranges overlap)"
     if seed_interval is not None and seed_interval["low_db"] <= 0 <= seed_interval["high_db"]:
