@@ -200,6 +200,8 @@ def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
         "B better (provisional: < 3 seeds, the intervals cover test samples and 2 seeds)")
     narrow = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 3}
     assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], narrow) == "B better"
+    # the seeds separate the other way than the pooled test-sample interval (a few dense samples can do that)
+    assert verdict("A", "B", -9.0, -5.0, [-66.0, -69.0, -75.0], [-60.0, -62.0, -64.0]).endswith("disagree)")
 
 
 @pytest.mark.parametrize(("p", "df"), [(0.975, 1), (0.975, 2), (0.9, 2), (0.995, 1), (0.025, 2), (0.975, 400)])

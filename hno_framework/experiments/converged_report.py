@@ -275,9 +275,12 @@ def verdict(first: str, second: str, low: float, high: float, first_db: list[flo
     if min(len(first_db), len(second_db)) < 3:
         covers = "test samples only" if seed_interval is None else f"test samples and {int(seed_interval['seeds'])} seeds"
         return f"{better} better (provisional: < 3 seeds, the intervals cover {covers})"
-    if not (max(second_db) < min(first_db) or max(first_db) < min(second_db)):
+    second_wins, first_wins = max(second_db) < min(first_db), max(first_db) < min(second_db)
+    if not (second_wins or first_wins):
         return "no difference shown (per-seed ranges overlap)"
-    if seed_interval is not None and seed_interval["low_db"] <= 0 <= seed_interval["high_db"]:
+    if second_wins != (better == second):
+        return "no difference shown (the per-seed ranges and the test-sample interval disagree)"
+    if seed_interval is not None and not (seed_interval["high_db"] < 0 if better == second else seed_interval["low_db"] > 0):
         return (f"{better} better in every seed, not shown at the seed level (its interval over "
                 f"{int(seed_interval['seeds'])} seeds covers 0)")
     return f"{better} better"

@@ -23,7 +23,6 @@ __all__ = ["NMSEEstimate", "SupportBins", "bootstrap_nmse_db", "difference_db", 
            "subset_nmse_db", "support_bins"]
 
 
-
 @dataclass(frozen=True)
 class SupportBins:
     """Bins of the support size ``k = ‖x*‖₀`` of Bernoulli(p) sparse vectors of length n (k ~ Binomial(n, p)).
