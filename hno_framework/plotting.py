@@ -141,12 +141,8 @@ def plot_differences(rows: Sequence[Mapping[str, Any]], path: str | Path, *, xla
     ``difference_db`` with the interval ``ci_db`` ``[low, high]`` as a horizontal bar, the optional per-seed
     values ``per_seed_db`` as open circles, a vertical line at 0. Rows whose interval excludes 0 are drawn in
     colour, the others grey. Each row is labelled by ``label``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11.0, 0.45 * len(rows) + 1.4), dpi=110)
+    plt, fig, axes = panels(1, width=11.0, height=0.45 * len(rows) + 1.4)
+    ax = axes[0]
     for i, row in enumerate(rows):
         y = len(rows) - 1 - i
         low, high = row["ci_db"]

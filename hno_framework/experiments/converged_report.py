@@ -173,8 +173,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                 ea, eb = _errors(found[(setting, base)]), _errors(found[(setting, hno)])
                 point, low, high = difference_db(ea, eb, energies_of[setting], resamples=cfg.bootstrap_resamples)
                 a = [r["final_nmse_db"] for r in found[(setting, base)]]
-                b = [r["final_nmse_db"] for r in found[(setting, hno)]]
                 seeds_b = {r["seed"]: r["final_nmse_db"] for r in found[(setting, hno)]}
+                b = list(seeds_b.values())
                 same_seed = {r["seed"]: seeds_b[r["seed"]] - r["final_nmse_db"] for r in found[(setting, base)]
                              if r["seed"] in seeds_b}
                 seed_level = seed_difference_interval([d for _, d in sorted(same_seed.items())])
@@ -466,7 +466,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                   "|---|---|---|---|---|---|---|---|---|"]
         for p in summary["pairs"]:
             lines.append(f"| {p['setting']} | {p['base']} | {p['hno']} | {p['difference_db']:+.2f} | "
-                         f"[{p['ci_db'][0]:+.2f}, {p['ci_db'][1]:+.2f}] | {p['seeds'][0]}, {p['seeds'][1]} | "
+                         f"{interval_text(p['ci_db'])} | {p['seeds'][0]}, {p['seeds'][1]} | "
                          f"{per_seed_text(p.get('per_seed_difference_db', {}))} | {interval_text(p.get('seed_level_ci_db'))} | "
                          f"{p['verdict']} |")
     lines += ["", "## How the error is spread over the test samples", "",

@@ -88,9 +88,9 @@ def seed_difference_interval(differences_db: list[float], level: float = 0.95) -
     count = len(differences_db)
     if count < 2:
         return None
-    d = torch.tensor(differences_db, dtype=torch.float64)
-    half = student_t_quantile((1.0 + level) / 2.0, count - 1) * float(d.std()) / math.sqrt(count)
-    mean = float(d.mean())
+    spread = seed_spread(differences_db)
+    half = student_t_quantile((1.0 + level) / 2.0, count - 1) * spread["std_db"] / math.sqrt(count)
+    mean = spread["mean_db"]
     return {"mean_db": mean, "low_db": mean - half, "high_db": mean + half, "seeds": count}
 
 
