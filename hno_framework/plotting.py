@@ -136,22 +136,32 @@ def plot_nmse_by_group(curves: Mapping[str, Sequence[float]], labels: Sequence[s
     return save_png(plt, fig, path)
 
 
+def _interval_colour(low: float, high: float) -> str:
+    """Red for an interval below 0, blue above 0, grey when it covers 0."""
+    return "C3" if high < 0 else "C0" if low > 0 else "0.5"
+
+
 def plot_differences(rows: Sequence[Mapping[str, Any]], path: str | Path, *, xlabel: str, title: str | None = None) -> Path:
     """Write a PNG forest plot: one row per comparison (top to bottom in the given order), its point estimate
     ``difference_db`` with the interval ``ci_db`` ``[low, high]`` as a horizontal bar, the optional per-seed
-    values ``per_seed_db`` as open circles, a vertical line at 0. Rows whose interval excludes 0 are drawn in
-    colour, the others grey. Each row is labelled by ``label``."""
+    values ``per_seed_db`` as open circles and the optional seed-level interval ``seed_ci_db`` ``[low, high]`` as a
+    thin bar under them, a vertical line at 0. A bar whose interval excludes 0 is drawn in colour (red below 0,
+    blue above), otherwise grey. Each row is labelled by ``label``."""
     plt, fig, axes = panels(1, width=11.0, height=0.45 * len(rows) + 1.4)
     ax = axes[0]
     for i, row in enumerate(rows):
         y = len(rows) - 1 - i
         low, high = row["ci_db"]
-        color = "C3" if high < 0 else "C0" if low > 0 else "0.5"
+        color = _interval_colour(low, high)
         ax.plot([low, high], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
         ax.plot([row["difference_db"]], [y], marker="D", markersize=5, color=color)
         seeds = row.get("per_seed_db") or []
         ax.plot(seeds, [y + 0.22] * len(seeds), linestyle="none", marker="o", markersize=4, markerfacecolor="none",
                 markeredgecolor="0.25", markeredgewidth=0.8)
+        if row.get("seed_ci_db"):
+            seed_low, seed_high = row["seed_ci_db"]
+            ax.plot([seed_low, seed_high], [y - 0.22] * 2, color=_interval_colour(seed_low, seed_high), linewidth=0.9,
+                    marker="|", markersize=6)
     ax.axvline(0.0, color="k", linewidth=0.8)
     ax.set_yticks(list(range(len(rows))), [row["label"] for row in reversed(rows)], fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)

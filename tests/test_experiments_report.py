@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hno_framework.experiments.report import markdown, summary_markdown, write_report
-from hno_framework.plotting import draw_nmse_curves, panels
+from hno_framework.plotting import draw_nmse_curves, panels, plot_differences
 
 
 def _results() -> dict:
@@ -86,3 +86,11 @@ def test_nmse_curves_are_labelled_with_their_band() -> None:
         assert [t.get_text() for t in axes[0].legend().get_texts()] == ["a", "b"]
     finally:
         plt.close(fig)
+
+
+def test_forest_plot_draws_rows_with_and_without_a_seed_interval(tmp_path: Path) -> None:
+    rows = [{"label": "three seeds", "difference_db": -4.0, "ci_db": [-5.0, -3.0], "per_seed_db": [-4.3, -6.8, -1.0],
+             "seed_ci_db": [-9.0, 1.0]},
+            {"label": "one seed", "difference_db": 2.0, "ci_db": [-1.0, 5.0], "per_seed_db": [2.0], "seed_ci_db": None}]
+    path = plot_differences(rows, tmp_path / "differences.png", xlabel="dB")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000

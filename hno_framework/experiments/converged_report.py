@@ -398,9 +398,11 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
     if summary["pairs"]:
         plot_differences([{"label": f"{p['setting']}: {p['hno']} − {p['base']} ({p['seeds'][0]}, {p['seeds'][1]} seeds)",
                            "difference_db": p["difference_db"], "ci_db": p["ci_db"],
-                           "per_seed_db": list(p["per_seed_difference_db"].values())} for p in summary["pairs"]],
+                           "per_seed_db": list(p["per_seed_difference_db"].values()),
+                           "seed_ci_db": p["seed_level_ci_db"]} for p in summary["pairs"]],
                          out / "differences.png", xlabel="second − first, test NMSE (dB); negative: the second is better",
-                         title="Paired differences: 95 % bootstrap intervals over test samples; circles: per seed")
+                         title=("Paired differences. Thick bar: 95 % bootstrap interval over test samples;\n"
+                                "circles: per seed; thin bar: seed-level 95 % t interval (≥ 2 seeds)"))
     r = cfg.recipe
     own = [f"  * {name}: {describe_recipe(spec.recipe)}" for name, spec in cfg.networks.items() if spec.recipe is not None]
     lines = [
