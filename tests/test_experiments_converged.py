@@ -183,25 +183,40 @@ def test_a_stagewise_recipe_trains_through_the_public_api(tmp_path: Path) -> Non
     assert res["core_hours"] > 0 and math.isfinite(res["final_nmse_db"])
 
 
-def test_verdicts_need_an_interval_without_zero_and_separate_seeds() -> None:
+def test_verdicts_need_an_interval_without_zero_and_a_seed_level_interval() -> None:
     from hno_framework.experiments.converged_report import verdict
 
     assert verdict("A", "B", -1.0, 0.5, [-30.0], [-31.0]) == "no difference shown"
     assert verdict("A", "B", -2.0, -1.0, [-30.0], [-31.5]).startswith("B better (provisional")
+    # without a seed-level interval (< 2 shared seeds) the unpaired per-seed ranges decide
     assert verdict("A", "B", 1.0, 2.0, [-30.0] * 3, [-28.0] * 3) == "A better"
     assert verdict("A", "B", -2.0, -1.0, [-30.0, -31.0, -33.0], [-31.5, -32.0, -32.5]) == (
         "no difference shown (per-seed ranges overlap)")
+    # the seeds separate the other way than the pooled test-sample interval (a few dense samples can do that)
+    assert verdict("A", "B", -9.0, -5.0, [-66.0, -69.0, -75.0], [-60.0, -62.0, -64.0]).endswith("disagree)")
     # every seed agrees, but three seeds scatter too much for the seed-level interval to exclude 0
     wide = {"mean_db": -7.0, "low_db": -15.0, "high_db": 1.0, "seeds": 3}
-    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], wide).startswith(
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], wide, [-6.0, -7.0, -11.0]).startswith(
         "B better in every seed, not shown at the seed level")
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -61.0, -75.0], wide, [-6.0, +1.0, -11.0]).startswith(
+        "B better on the test samples, not shown at the seed level")
+    # A better: the same rule with the signs flipped
+    flipped = {"mean_db": 7.0, "low_db": 5.0, "high_db": 9.0, "seeds": 3}
+    assert verdict("A", "B", 5.0, 9.0, [-66.0, -69.0, -75.0], [-60.0, -62.0, -64.0], flipped, [6.0, 7.0, 11.0]) == "A better"
     two = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 2}
     assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0], [-66.0, -69.0], two) == (
         "B better (provisional: < 3 seeds, the intervals cover test samples and 2 seeds)")
     narrow = {"mean_db": -7.0, "low_db": -9.0, "high_db": -5.0, "seeds": 3}
-    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], narrow) == "B better"
-    # the seeds separate the other way than the pooled test-sample interval (a few dense samples can do that)
-    assert verdict("A", "B", -9.0, -5.0, [-66.0, -69.0, -75.0], [-60.0, -62.0, -64.0]).endswith("disagree)")
+    assert verdict("A", "B", -9.0, -5.0, [-60.0, -62.0, -64.0], [-66.0, -69.0, -75.0], narrow, [-6.0, -7.0, -11.0]) == (
+        "B better")
+    # paired over seeds the gain holds although one seed of B is worse than another seed of A: claimed, and said
+    small = {"mean_db": -1.7, "low_db": -2.5, "high_db": -0.9, "seeds": 3}
+    assert verdict("A", "B", -4.0, -1.0, [-60.0, -62.0, -64.0], [-61.0, -64.0, -66.0], small, [-1.0, -2.0, -2.0]) == (
+        "B better (paired over seeds; the per-seed ranges overlap)")
+    # the seed-level interval excludes 0 on the other side than the test-sample interval
+    against = {"mean_db": 3.0, "low_db": 1.0, "high_db": 5.0, "seeds": 3}
+    assert verdict("A", "B", -4.0, -1.0, [-60.0, -62.0, -64.0], [-61.0, -64.0, -66.0], against, [1.0, 3.0, 5.0]).endswith(
+        "the seed-level and the test-sample intervals disagree)")
 
 
 @pytest.mark.parametrize(("p", "df"), [(0.975, 1), (0.975, 2), (0.9, 2), (0.995, 1), (0.025, 2), (0.975, 400)])

@@ -22,6 +22,7 @@ interval excludes 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -179,7 +180,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
                              if r["seed"] in seeds_b}
                 seed_level = seed_difference_interval([d for _, d in sorted(same_seed.items())])
                 pairs.append({"setting": setting, "base": base, "hno": hno, "difference_db": point, "ci_db": [low, high],
-                              "seeds": [len(a), len(b)], "verdict": verdict(base, hno, low, high, a, b, seed_level),
+                              "seeds": [len(a), len(b)],
+                              "verdict": verdict(base, hno, low, high, a, b, seed_level, list(same_seed.values())),
                               "per_seed_difference_db": {str(s): d for s, d in sorted(same_seed.items())},
                               "seed_level_ci_db": None if seed_level is None else [seed_level["low_db"], seed_level["high_db"]],
                               "share_of_samples_second_better": share_better(ea, eb),
@@ -264,11 +266,12 @@ def _reached(c: dict[str, Any]) -> str:
 
 
 def verdict(first: str, second: str, low: float, high: float, first_db: list[float], second_db: list[float],
-            seed_interval: dict[str, float] | None = None) -> str:
-    """Which network is better, claimed only when the paired interval of ``second − first`` over test samples
-    excludes 0, with ≥ 3 seeds each the per-seed NMSE ranges do not overlap, and the seed-level interval
-    (:func:`~hno_framework.experiments.statistics.seed_difference_interval`, when given) excludes 0 too;
-    provisional with fewer seeds."""
+            seed_interval: dict[str, float] | None = None, same_seed_db: Sequence[float] = ()) -> str:
+    """Which network is better. Claimed only when the paired interval of ``second − first`` over test samples
+    excludes 0 and, with ≥ 3 seeds each, the seed-level interval over the same-seed differences ``same_seed_db``
+    (:func:`~hno_framework.experiments.statistics.seed_difference_interval`) excludes 0 on the same side; without
+    one (< 2 shared seeds) the unpaired per-seed NMSE ranges must separate instead. Provisional with fewer seeds.
+    Overlapping per-seed ranges are named beside a paired claim (an unpaired seed of each may rank the other way)."""
     if low <= 0 <= high:
         return "no difference shown"
     better = second if high < 0 else first
@@ -276,14 +279,21 @@ def verdict(first: str, second: str, low: float, high: float, first_db: list[flo
         covers = "test samples only" if seed_interval is None else f"test samples and {int(seed_interval['seeds'])} seeds"
         return f"{better} better (provisional: < 3 seeds, the intervals cover {covers})"
     second_wins, first_wins = max(second_db) < min(first_db), max(first_db) < min(second_db)
-    if not (second_wins or first_wins):
-        return "no difference shown (per-seed ranges overlap)"
-    if second_wins != (better == second):
-        return "no difference shown (the per-seed ranges and the test-sample interval disagree)"
-    if seed_interval is not None and not (seed_interval["high_db"] < 0 if better == second else seed_interval["low_db"] > 0):
-        return (f"{better} better in every seed, not shown at the seed level (its interval over "
-                f"{int(seed_interval['seeds'])} seeds covers 0)")
-    return f"{better} better"
+    if seed_interval is None:
+        if not (second_wins or first_wins):
+            return "no difference shown (per-seed ranges overlap)"
+        if second_wins != (better == second):
+            return "no difference shown (the per-seed ranges and the test-sample interval disagree)"
+        return f"{better} better"
+    sign = -1.0 if better == second else 1.0  # the sign of second − first where ``better`` wins
+    seed_low, seed_high = sorted((sign * seed_interval["low_db"], sign * seed_interval["high_db"]))
+    if seed_high < 0:
+        return "no difference shown (the seed-level and the test-sample intervals disagree)"
+    if seed_low <= 0:
+        every = bool(same_seed_db) and all(sign * d > 0 for d in same_seed_db)
+        return (f"{better} better {'in every seed' if every else 'on the test samples'}, not shown at the seed level "
+                f"(its interval over {int(seed_interval['seeds'])} seeds covers 0)")
+    return f"{better} better" + ("" if second_wins or first_wins else " (paired over seeds; the per-seed ranges overlap)")
 
 
 def per_seed_text(differences: dict[str, float]) -> str:
@@ -426,9 +436,9 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
          f"{', '.join(f'{v:g}' for v in cfg.fista['lambdas'])}); \"iterations saved\" = FISTA iterations to reach a "
          "network's NMSE minus T. A λ tuned for each target level could need fewer iterations (the count is an upper bound)."),
         ("* Differences (HNO − base, dB; negative = HNO better) carry paired bootstrap intervals over test samples; a "
-        "difference is only claimed when that interval excludes 0 and, with ≥ 3 seeds per network, the per-seed NMSE "
-        "ranges do not overlap and the seed-level t interval over the same-seed differences excludes 0 too (with fewer "
-        "seeds the verdict is marked provisional)."),
+        "difference is only claimed when that interval excludes 0 and, with ≥ 3 seeds per network, the seed-level t "
+        "interval over the same-seed differences excludes 0 on the same side (with fewer seeds the verdict is marked "
+        "provisional; where the per-seed NMSE ranges of the two networks overlap, the verdict says so)."),
         (f"* Machine: {summary['machine']}; cost = CPU time of the single training thread (core-hours per seed), "
         "measured while other jobs shared the 2-core machine."),
         "",
