@@ -43,6 +43,11 @@ PositiveFloat = Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
 """A finite float > 0 (finiteness from :class:`StrictModel`); ints are accepted, booleans are not."""
 Float = Annotated[float, BeforeValidator(_not_bool)]
 """A finite float; ints are accepted, booleans are not."""
+MAX_LAYERS = 10_000
+"""The most layers T a network may have. Composing costs ≈ 3.5 KB of Python objects per layer before any weight
+(measured for ``lista`` + ``2no``), so millions of layers would exhaust memory and minutes before the first error."""
+Layers = Annotated[int, Strict(), Field(gt=0, le=MAX_LAYERS)]
+"""The layer count T: an integer in [1, :data:`MAX_LAYERS`]."""
 Seed = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
 """A random seed: an integer in [0, 2⁶³ − 1], so that seed + the data-split offsets fits torch's 64-bit seeds."""
 
@@ -143,7 +148,7 @@ class NetworkConfig(StrictModel):
 
     step: ComponentSpec
     integrator: ComponentSpec = Field(default_factory=lambda: ComponentSpec(name="euler"))
-    layers: PositiveInt = 16
+    layers: Layers = 16
     tied: Annotated[bool, Strict()] = True
 
 

@@ -57,6 +57,7 @@ def test_yaml_and_toml_give_the_same_config(tmp_path: Path) -> None:
         ({"network": {"step": "lista"}, "problem": {"sparsity": 1.5}}, "problem.sparsity"),
         ({"network": {"step": "lista"}, "problem": {"condition_number": 0.5}}, "problem.condition_number"),
         ({}, "network"),
+        ({"network": {"step": "lista", "layers": 10_001}}, "network.layers: Input should be less than or equal to 10000"),
     ],
 )
 def test_invalid_configs_name_the_key(data, where) -> None:

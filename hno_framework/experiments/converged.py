@@ -34,7 +34,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from ..composer import compose
-from ..config import ExperimentConfig, TrainingLoss, format_validation_error, parse_config, read_mapping
+from ..config import ExperimentConfig, Layers, TrainingLoss, format_validation_error, parse_config, read_mapping
 from ..data import make_splits, make_test_set
 from ..evaluation import per_sample_errors
 from ..executors import Executor, SerialExecutor
@@ -118,7 +118,7 @@ class ConvergedConfig(_Strict):
 
     name: str = "converged"
     problem: dict[str, Any]
-    layers: PositiveInt = 16
+    layers: Layers = 16
     test_size: int = Field(10_000, ge=10_000, description="test samples (≥ 10,000 for reported numbers)")
     bootstrap_resamples: PositiveInt = 2000
     settings: dict[str, Setting]

@@ -36,6 +36,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_v
 from ..config import (
     ComponentSpec,
     ExperimentConfig,
+    Layers,
     NetworkConfig,
     OutputConfig,
     ProblemConfig,
@@ -149,7 +150,7 @@ class GridConfig(StrictModel):
 
     name: str = "synthetic"
     problem: ProblemConfig = Field(default_factory=ProblemConfig)
-    layers: PositiveInt = 16
+    layers: Layers = 16
     settings: list[SettingSpec] = Field(min_length=1)
     networks: list[NetworkSpec] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)

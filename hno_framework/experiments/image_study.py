@@ -32,6 +32,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_v
 
 from ..config import (
     ExperimentConfig,
+    Layers,
     NetworkConfig,
     OutputConfig,
     PatchImagesConfig,
@@ -94,7 +95,7 @@ class ImageStudyConfig(StrictModel):
     task: Task
     images: ImageSplit
     problem: ProblemConfig
-    layers: PositiveInt = 16
+    layers: Layers = 16
     networks: list[ImageNetworkSpec] = Field(min_length=1)
     ista: IstaBaseline = Field(default_factory=IstaBaseline)
     ratios: list[float] = Field(default_factory=lambda: [0.01, 0.04, 0.10, 0.25, 0.30, 0.40, 0.50],
