@@ -372,6 +372,35 @@ def test_a_deadline_keeps_cells_that_would_not_finish_from_starting(tmp_path: Pa
     assert len(run_converged(cfg, log=lambda m: None, stop_by=time.time() + 1e6)) == 3  # far deadline: all run
 
 
+def test_a_barely_started_checkpoint_is_estimated_from_the_finished_cells_not_its_own_speed(tmp_path: Path) -> None:
+    from hno_framework.experiments.converged import cell_paths, cell_row, cell_training_config, expected_seconds
+    from hno_framework.experiments.converged import experiment_config
+    from hno_framework.training import Trainer
+
+    cfg = load_converged_config(tiny_config(tmp_path))  # recipe: 30 iterations
+
+    def stop_lista_seed1_at(iteration: int) -> dict:
+        config = experiment_config(cfg, "noiseless", "LISTA", 1, cfg.recipe)
+        _, run_dir = cell_paths(cfg, "noiseless", "LISTA", 1)
+        Trainer(cell_training_config(config, cfg.recipe, run_dir), progress=False).fit(stop_after=iteration)
+        return cell_row(cfg, "noiseless", "LISTA", 1)
+
+    early = stop_lista_seed1_at(1)  # 1 of 30 iterations: under the 5 % its own speed needs
+    assert early["iteration"] == 1
+    # no finished cell yet: the early speed is all there is
+    assert expected_seconds(cfg, "noiseless", "LISTA", 1, resume=True) == pytest.approx(early["seconds_left"])
+    run_converged(cfg, max_cells=1, log=lambda m: None)  # LISTA seed 0 finished
+    first, _ = cell_paths(cfg, "noiseless", "LISTA", 0)
+    finished = json.loads(first.read_text())
+    finished["wall_hours"] = 3.0  # 3 h for 30 iterations: 0.1 h per iteration
+    first.write_text(json.dumps(finished))
+    assert expected_seconds(cfg, "noiseless", "LISTA", 1, resume=True) == pytest.approx(3.0 * 3600 * 29 / 30)
+    assert expected_seconds(cfg, "noiseless", "LISTA", 1, resume=False) == pytest.approx(3.0 * 3600)
+    later = stop_lista_seed1_at(12)  # past 5 %: the checkpoint's own speed counts
+    assert later["iteration"] == 12
+    assert expected_seconds(cfg, "noiseless", "LISTA", 1, resume=True) == pytest.approx(later["seconds_left"])
+
+
 def test_the_report_gives_the_oracle_level_of_noisy_settings_only(tmp_path: Path) -> None:
     from hno_framework.experiments.converged_report import write_report
 

@@ -426,18 +426,28 @@ def run_cell_job(payload: dict[str, Any]) -> dict[str, Any]:
     return run_network_cell(cfg, setting, network, seed, resume=payload["resume"], log=lambda message: None)
 
 
+#: A checkpoint's own speed is trusted for the time left only after this share of its iterations: the first few
+#: hundred iterations include start-up and run at whatever the machine's load was then (a cell 250 iterations into
+#: 90,000 was once estimated at 2.6 h where finished cells of its recipe took 1.2 h).
+MIN_SHARE_FOR_SPEED = 0.05
+
+
 def expected_seconds(cfg: ConvergedConfig, setting: str, network: str, seed: int, *, resume: bool) -> float | None:
-    """Wall-clock seconds a cell is expected to take: what its checkpoint's speed leaves (``resume``), else the
-    finished cells' wall time per iteration with the same recipe (:func:`.converged_report.cell_hours`); None
-    without a basis."""
+    """Wall-clock seconds a cell is expected to take. Resuming a checkpoint past :data:`MIN_SHARE_FOR_SPEED` of its
+    iterations: what its own speed leaves. Otherwise the finished cells' wall time per iteration with the same
+    recipe (:func:`.converged_report.cell_hours`) times the share of iterations left, falling back on the early
+    checkpoint's speed; None without a basis."""
     from .converged_report import cell_hours, cell_results
 
-    if resume:
-        left = cell_row(cfg, setting, network, seed).get("seconds_left")
-        if left is not None:
-            return float(left)
+    row = cell_row(cfg, setting, network, seed) if resume else {}
+    left = row.get("seconds_left")
+    share_done = row["iteration"] / row["total"] if left is not None and row.get("total") else 0.0
+    if left is not None and share_done >= MIN_SHARE_FOR_SPEED:
+        return float(left)
     hours = cell_hours(cfg, cell_results(cfg), network, "wall_hours")
-    return None if hours is None else hours * 3600.0
+    if hours is not None:
+        return hours * 3600.0 * (1.0 - share_done)
+    return None if left is None else float(left)
 
 
 def run_converged(cfg: ConvergedConfig, *, resume: bool = False, only: list[str] | None = None,
