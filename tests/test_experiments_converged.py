@@ -312,6 +312,14 @@ def test_a_share_strictly_between_0_and_1_never_prints_as_0_or_100_percent() -> 
     assert percent_text(1.0) == "100.0 %" and percent_text(0.0) == "0.0 %"
 
 
+def test_a_pairs_seed_counts_read_as_english() -> None:
+    from hno_framework.experiments.converged_report import seed_count_text
+
+    assert seed_count_text(1, 1) == "1 seed"
+    assert seed_count_text(3, 3) == "3 seeds"
+    assert seed_count_text(3, 2) == "3 and 2 seeds"
+
+
 def test_subset_nmse_reads_what_smaller_test_sets_would() -> None:
     import itertools
 

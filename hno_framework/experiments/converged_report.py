@@ -225,6 +225,13 @@ def remaining_core_hours(cfg: ConvergedConfig, found: dict[tuple[str, str], list
     return None if any(h is None for h in hours) else float(sum(h for h in hours if h is not None))
 
 
+def seed_count_text(first: int, second: int) -> str:
+    """How many seeds a pair's two networks have, in words: "1 seed", "3 seeds", or "3 and 2 seeds"."""
+    if first == second:
+        return f"{first} seed" + ("" if first == 1 else "s")
+    return f"{first} and {second} seeds"
+
+
 def percent_text(share: float) -> str:
     """``share`` (0 … 1) as a percentage with one decimal, or with as many as it takes (up to 4) not to print a
     share strictly between 0 and 1 as "0.0 %" or "100.0 %" (9,998 of 10,000 samples is 99.98 %, not 100 %)."""
@@ -406,7 +413,7 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                               references={n: g.reference for n, g in learned.items()},
                               title=f"{cfg.settings[setting].title}: learned integrator coefficients per layer")
     if summary["pairs"]:
-        plot_differences([{"label": f"{p['setting']}: {p['hno']} − {p['base']} ({p['seeds'][0]}, {p['seeds'][1]} seeds)",
+        plot_differences([{"label": f"{p['setting']}: {p['hno']} − {p['base']} ({seed_count_text(*p['seeds'])})",
                            "difference_db": p["difference_db"], "ci_db": p["ci_db"],
                            "per_seed_db": list(p["per_seed_difference_db"].values()),
                            "seed_ci_db": p["seed_level_ci_db"]} for p in summary["pairs"]],
