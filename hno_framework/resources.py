@@ -1,23 +1,29 @@
 """Memory a config will need, estimated before anything is allocated, so that an impossible size
 (``m: 10000000``, ``training.test_size: 10**9``) is a one-line error instead of a crash hours later.
 
-The estimate counts only what is surely allocated (a lower bound; the network's own weights
-depend on the step and are not counted), in bytes, with ``b`` the bytes per value of
-``training.dtype``:
+The estimate counts only what is surely allocated (a lower bound), in bytes, with ``b`` the bytes
+per value of ``training.dtype``:
 
 * Φ ``(m, n)``: generated in float64 and kept in ``b`` → ``m·n·(3·8 + b)``; a basis D (image
   kinds) ``n²·(8 + b)``;
 * a data set of ``N`` samples ``(x, y)``: ``2·N·(m + n)·b`` (drawn, then kept);
 * a training batch through ``T`` layers with autograd: ``4·B·(T + 1)·(m + n)·b``;
 * NMSE per layer on chunks of ≤ 1000 samples: ``min(N, 1000)·(T + 1)·n·b``;
-* layer objects: ``T · 4 KiB``.
+* layer objects: ``T · 4 KiB``;
+* the network's own weights (parameters and buffers other than Φ, e.g. LISTA's ``W`` (n×m) per layer):
+  counted on the same network composed on small problems and fitted as a quadratic in ``(m, n)``
+  (:func:`weight_count`; ``A(m, n) + T·B(m, n)`` for deep networks), times ``b``; left out where the
+  count is not of that form.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .config import ExperimentConfig
 from .errors import HNOError
@@ -39,6 +45,84 @@ class MemoryItem:
     bytes: int
 
 
+#: Small ``(m, n)`` on which :func:`weight_count` composes the network: 7 sizes for 6 unknowns, so that the fit is
+#: also a check. Square n, so that steps on image patches (n = p²) can be probed too.
+PROBE_SIZES = ((3, 4), (5, 9), (11, 16), (13, 25), (20, 36), (30, 49), (41, 64))
+
+
+def _quadratic_terms(m: float, n: float) -> list[float]:
+    return [m * n, n * n, m * m, n, m, 1.0]
+
+
+def _composed_count(config: ExperimentConfig, m: int, n: int, layers: int) -> int:
+    """Values in the network's own tensors (unique storages; the problem's Φ, D, … left out) when ``config``'s
+    network is composed with ``layers`` layers on a small problem of size ``m × n`` (Lasso, or image-patch CS
+    for steps that need a basis or patches)."""
+    from .composer import compose
+    from .registry import get_registry
+
+    step = get_registry().step(config.network.step.name).cls
+    image = bool({"basis", "patch"} & set(step.requires))
+    problem = {"kind": "cs" if image else "lasso", "m": m, "n": n, "seed": config.problem.seed, "lam": config.problem.lam,
+               "sparsity": config.problem.sparsity, "condition_number": config.problem.condition_number}
+    probe = config.model_copy(update={
+        "problem": type(config.problem).model_validate(problem),
+        "network": config.network.model_copy(update={"layers": layers}),
+    })
+    net = compose(probe)
+    own = {id(t) for t in net.problem.state_dict(keep_vars=True).values()}
+    seen: set[int] = set()
+    count = 0
+    for tensor in net.state_dict(keep_vars=True).values():
+        key = tensor.untyped_storage().data_ptr()
+        if id(tensor) not in own and key not in seen:
+            seen.add(key)
+            count += tensor.numel()
+    return count
+
+
+#: Networks up to this many layers are probed with their own T; deeper ones as ``A + T·B`` from this T and the next
+#: (a multistep scheme's first layers, which lack the older terms, all come before it).
+PROBE_LAYERS = 16
+
+
+def _quadratic_fit(counts: Sequence[float]) -> np.ndarray | None:
+    """Coefficients of the quadratic in ``(m, n)`` (:func:`_quadratic_terms`) through ``counts`` at the
+    :data:`PROBE_SIZES`; None unless it passes through all 7 exactly (to the nearest integer)."""
+    design = np.array([_quadratic_terms(m, n) for m, n in PROBE_SIZES])
+    coef, *_ = np.linalg.lstsq(design, np.asarray(counts, dtype=float), rcond=None)
+    return coef if np.max(np.abs(design @ coef - counts)) <= 0.5 else None
+
+
+def weight_count(config: ExperimentConfig) -> int | None:
+    """Values in the weights of ``config``'s network (parameters and buffers other than the problem's), without
+    composing it at its size: the same network is composed on the small :data:`PROBE_SIZES` and the counts fitted
+    as a quadratic in ``(m, n)`` (W is n×m, S n×n, θ_t 1), evaluated at the config's size. With more than
+    :data:`PROBE_LAYERS` layers, as ``A(m, n) + T·B(m, n)`` (``A`` shared, e.g. a tied W; ``B`` per layer) from
+    :data:`PROBE_LAYERS` and one more layer, checked on two more. None when a probe cannot be composed or the
+    counts are not exactly of that form."""
+    layers = config.network.layers
+    deep = layers > PROBE_LAYERS
+    try:
+        first = [_composed_count(config, m, n, PROBE_LAYERS if deep else layers) for m, n in PROBE_SIZES]
+        second = [_composed_count(config, m, n, PROBE_LAYERS + 1) for m, n in PROBE_SIZES] if deep else []
+        check = _composed_count(config, *PROBE_SIZES[0], PROBE_LAYERS + 2) if deep else 0
+    except Exception:  # noqa: BLE001 - any plugin's failure at these sizes: its weights are not counted
+        return None
+    terms = np.array(_quadratic_terms(config.problem.m, config.problem.n))
+    if not deep:
+        fit = _quadratic_fit(first)
+        return None if fit is None else max(0, round(float(terms @ fit)))
+    per_layer = np.subtract(second, first, dtype=float)
+    shared = np.asarray(first, dtype=float) - PROBE_LAYERS * per_layer
+    if abs(shared[0] + (PROBE_LAYERS + 2) * per_layer[0] - check) > 0.5:
+        return None
+    fits = [_quadratic_fit(shared.tolist()), _quadratic_fit(per_layer.tolist())]
+    if fits[0] is None or fits[1] is None:
+        return None
+    return max(0, round(float(terms @ fits[0] + layers * (terms @ fits[1]))))
+
+
 def estimate_memory(config: ExperimentConfig, *, training: bool = True, test: bool = True,
                     test_size: int | None = None) -> list[MemoryItem]:
     """The parts of the memory estimate (module docstring) of composing ``config``; with ``test``, of
@@ -52,6 +136,10 @@ def estimate_memory(config: ExperimentConfig, *, training: bool = True, test: bo
     if p.kind != "lasso":
         items.append(MemoryItem(f"basis D (n × n = {n} × {n})", n * n * (8 + b)))
     items.append(MemoryItem(f"{layers} layers (network.layers)", layers * (4096 + n * b)))
+    weights = weight_count(config)
+    if weights:
+        items.append(MemoryItem(f"weights of {layers} '{config.network.step.name}' layers "
+                                f"(network.layers, problem.m × problem.n)", weights * b))
     if test:
         items.append(MemoryItem(f"test set (training.test_size = {size})", 2 * size * (m + n) * b))
         items.append(MemoryItem(f"NMSE per layer (min(training.test_size, {CHUNK}) × (network.layers + 1) × n)",

@@ -31,7 +31,8 @@ from hno_framework.data import make_test_set
 from hno_framework.errors import CheckpointError, ConfigError
 from hno_framework.evaluation import nmse_per_layer
 from hno_framework.io import CorruptFileError, atomic_write, host_tag, read_json, write_json
-from hno_framework.resources import ResourceError, check_memory
+from hno_framework.registry import list_steps
+from hno_framework.resources import ResourceError, check_memory, weight_count
 from hno_framework.training import Trainer, train
 from hno_framework.training.rundir import RunDirError, RunLock
 
@@ -164,6 +165,36 @@ def test_sizes_beyond_memory_are_refused_before_allocating(tmp_path: Path) -> No
     assert not (tmp_path / "runs").exists()
     assert "problem.m × problem.n" in one_line_error(run("compose", str(good), "--set", "problem.m=10000000",
                                                          "--set", "problem.n=10000000"))
+
+
+@pytest.mark.parametrize("step", list_steps())
+@pytest.mark.parametrize(("tied", "layers"), [(False, 5), (True, 5), (False, 23), (True, 23)])
+def test_the_weight_count_matches_the_composed_network_at_a_size_it_never_probed(step: str, tied: bool,
+                                                                                 layers: int) -> None:
+    from hno_framework.registry import get_registry
+
+    image = bool({"basis", "patch"} & set(get_registry().step(step).cls.requires))
+    problem = {"kind": "cs", "m": 19, "n": 81} if image else {"m": 17, "n": 40}
+    c = parse_config(cfg(problem=problem, network={"step": step, "integrator": "3no", "layers": layers, "tied": tied}))
+    net = compose(c)
+    problem_tensors = {id(t) for t in net.problem.state_dict(keep_vars=True).values()}
+    params = sum(p.numel() for p in net.parameters() if id(p) not in problem_tensors)  # parameters() skips repeats
+    buffers = {b.untyped_storage().data_ptr(): b.numel() for b in net.buffers() if id(b) not in problem_tensors}
+    assert weight_count(c) == params + sum(buffers.values())
+
+
+def test_lista_weights_are_counted_and_can_be_what_does_not_fit() -> None:
+    # untied LISTA, 2NO: W_t (n×m) and θ_t per layer, α_t and β_t for layers 2 … T (the first is Euler)
+    m, n, layers = 3000, 6000, 16
+    network = {"step": "lista", "integrator": "2no", "layers": layers, "tied": False}
+    c = parse_config(cfg(problem={"m": m, "n": n}, network=network,
+                         training={"test_size": 100, "validation_size": 100, "batch_size": 8}))
+    assert weight_count(c) == layers * (n * m + 1) + 2 * (layers - 1)
+    tied = c.model_copy(update={"network": c.network.model_copy(update={"tied": True})})
+    assert weight_count(tied) == n * m + layers + 2 * (layers - 1)
+    phi = m * n * (3 * 8 + 4)  # 0.5 GB; the 16 weights W take 1.15 GB, everything else ≈ 60 MB
+    with pytest.raises(ResourceError, match=r"largest part is the weights of 16 'lista' layers"):
+        check_memory(c, available=phi + 2**28)
 
 
 # -- shapes ------------------------------------------------------------------------------------------
