@@ -70,12 +70,12 @@ def _composed_count(config: ExperimentConfig, m: int, n: int, layers: int) -> in
         "network": config.network.model_copy(update={"layers": layers}),
     })
     net = compose(probe)
-    own = {id(t) for t in net.problem.state_dict(keep_vars=True).values()}
-    seen: set[int] = set()
+    # by storage: a tied W is one tensor in every layer, and a step keeping a view of Φ adds nothing
+    seen = {t.untyped_storage().data_ptr() for t in net.problem.state_dict(keep_vars=True).values()}
     count = 0
     for tensor in net.state_dict(keep_vars=True).values():
         key = tensor.untyped_storage().data_ptr()
-        if id(tensor) not in own and key not in seen:
+        if key not in seen:
             seen.add(key)
             count += tensor.numel()
     return count
