@@ -381,8 +381,13 @@ def test_a_deadline_keeps_cells_that_would_not_finish_from_starting(tmp_path: Pa
 
 
 def test_a_barely_started_checkpoint_is_estimated_from_the_finished_cells_not_its_own_speed(tmp_path: Path) -> None:
-    from hno_framework.experiments.converged import cell_paths, cell_row, cell_training_config, expected_seconds
-    from hno_framework.experiments.converged import experiment_config
+    from hno_framework.experiments.converged import (
+        cell_paths,
+        cell_row,
+        cell_training_config,
+        expected_seconds,
+        experiment_config,
+    )
     from hno_framework.training import Trainer
 
     cfg = load_converged_config(tiny_config(tmp_path))  # recipe: 30 iterations
