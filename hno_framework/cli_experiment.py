@@ -165,8 +165,8 @@ def _echo_status(cfg: Any) -> None:
 @click.option("--cell", "cells", multiple=True, help="run only this cell, as SETTING/NETWORK (repeatable)")
 @click.option("--max-cells", type=int, default=None, help="stop after training this many cells")
 @click.option("--stop-by", "stop_by", metavar="HH:MM|ISO", default=None,
-              help="start a cell only if it is expected to end by then (its checkpoint's speed, or the finished "
-                   "cells' time per iteration); for sessions with a hard end")
+              help="start a cell only if it is expected to end by then (its checkpoint's speed past 5 % of its "
+                   "iterations, else the finished cells' time per iteration); for sessions with a hard end")
 @click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
 @click.option("--status", "status", is_flag=True,
               help="only print where every cell stands (finished, training: iteration, best validation NMSE, time left)")
