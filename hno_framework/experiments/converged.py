@@ -83,11 +83,18 @@ class Recipe(_Strict):
 
 
 class Setting(_Strict):
-    """A problem setting: overrides of the base problem (``snr_db``, ``condition_number``)."""
+    """A problem setting: overrides of the base problem (``snr_db``, ``condition_number``) and its instance.
+
+    ``instance`` is the problem seed: it draws Φ, the validation set and the test set (``hno_framework.data``),
+    so two settings that differ only in ``instance`` are independent problem instances of the same kind;
+    ``None`` keeps the base problem's seed. A cell's training ``seed`` varies only the initial network's
+    random parts and the order of the training batches, never Φ or the evaluation sets.
+    """
 
     title: str
     snr_db: float | None = None
     condition_number: float = Field(1.0, ge=1.0)
+    instance: int | None = Field(None, ge=0, description="problem seed (Φ, validation and test sets); None: the base problem's")
 
 
 class NetworkSpec(_Strict):
@@ -161,10 +168,17 @@ def cell_paths(cfg: ConvergedConfig, setting: str, network: str, seed: int) -> t
     return result, cfg.output.runs / setting / slug(network) / f"seed{seed}"
 
 
+def instance_of(cfg: ConvergedConfig, setting: str) -> int:
+    """The problem seed (instance) of a setting: its own ``instance`` or the base problem's ``seed``."""
+    own = cfg.settings[setting].instance
+    return int(cfg.problem.get("seed", 0)) if own is None else own
+
+
 def experiment_config(cfg: ConvergedConfig, setting: str, network: str, seed: int, recipe: Recipe) -> ExperimentConfig:
     """The :class:`ExperimentConfig` of a network cell (problem of the setting, network, seed, dtype)."""
     s, spec = cfg.settings[setting], cfg.networks[network]
-    problem = {**cfg.problem, "snr_db": s.snr_db, "condition_number": s.condition_number}
+    problem = {**cfg.problem, "snr_db": s.snr_db, "condition_number": s.condition_number,
+               "seed": instance_of(cfg, setting)}
     return parse_config({
         "name": f"{setting}/{slug(network)}/seed{seed}",
         "problem": problem,
@@ -322,7 +336,7 @@ def run_network_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int
     save_energies(cfg, setting, energies)
     save_support_sizes(cfg, setting, test.x)
     result = {
-        "setting": setting, "network": network, "seed": seed,
+        "setting": setting, "instance": instance_of(cfg, setting), "network": network, "seed": seed,
         "step": spec.step, "integrator": spec.integrator, "tied": spec.tied,
         "final_nmse_db": est.nmse_db, "ci_db": est.interval, "nmse_db_per_layer": per_layer,
         "best_validation_nmse_db": stats["best"], "test_size": len(test),
@@ -342,7 +356,8 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     result_path, _ = cell_paths(cfg, setting, network, seed)
     config = experiment_config(cfg, setting, network, seed, cfg.recipe) if cfg.networks[network].step else None
     base = config or parse_config({"problem": {**cfg.problem, "snr_db": cfg.settings[setting].snr_db,
-                                               "condition_number": cfg.settings[setting].condition_number},
+                                               "condition_number": cfg.settings[setting].condition_number,
+                                               "seed": instance_of(cfg, setting)},
                                    "network": {"step": "lista", "layers": cfg.layers},
                                    "training": {"validation_size": cfg.recipe.validation_size}})
     start = time.process_time()
@@ -362,7 +377,8 @@ def run_fista_cell(cfg: ConvergedConfig, setting: str, network: str, seed: int) 
     np.save(result_path.with_suffix(".errors.npy"), e.float().numpy())
     save_energies(cfg, setting, r)
     save_support_sizes(cfg, setting, test.x)
-    result = {"setting": setting, "network": network, "seed": seed, "algorithm": "fista", "lam": tuned.lam,
+    result = {"setting": setting, "instance": instance_of(cfg, setting), "network": network, "seed": seed,
+              "algorithm": "fista", "lam": tuned.lam,
               "final_nmse_db": est.nmse_db, "ci_db": est.interval, "nmse_db_per_iteration": run.nmse_db,
               "nmse_db_per_layer": run.nmse_db[: cfg.layers + 1], "test_size": len(test), "iterations": iterations,
               "core_hours": (time.process_time() - start) / 3600.0, "machine": _machine()}
