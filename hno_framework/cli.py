@@ -67,7 +67,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
 
     \b
     Components (steps, integrators) come from plugins registered through entry points.
-      hno list                      every registered step and integrator
+      hno list                      every registered step, integrator, logger and problem kind
       hno show lista                options and documentation of one component
       hno compose CONFIG            build a network from a YAML/TOML config
       hno train CONFIG              train it, keep the best checkpoint
@@ -97,11 +97,11 @@ def _console():
     return Console(highlight=False, soft_wrap=False, width=max(120, shutil.get_terminal_size().columns))
 
 
-LIST_WHAT = ("all", "steps", "integrators", "loggers", "plugins")
+LIST_WHAT = ("all", "steps", "integrators", "loggers", "problems", "plugins")
 
 
 @cli.command("list")
-@click.argument("what", default="all", metavar="[all|steps|integrators|loggers|plugins]")
+@click.argument("what", default="all", metavar="[all|steps|integrators|loggers|problems|plugins]")
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
@@ -121,7 +121,7 @@ def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
             raise UserError(f"hno list {what}: choose one of {', '.join(LIST_WHAT)}, then an optional PATTERN")
         what, pattern = "all", what
     reg = get_registry()
-    kind = {"steps": "step", "integrators": "integrator", "loggers": "logger"}.get(what)
+    kind = {"steps": "step", "integrators": "integrator", "loggers": "logger", "problems": "problem"}.get(what)
     rows = plugin_rows(reg) if what == "plugins" else component_rows(reg, kind, pattern)  # type: ignore[arg-type]
     if as_json:
         return _echo_json(rows)
@@ -146,14 +146,15 @@ def _plugins_table(rows: list[dict[str, Any]]) -> Any:
 
     table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
     for r in rows:
-        provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"])
+        provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"] + r["problems"])
         colour = PLUGIN_STATUS_COLOUR[r["status"]]
         table.add_row(r["plugin"], r["version"], r["entry_point"], provides, f"[{colour}]{r['status']}[/]" if colour else r["status"])
     return table
 
 
 def _component_details(info: Any) -> str:
-    """The details column: an integrator's metadata, a logger's options, a step's tieable parameters."""
+    """The details column: an integrator's metadata, a logger's options, a step's tieable parameters and needs,
+    a problem kind's operator."""
     if info.kind == "integrator":
         m = info.metadata() or {}
         learnable = ", learnable" if m["learnable"] else ""
@@ -161,11 +162,17 @@ def _component_details(info: Any) -> str:
     if info.kind == "logger":
         fields = info.cls.Options.model_fields
         return ("options: " + ", ".join(fields)) if fields else ""
-    return ("tieable: " + ",".join(info.cls.tieable)) if info.cls.tieable else ""
+    if info.kind == "problem":
+        operator = "matrix-free" if info.cls.matrix_free else "matrix Φ"
+        fields = info.cls.Options.model_fields
+        return f"{operator}, {info.cls.signal}" + (("; options: " + ", ".join(fields)) if fields else "")
+    parts = [("tieable: " + ",".join(info.cls.tieable)) if info.cls.tieable else "",
+             ("requires: " + ",".join(sorted(info.cls.requires))) if info.cls.requires else ""]
+    return "; ".join(p for p in parts if p)
 
 
 def _components_table(reg: Any, components: list[Any]) -> Any:
-    """The ``hno list [steps|integrators|loggers]`` table; a name two plugins provide is shown qualified, in red."""
+    """The ``hno list [steps|integrators|loggers|problems]`` table; a name two plugins provide is shown qualified, in red."""
     from rich.table import Table
 
     table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
@@ -177,7 +184,8 @@ def _components_table(reg: Any, components: list[Any]) -> Any:
 
 @cli.command("show")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["step", "integrator", "logger"]), default=None, help="when a name is both")
+@click.option("--kind", type=click.Choice(["step", "integrator", "logger", "problem"]), default=None,
+              help="when a name is of two kinds")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
     """Show one component: provider, documentation, options (with defaults) and metadata."""
@@ -188,13 +196,13 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
 
     reg = get_registry()
     found = []
-    for k in ([kind] if kind else ["step", "integrator", "logger"]):
+    for k in ([kind] if kind else ["step", "integrator", "logger", "problem"]):
         try:
             found.append(reg.get(k, name))  # type: ignore[arg-type]
         except UnknownComponentError as exc:
             last = exc
     if not found:
-        known = reg.names("step") + reg.names("integrator") + reg.names("logger")
+        known = reg.names("step") + reg.names("integrator") + reg.names("logger") + reg.names("problem")
         raise UnknownComponentError(kind or "component", name, known, note=reg.trouble_note()) if kind is None else last
     info = found[0]
     if as_json:
@@ -209,6 +217,9 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
         con.print("\nmetadata (default options): " + json.dumps(info.metadata()))
     elif info.kind == "step":
         con.print(f"\ntieable parameters: {list(info.cls.tieable) or 'none'}; requires: {sorted(info.cls.requires) or 'nothing extra'}")
+    elif info.kind == "problem":
+        con.print(f"\noperator: {'matrix-free' if info.cls.matrix_free else 'a matrix Φ'}; signals: {info.cls.signal}; "
+                  "set in a config as problem: {kind: " + info.name + ", options: {...}}")
     fields = info.cls.Options.model_fields
     con.print("\noptions:" if fields else "\noptions: none")
     for fname, f in fields.items():

@@ -95,9 +95,14 @@ class ProblemConfig(StrictModel):
     kinds): one ``fixed`` mask for every sample, or a fresh mask ``per-sample`` (then y has n
     entries, NaN where unobserved; see :class:`~hno_framework.problems.base.Problem`).
     ``patches``: cut the signals from real photographs instead of drawing synthetic sparse ones.
+
+    ``kind`` names a registered problem kind (``hno list problems``); ``options`` are that kind's own options
+    (validated by the kind, e.g. the image size and blur width of ``blur``), as a step's options are.
+    The fields above are shared: matrix-free kinds read ``seed``, ``lam`` and ``snr_db`` and ignore the sizes.
     """
 
     kind: str = "lasso"
+    options: dict[str, Any] = Field(default_factory=dict, description="the problem kind's own options (hno show KIND)")
     m: PositiveInt = 250
     n: PositiveInt = 500
     sparsity: Float = Field(0.1, gt=0.0, le=1.0)

@@ -43,4 +43,7 @@ def make_splits(problem: Problem, cfg: ExperimentConfig) -> DataSplits:
 def make_test_set(problem: Problem, cfg: ExperimentConfig, size: int | None = None) -> SignalBatch:
     """The experiment's fixed test set (``training.test_size`` samples unless ``size`` is given)."""
     sampler = make_sampler(problem, cfg.problem)
+    for_split = getattr(sampler, "for_split", None)  # samplers split by image draw the test set from its own images
+    if for_split is not None:
+        sampler = for_split("test")
     return fixed_set(sampler, size or cfg.training.test_size, cfg.problem.seed + TEST_OFFSET)

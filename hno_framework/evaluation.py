@@ -15,7 +15,8 @@ from .problems.base import SignalBatch
 
 @torch.no_grad()
 def nmse_per_layer(net: UnrolledNetwork, data: SignalBatch, *, chunk: int = 1000, depth: int | None = None) -> list[float]:
-    """NMSE dB of x_0..x_depth on ``data`` (``(N, n)``, ``(N, m)``), processed in chunks; length depth + 1."""
+    """NMSE dB of x_0..x_depth on ``data`` (``(N, *signal_shape)``, ``(N, *measurement_shape)``), processed in
+    chunks; length depth + 1."""
     was_training = net.training
     net.eval()
     err = None
@@ -39,11 +40,11 @@ def per_sample_errors(net: UnrolledNetwork, data: SignalBatch, chunk: int = 1000
     errors = []
     for start in range(0, len(data), chunk):
         part = data.slice(start, start + chunk)
-        traj = net.unroll(part.y, keep_trajectory=True).trajectory  # (batch, T + 1, n)
+        traj = net.unroll(part.y, keep_trajectory=True).trajectory  # (batch, T + 1, *signal_shape)
         assert traj is not None
-        errors.append((traj - part.x.unsqueeze(1)).double().pow(2).sum(dim=2))
+        errors.append((traj - part.x.unsqueeze(1)).double().pow(2).flatten(2).sum(dim=2))
     net.train(was_training)
-    return torch.cat(errors), data.x.double().pow(2).sum(dim=1)
+    return torch.cat(errors), data.x.double().pow(2).flatten(1).sum(dim=1)
 
 
 @dataclass

@@ -43,3 +43,9 @@ def register_integrators(register: Register) -> None:
 @hookspec
 def register_loggers(register: Register) -> None:
     """Register :class:`~hno_framework.loggers.Logger` subclasses, one ``register(cls)`` each."""
+
+
+@hookspec
+def register_problems(register: Register) -> None:
+    """Register :class:`~hno_framework.problems.kind.ProblemKind` subclasses (problem kinds: an operator ``A``
+    with its data), one ``register(cls)`` each."""

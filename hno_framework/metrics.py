@@ -26,8 +26,9 @@ def nmse_db(x_hat: Tensor, x_true: Tensor) -> float:
 
 
 def squared_error_per_layer(trajectory: Tensor, x_true: Tensor) -> Tensor:
-    """``Σ_batch ‖x_t − x*‖²`` for each state of a trajectory ``(batch, T + 1, n)``: shape ``(T + 1,)``, float64."""
-    return (trajectory - x_true.unsqueeze(1)).double().pow(2).sum(dim=(0, 2))
+    """``Σ_batch ‖x_t − x*‖²`` for each state of a trajectory ``(batch, T + 1, *signal_shape)``: shape ``(T + 1,)``,
+    float64."""
+    return (trajectory - x_true.unsqueeze(1)).double().pow(2).flatten(2).sum(dim=(0, 2))
 
 
 def nmse_db_per_layer(trajectory: Tensor, x_true: Tensor) -> list[float]:

@@ -23,7 +23,7 @@ from .step import ForwardContext, UnfoldingStep
 
 @dataclass
 class UnrollResult:
-    """``estimate`` ``(batch, n)`` = x_T; ``trajectory`` ``(batch, T + 1, n)`` = x_0..x_T when kept;
+    """``estimate`` ``(batch, *signal_shape)`` = x_T; ``trajectory`` ``(batch, T + 1, *signal_shape)`` = x_0..x_T when kept;
     ``aux_loss``: sum of the steps' auxiliary losses (0 when none)."""
 
     estimate: Tensor
@@ -57,40 +57,53 @@ class UnrolledNetwork(nn.Module):
         ``integrator`` is a registry name (``"2no"``) or a spec ``{"name": ..., "options": {...}}``;
         keyword ``options`` are added to (and override) the spec's options, e.g.
         ``net.with_integrator("2no", alpha_init=1.0, beta_init=0.0)``. The new integrator starts from
-        its own initial coefficients, on the device and in the dtype of the problem's Φ.
+        its own initial coefficients, on the device and in the dtype of the problem.
 
         The problem and the step layers are **shared**, not copied: training either network changes
         both. ``copy.deepcopy(net).with_integrator(...)`` gives an independent one. ``self`` is unchanged.
         """
         new = build_integrator(_merged_spec(integrator, options), self.num_layers, registry)
-        new = new.to(device=self.problem.phi.device, dtype=self.problem.phi.dtype)
+        new = new.to(device=self.problem.device, dtype=self.problem.dtype)
         return UnrolledNetwork(self.problem, [cast(UnfoldingStep, layer) for layer in self.layers], new)
 
     def check_measurements(self, y: Tensor) -> None:
-        """Raise ``ValueError`` unless ``y`` is a batch of measurements ``(batch, m)`` of this problem:
-        a single vector ``(m,)`` must be given as ``y.unsqueeze(0)`` (no silent broadcasting)."""
-        m = self.problem.m
-        if y.ndim != 2:
-            hint = f"; for one measurement vector use y.unsqueeze(0) -> (1, {m})" if y.ndim == 1 else ""
-            raise ValueError(f"y must be a batch of measurements (batch, m) = (batch, {m}), got shape {tuple(y.shape)}{hint}")
-        if y.shape[1] != m:
-            raise ValueError(f"y has {y.shape[1]} measurements per sample, but this problem has m = {m} "
-                             f"(Φ is {m}×{self.problem.n}); y must be (batch, {m})")
+        """Raise ``ValueError`` unless ``y`` is a batch of measurements ``(batch, *measurement_shape)`` of this
+        problem: a single measurement must be given as ``y.unsqueeze(0)`` (no silent broadcasting)."""
+        shape = self.problem.measurement_shape
+        if self.problem.has_matrix:
+            m = self.problem.m
+            if y.ndim != 2:
+                hint = f"; for one measurement vector use y.unsqueeze(0) -> (1, {m})" if y.ndim == 1 else ""
+                raise ValueError(f"y must be a batch of measurements (batch, m) = (batch, {m}), got shape {tuple(y.shape)}{hint}")
+            if y.shape[1] != m:
+                raise ValueError(f"y has {y.shape[1]} measurements per sample, but this problem has m = {m} "
+                                 f"(Φ is {m}×{self.problem.n}); y must be (batch, {m})")
+            return
+        if tuple(y.shape[1:]) != shape:
+            hint = f"; for one measurement use y.unsqueeze(0) -> (1, {', '.join(map(str, shape))})" \
+                if tuple(y.shape) == shape else ""
+            raise ValueError(f"y must be a batch of measurements (batch, {', '.join(map(str, shape))}) of problem "
+                             f"kind '{self.problem.kind}', got shape {tuple(y.shape)}{hint}")
+        if y.is_complex():
+            raise ValueError(f"y is complex ({y.dtype}); problem kind '{self.problem.kind}' takes real measurements "
+                             "(complex data as a trailing dimension of 2: torch.view_as_real)")
 
     def unroll(
         self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
     ) -> UnrollResult:
-        """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, m)`` (NaN: unobserved, see
-        :meth:`Problem.split_measurements <hno_framework.problems.base.Problem.split_measurements>`)."""
+        """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, *measurement_shape)`` (NaN: unobserved,
+        see :meth:`Problem.split_measurements <hno_framework.problems.base.Problem.split_measurements>`), from
+        ``x0`` ``(batch, *signal_shape)`` (default 0)."""
         depth = self.num_layers if depth is None else depth
         if not 1 <= depth <= self.num_layers:
             raise ValueError(f"depth must be in [1, {self.num_layers}], got {depth}")
         self.check_measurements(y)
-        if x0 is not None and tuple(x0.shape) != (y.shape[0], self.problem.n):
-            raise ValueError(f"x0 must have shape (batch, n) = ({y.shape[0]}, {self.problem.n}), got {tuple(x0.shape)}")
+        state_shape = (y.shape[0], *self.problem.signal_shape)
+        if x0 is not None and tuple(x0.shape) != state_shape:
+            raise ValueError(f"x0 must have shape (batch, *signal_shape) = {state_shape}, got {tuple(x0.shape)}")
         values, mask = self.problem.split_measurements(y)  # per-sample masks ride in y as NaN
         ctx = ForwardContext(y=values, mask=mask)
-        x = y.new_zeros(y.shape[0], self.problem.n) if x0 is None else x0
+        x = y.new_zeros(state_shape) if x0 is None else x0
         history = History(self.integrator.metadata.past_states)
         states = [x] if keep_trajectory else []
         for t in range(depth):
@@ -108,11 +121,11 @@ class UnrolledNetwork(nn.Module):
         return UnrollResult(x, trajectory, aux)
 
     def forward(self, y: Tensor) -> Tensor:
-        """The estimate ``x_T`` ``(batch, n)`` for measurements ``y`` ``(batch, m)``."""
+        """The estimate ``x_T`` ``(batch, *signal_shape)`` for measurements ``y`` ``(batch, *measurement_shape)``."""
         return self.unroll(y).estimate
 
     def trajectory(self, y: Tensor) -> Tensor:
-        """All states ``x_0..x_T`` as ``(batch, T + 1, n)``."""
+        """All states ``x_0..x_T`` as ``(batch, T + 1, *signal_shape)``."""
         result = self.unroll(y, keep_trajectory=True)
         assert result.trajectory is not None
         return result.trajectory

@@ -1,4 +1,4 @@
-"""The component registry: entry points -> pluggy -> named steps, integrators and loggers.
+"""The component registry: entry points -> pluggy -> named steps, integrators, loggers and problem kinds.
 
 Every plugin, our built-ins included, is a module named by an entry point in the
 ``hno_framework`` group. Each entry point is loaded in its own ``try``: a plugin that fails
@@ -38,18 +38,20 @@ import pluggy
 from . import hookspecs
 from .errors import DuplicateComponentError, PluginError, UnknownComponentError
 
-Kind = Literal["step", "integrator", "logger"]
-KINDS: tuple[Kind, ...] = ("step", "integrator", "logger")
-HOOKS: dict[Kind, str] = {"step": "register_steps", "integrator": "register_integrators", "logger": "register_loggers"}
+Kind = Literal["step", "integrator", "logger", "problem"]
+KINDS: tuple[Kind, ...] = ("step", "integrator", "logger", "problem")
+HOOKS: dict[Kind, str] = {"step": "register_steps", "integrator": "register_integrators", "logger": "register_loggers",
+                          "problem": "register_problems"}
 """The hook that registers each kind."""
 BASES: dict[Kind, str] = {
     "step": "hno_framework.step:UnfoldingStep",
     "integrator": "hno_framework.integrator:Integrator",
     "logger": "hno_framework.loggers.base:Logger",
+    "problem": "hno_framework.problems.kind:ProblemKind",
 }
 """The base class (``module:attribute``, imported on first use) every registered class of a kind extends."""
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-STEP_REQUIREMENTS = frozenset({"basis", "patch"})
+STEP_REQUIREMENTS = frozenset({"basis", "patch", "matrix", "image"})
 """What a step's ``requires`` may name (what :meth:`UnfoldingStep.check_problem` understands)."""
 STRICT_ENV = "HNO_STRICT_PLUGINS"
 DISABLE_ENV = "HNO_DISABLE_PLUGINS"
@@ -131,6 +133,9 @@ class ComponentInfo:
         elif self.kind == "step":
             row["tieable"] = list(self.cls.tieable)
             row["requires"] = sorted(self.cls.requires)
+        elif self.kind == "problem":
+            row["matrix_free"] = bool(self.cls.matrix_free)
+            row["signal"] = self.cls.signal
         return row
 
 
@@ -165,6 +170,10 @@ class PluginRecord:
     @property
     def loggers(self) -> list[str]:
         return self.components["logger"]
+
+    @property
+    def problems(self) -> list[str]:
+        return self.components["problem"]
 
 
 # -- checks of a registered class -------------------------------------------------------------------
@@ -481,3 +490,8 @@ def list_integrators(pattern: str | None = None) -> list[str]:
 def list_loggers(pattern: str | None = None) -> list[str]:
     """Registered logger names, optionally those matching ``pattern``."""
     return get_registry().names("logger", pattern)
+
+
+def list_problems(pattern: str | None = None) -> list[str]:
+    """Registered problem kinds, optionally those matching ``pattern``."""
+    return get_registry().names("problem", pattern)

@@ -5,7 +5,8 @@ The estimate counts only what is surely allocated (a lower bound), in bytes, wit
 per value of ``training.dtype``:
 
 * Φ ``(m, n)``: generated in float64 and kept in ``b`` → ``m·n·(3·8 + b)``; a basis D (image
-  kinds) ``n²·(8 + b)``;
+  kinds) ``n²·(8 + b)``; none for a matrix-free problem kind, whose ``m`` and ``n`` (entries of one
+  measurement and one signal) are read off the problem built from the config (it holds no matrix);
 * a data set of ``N`` samples ``(x, y)``: ``2·N·(m + n)·b`` (drawn, then kept);
 * a training batch through ``T`` layers with autograd: ``4·B·(T + 1)·(m + n)·b``;
 * NMSE per layer on chunks of ≤ 1000 samples: ``min(N, 1000)·(T + 1)·n·b``;
@@ -94,6 +95,42 @@ def _quadratic_fit(counts: Sequence[float]) -> np.ndarray | None:
     return coef if np.max(np.abs(design @ coef - counts)) <= 0.5 else None
 
 
+def problem_size(config: ExperimentConfig) -> tuple[int, int, bool]:
+    """``(m, n, matrix_free)``: the config's ``problem.m``, ``problem.n`` for a matrix kind; for a matrix-free kind,
+    the entries of one measurement and one signal of the problem built from the config (cheap: no matrix)."""
+    from .problems import build_problem
+    from .registry import get_registry
+
+    if not get_registry().get("problem", config.problem.kind).cls.matrix_free:
+        return config.problem.m, config.problem.n, False
+    problem = build_problem(config.problem)
+    return problem.m, problem.n, True
+
+
+def _matrix_free_weight_count(config: ExperimentConfig) -> int | None:
+    """The network's own weights on the small instance of its matrix-free problem kind (convolution and scalar
+    weights do not grow with the image); None when it cannot be composed there."""
+    from .composer import compose
+    from .registry import get_registry
+
+    info = get_registry().get("problem", config.problem.kind)
+    block = info.cls.small_config()
+    small = {**block, "kind": config.problem.kind, "seed": config.problem.seed,
+             "options": {**config.problem.options, **block.get("options", {})}}
+    try:
+        net = compose(config.model_copy(update={"problem": type(config.problem).model_validate(small)}))
+    except Exception:  # noqa: BLE001 - a plugin that cannot be built small: its weights are not counted
+        return None
+    seen = {t.untyped_storage().data_ptr() for t in net.problem.state_dict(keep_vars=True).values()}
+    count = 0
+    for tensor in net.state_dict(keep_vars=True).values():
+        key = tensor.untyped_storage().data_ptr()
+        if key not in seen:
+            seen.add(key)
+            count += tensor.numel()
+    return count
+
+
 def weight_count(config: ExperimentConfig) -> int | None:
     """Values in the weights of ``config``'s network (parameters and buffers other than the problem's), without
     composing it at its size: the same network is composed on the small :data:`PROBE_SIZES` and the counts fitted
@@ -101,6 +138,8 @@ def weight_count(config: ExperimentConfig) -> int | None:
     :data:`PROBE_LAYERS` layers, as ``A(m, n) + T·B(m, n)`` (``A`` shared, e.g. a tied W; ``B`` per layer) from
     :data:`PROBE_LAYERS` and one more layer, checked on two more. None when a probe cannot be composed or the
     counts are not exactly of that form."""
+    if problem_size(config)[2]:
+        return _matrix_free_weight_count(config)
     layers = config.network.layers
     deep = layers > PROBE_LAYERS
     try:
@@ -130,10 +169,11 @@ def estimate_memory(config: ExperimentConfig, *, training: bool = True, test: bo
     of training it (validation set, batches)."""
     p, t = config.problem, config.training
     b = 8 if t.dtype == "float64" else 4
-    m, n, layers = p.m, p.n, config.network.layers
+    m, n, matrix_free = problem_size(config)
+    layers = config.network.layers
     size = test_size or t.test_size
-    items = [MemoryItem(f"Φ (problem.m × problem.n = {m} × {n})", m * n * (3 * 8 + b))]
-    if p.kind != "lasso":
+    items = [] if matrix_free else [MemoryItem(f"Φ (problem.m × problem.n = {m} × {n})", m * n * (3 * 8 + b))]
+    if p.kind != "lasso" and not matrix_free:
         items.append(MemoryItem(f"basis D (n × n = {n} × {n})", n * n * (8 + b)))
     items.append(MemoryItem(f"{layers} layers (network.layers)", layers * (4096 + n * b)))
     weights = weight_count(config)

@@ -61,10 +61,13 @@ class UnfoldingStep(Component, nn.Module):
       * ``name``: registry name, lower case with dashes (``"lista"``);
       * ``Options``: a pydantic :class:`~hno_framework.options.ComponentOptions` model;
       * ``tieable``: names of parameters that tying shares across layers;
-      * ``requires``: what the problem must provide: ``"basis"`` (D), ``"patch"`` (image patches);
+      * ``requires``: what the problem must provide: ``"matrix"`` (a dense Φ: the step reads ``problem.phi``),
+        ``"basis"`` (D), ``"patch"`` (image patches), ``"image"`` (signals ``(batch, C, H, W)``); a step
+        without ``"matrix"`` works through ``problem.measure`` / ``problem.adjoint`` on any operator;
       * ``supports_mask``: True when :meth:`forward` applies ``ctx.mask`` (per-sample operators).
 
-    Shapes: ``x`` ``(batch, n)``, ``ctx.y`` ``(batch, m)``; :meth:`forward` returns ``(batch, n)``.
+    Shapes: ``x`` ``(batch, *signal_shape)``, ``ctx.y`` ``(batch, *measurement_shape)``; :meth:`forward` returns
+    the shape of ``x`` (``(batch, n)`` on a matrix problem).
     """
 
     tieable: ClassVar[tuple[str, ...]] = ()
@@ -83,6 +86,16 @@ class UnfoldingStep(Component, nn.Module):
     @classmethod
     def check_problem(cls, problem: Problem) -> None:
         """Raise :class:`ProblemMismatchError` when ``problem`` lacks what this step needs."""
+        if "matrix" in cls.requires and not problem.has_matrix:
+            raise ProblemMismatchError(
+                f"step '{cls.name}' needs a matrix Φ, but problem kind '{problem.kind}' is matrix-free; "
+                "use a step that works through the operator (e.g. ista, learned-pg) or a matrix problem kind"
+            )
+        if "image" in cls.requires and len(problem.signal_shape) != 3:
+            raise ProblemMismatchError(
+                f"step '{cls.name}' works on whole images (batch, C, H, W), but problem kind '{problem.kind}' has "
+                f"signals of shape {problem.signal_shape}; use an image problem kind (e.g. blur, image-inpainting)"
+            )
         if "basis" in cls.requires and problem.basis is None:
             raise ProblemMismatchError(
                 f"step '{cls.name}' needs a basis D, but problem kind '{problem.kind}' has none; "
@@ -116,7 +129,7 @@ class UnfoldingStep(Component, nn.Module):
         return param
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:  # pragma: no cover - abstract
-        """``G(x | y, Θ_t)``: ``(batch, n) -> (batch, n)``."""
+        """``G(x | y, Θ_t)``: ``(batch, *signal_shape) -> (batch, *signal_shape)``."""
         raise NotImplementedError
 
     def inspect_parameters(self) -> dict[str, Tensor]:

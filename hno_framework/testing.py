@@ -32,13 +32,13 @@ from .config import ComponentSpec, NetworkConfig, ProblemConfig
 from .contract import ContractViolation, first_line, guarded
 from .errors import HNOError
 from .network import UnrolledNetwork
-from .problems import PROBLEM_KINDS, build_problem, make_sampler
+from .problems import build_problem, make_sampler
 from .registry import Registry, get_registry
 from .step import ForwardContext, UnfoldingStep
 
-SMALL_M, SMALL_N = 8, 16  # n = 16 is a 4×4 patch for image problem kinds
+SMALL_M, SMALL_N = 8, 16  # the matrix kinds' small instance (ProblemKind.small_config): n = 16 is a 4×4 patch
 
-Scope = Literal["pair", "step", "integrator"]
+Scope = Literal["pair", "step", "integrator", "problem"]
 
 
 def _options_text(options: dict[str, Any]) -> str:
@@ -55,9 +55,12 @@ class Case:
     integrator_options: dict[str, Any] = field(default_factory=dict)
     layers: int = 4
     tied: bool = True
+    problem: str | None = None
+    """The problem kind to build the pair on; None: the first kind whose small instance fits the step."""
 
     def __str__(self) -> str:
-        return f"{self.step}{_options_text(self.step_options)}+{self.integrator}{_options_text(self.integrator_options)}"
+        on = f"@{self.problem}" if self.problem else ""
+        return f"{self.step}{_options_text(self.step_options)}+{self.integrator}{_options_text(self.integrator_options)}{on}"
 
 
 class ConsistencyFailure(AssertionError):
@@ -80,7 +83,10 @@ STEP_CHECKS: dict[str, Callable[..., None]] = {}
 """``name -> check(step, *, options, layers, batch, seed, registry)``."""
 INTEGRATOR_CHECKS: dict[str, Callable[..., None]] = {}
 """``name -> check(integrator, *, options, seed, registry)``."""
-_TABLES: dict[Scope, dict[str, Callable[..., None]]] = {"pair": PAIR_CHECKS, "step": STEP_CHECKS, "integrator": INTEGRATOR_CHECKS}
+PROBLEM_CHECKS: dict[str, Callable[..., None]] = {}
+"""``name -> check(kind, *, options, seed, registry)``: the operator of a problem kind's small instance."""
+_TABLES: dict[Scope, dict[str, Callable[..., None]]] = {"pair": PAIR_CHECKS, "step": STEP_CHECKS, "integrator": INTEGRATOR_CHECKS,
+                                                        "problem": PROBLEM_CHECKS}
 
 
 def consistency_check(scope: Scope, name: str | None = None, *, needs: Iterable[str] = ()) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -116,18 +122,38 @@ def consistency_check(scope: Scope, name: str | None = None, *, needs: Iterable[
 
 # -- building small networks ----------------------------------------------------------------------
 
-def small_problem_config(step: str, registry: Registry | None = None, seed: int = 0) -> ProblemConfig:
-    """The first problem kind (``lasso`` first) whose small instance satisfies the step's needs."""
-    cls = (registry or get_registry()).step(step).cls
+def small_problem(kind: str, registry: Registry | None = None, seed: int = 0,
+                  options: dict[str, Any] | None = None) -> ProblemConfig:
+    """The small instance of problem ``kind`` (its ``ProblemKind.small_config``, ``options`` merged over its own)."""
+    registry = registry or get_registry()
+    info = registry.get("problem", kind)
+    block = info.cls.small_config()
+    merged = {**block.get("options", {}), **(options or {})}
+    return ProblemConfig.model_validate({**block, "kind": kind, "seed": seed, "options": merged})
+
+
+def small_problem_config(step: str, registry: Registry | None = None, seed: int = 0, kind: str | None = None,
+                         *, matrix_free: bool | None = None) -> ProblemConfig:
+    """The small instance of problem ``kind``, or the first registered kind (``lasso`` first; with
+    ``matrix_free``, only kinds with or without a matrix) whose small instance (``ProblemKind.small_config``)
+    satisfies the step's needs."""
+    registry = registry or get_registry()
+    if kind is not None:
+        return small_problem(kind, registry, seed)
+    cls = registry.step(step).cls
     errors = []
-    for kind in sorted(PROBLEM_KINDS, key=lambda k: (k != "lasso", k)):
-        cfg = ProblemConfig(kind=kind, m=SMALL_M, n=SMALL_N, lam=0.1, sparsity=0.25, seed=seed)
+    kinds = sorted(registry.components("problem"), key=lambda i: (i.name != "lasso", i.cls.matrix_free, i.name))
+    for info in kinds:
+        if matrix_free is not None and bool(info.cls.matrix_free) != matrix_free:
+            continue
+        kind = info.name if len(registry.components("problem", info.name)) == 1 else info.qualified_name
         try:
-            cls.check_problem(build_problem(cfg))
+            cfg = small_problem(kind, registry, seed)
+            cls.check_problem(build_problem(cfg, registry))
             return cfg
         except Exception as exc:  # noqa: BLE001 - try the next kind
             errors.append(f"{kind}: {exc}")
-    raise AssertionError(f"no problem kind fits step '{step}': " + "; ".join(errors))
+    raise AssertionError(f"no {'matrix-free ' if matrix_free else ''}problem kind fits step '{step}': " + "; ".join(errors))
 
 
 def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64, registry: Registry | None = None,
@@ -136,7 +162,7 @@ def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64,
     (random initial weights come from torch's RNG seeded with ``seed`` inside ``fork_rng``: the caller's
     global RNG state is left as it was)."""
     registry = registry or get_registry()
-    problem = build_problem(small_problem_config(case.step, registry))
+    problem = build_problem(small_problem_config(case.step, registry, kind=case.problem), registry)
     net_cfg = NetworkConfig(
         step=ComponentSpec(name=case.step, options=case.step_options),
         integrator=ComponentSpec(
@@ -154,9 +180,9 @@ def build_case(case: Case, *, seed: int = 0, dtype: torch.dtype = torch.float64,
 
 def sample_measurements(net: UnrolledNetwork, case: Case, batch: int, seed: int, registry: Registry | None = None) -> Tensor:
     """``y`` ``(batch, m)`` drawn from the problem's own sampler, in the network's dtype."""
-    cfg = small_problem_config(case.step, registry)
+    cfg = small_problem_config(case.step, registry, kind=case.problem)
     g = torch.Generator().manual_seed(seed)
-    return make_sampler(net.problem, cfg).sample(batch, g).y.to(net.problem.phi.dtype)
+    return make_sampler(net.problem, cfg, registry).sample(batch, g).y.to(net.problem.dtype)
 
 
 def perturb_(net: UnrolledNetwork, seed: int, scale: float = 0.05) -> None:
@@ -196,11 +222,12 @@ def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry
         y = sample_measurements(net, case, batch, seed, registry)
         with _guarded(net, case):
             x = net(y)
-        assert x.shape == (batch, net.problem.n), f"output shape {tuple(x.shape)} != {(batch, net.problem.n)}"
+        want = (batch, *net.problem.signal_shape)
+        assert x.shape == want, f"output shape {tuple(x.shape)} != {want}"
         assert x.dtype == dtype, f"output dtype {x.dtype} != {dtype}"
         assert torch.isfinite(x).all(), f"non-finite output in {dtype}"
         traj = net.trajectory(y)
-        assert traj.shape == (batch, case.layers + 1, net.problem.n), f"trajectory shape {tuple(traj.shape)}"
+        assert traj.shape == (batch, case.layers + 1, *net.problem.signal_shape), f"trajectory shape {tuple(traj.shape)}"
         _close(traj[:, -1], x, "last trajectory state differs from forward()", atol=1e-5)
 
 
@@ -299,7 +326,7 @@ def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Re
 
     y = sample_measurements(net, case, batch, seed, registry)
     g = torch.Generator().manual_seed(seed)
-    x_star = torch.randn(batch, net.problem.n, generator=g, dtype=y.dtype)
+    x_star = torch.randn(batch, *net.problem.signal_shape, generator=g, dtype=y.dtype)
     with torch.no_grad():
         for t, module in enumerate(net.layers):
             layer = cast(UnfoldingStep, module)
@@ -327,7 +354,7 @@ def check_euler_is_plain_dun(step: str, *, options: dict[str, Any] | None = None
     y = sample_measurements(net, case, batch, seed, registry)
     with torch.no_grad():
         ctx = ForwardContext(y=y)
-        x = y.new_zeros(batch, net.problem.n)
+        x = y.new_zeros(batch, *net.problem.signal_shape)
         for layer in net.layers:
             x = layer(x, ctx)
         _close(net(y), x, "euler(h=1) differs from iterating the step")
@@ -345,12 +372,164 @@ def check_2no_reduces_to_euler(step: str, *, options: dict[str, Any] | None = No
         _close(two(y), eul(y), "2no(α=1, β=0) differs from euler")
 
 
+# -- checks of a problem kind ----------------------------------------------------------------------------
+
+ADJOINT_TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
+"""Relative tolerance of ⟨A x, r⟩ = ⟨x, Aᵀ r⟩ and of linearity per dtype (float32 rounding of FFTs and sums)."""
+
+
+def _small_instance(kind: str, options: dict[str, Any] | None, seed: int, registry: Registry | None,
+                    dtype: torch.dtype = torch.float64) -> Any:
+    from .problems import Problem
+
+    problem = build_problem(small_problem(kind, registry, seed, options), registry)
+    assert isinstance(problem, Problem), f"build() returned {type(problem).__name__}, not a Problem"
+    return problem.to(dtype)
+
+
+def _operator_inputs(problem: Any, batch: int, seed: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Random ``x`` ``(batch, *signal_shape)``, ``r`` ``(batch, *measurement_shape)`` and, for a problem with
+    per-sample masks, a random 0/1 mask of the measurement's shape."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, *problem.signal_shape, generator=g, dtype=torch.float64).to(dtype)
+    r = torch.randn(batch, *problem.measurement_shape, generator=g, dtype=torch.float64).to(dtype)
+    mask = None
+    if problem.per_sample_mask:
+        mask = (torch.rand(batch, *problem.measurement_shape, generator=g, dtype=torch.float64) < 0.5).to(dtype)
+    return x, r, mask
+
+
+def _relative(a: Tensor, b: Tensor) -> float:
+    scale = max(float(a.abs().max()), float(b.abs().max()), 1e-30)
+    return float((a - b).abs().max()) / scale
+
+
+@consistency_check("problem")
+def check_operator_shapes(kind: str, *, options: dict[str, Any] | None = None, seed: int = 0, batch: int = 2,
+                          registry: Registry | None = None) -> None:
+    """In float32 and float64: ``measure`` maps ``(batch, *signal_shape)`` to ``(batch, *measurement_shape)`` and
+    ``adjoint`` back, each keeping the input's dtype, finite; the problem's own sampler draws ``x*`` and ``y`` of
+    those shapes (NaN in y only where a per-sample mask hides an entry)."""
+    for dtype in (torch.float32, torch.float64):
+        problem = _small_instance(kind, options, seed, registry, dtype)
+        x, r, mask = _operator_inputs(problem, batch, seed, dtype)
+        ax, atr = problem.measure(x, mask), problem.adjoint(r, mask)
+        want_y, want_x = (batch, *problem.measurement_shape), (batch, *problem.signal_shape)
+        assert tuple(ax.shape) == want_y, f"measure gives {tuple(ax.shape)}, expected (batch, *measurement_shape) = {want_y}"
+        assert tuple(atr.shape) == want_x, f"adjoint gives {tuple(atr.shape)}, expected (batch, *signal_shape) = {want_x}"
+        assert ax.dtype == dtype and atr.dtype == dtype, f"measure/adjoint of {dtype} inputs give {ax.dtype}/{atr.dtype}"
+        assert torch.isfinite(ax).all() and torch.isfinite(atr).all(), "measure or adjoint gives non-finite values"
+        cfg = small_problem(kind, registry, seed, options)
+        data = make_sampler(problem, cfg, registry).sample(batch, torch.Generator().manual_seed(seed))
+        assert tuple(data.x.shape) == want_x, f"sampler x* has shape {tuple(data.x.shape)}, expected {want_x}"
+        assert tuple(data.y.shape) == want_y, f"sampler y has shape {tuple(data.y.shape)}, expected {want_y}"
+        assert torch.isfinite(data.x).all(), "sampler x* is not finite"
+        if not problem.per_sample_mask:
+            assert torch.isfinite(data.y).all(), "sampler y has NaN or inf, but the problem has no per-sample masks"
+
+
+@consistency_check("problem")
+def check_adjoint(kind: str, *, options: dict[str, Any] | None = None, seed: int = 0, batch: int = 2,
+                  registry: Registry | None = None) -> None:
+    """⟨A x, r⟩ = ⟨x, Aᵀ r⟩ per sample (real inner product over all entries; per-sample masks applied) to
+    :data:`ADJOINT_TOLERANCE` relative to ‖A x‖·‖r‖, in float32 and float64."""
+    for dtype in (torch.float32, torch.float64):
+        problem = _small_instance(kind, options, seed, registry, dtype)
+        x, r, mask = _operator_inputs(problem, batch, seed, dtype)
+        lhs = (problem.measure(x, mask).double() * r.double()).flatten(1).sum(1)
+        rhs = (x.double() * problem.adjoint(r, mask).double()).flatten(1).sum(1)
+        scale = (problem.measure(x, mask).double().flatten(1).norm(dim=1) * r.double().flatten(1).norm(dim=1)).clamp_min(1e-30)
+        worst = float(((lhs - rhs).abs() / scale).max())
+        assert worst <= ADJOINT_TOLERANCE[dtype], (
+            f"adjoint is not the adjoint of measure in {dtype}: |⟨A x, r⟩ − ⟨x, Aᵀ r⟩| / (‖A x‖‖r‖) = {worst:.3g} "
+            f"(tolerance {ADJOINT_TOLERANCE[dtype]:g}); complex data must use the real inner product")
+
+
+@consistency_check("problem")
+def check_linearity(kind: str, *, options: dict[str, Any] | None = None, seed: int = 0, batch: int = 2,
+                    registry: Registry | None = None) -> None:
+    """``A(a x + b z) = a A x + b A z`` and the same for ``Aᵀ`` (float64)."""
+    problem = _small_instance(kind, options, seed, registry)
+    x, r, mask = _operator_inputs(problem, batch, seed, torch.float64)
+    z, q, _ = _operator_inputs(problem, batch, seed + 1, torch.float64)
+    a, b = 1.7, -0.6
+    err = _relative(problem.measure(a * x + b * z, mask), a * problem.measure(x, mask) + b * problem.measure(z, mask))
+    assert err <= ADJOINT_TOLERANCE[torch.float64], f"measure is not linear (relative error {err:.3g})"
+    err = _relative(problem.adjoint(a * r + b * q, mask), a * problem.adjoint(r, mask) + b * problem.adjoint(q, mask))
+    assert err <= ADJOINT_TOLERANCE[torch.float64], f"adjoint is not linear (relative error {err:.3g})"
+
+
+@consistency_check("problem")
+def check_lipschitz(kind: str, *, options: dict[str, Any] | None = None, seed: int = 0,
+                    registry: Registry | None = None) -> None:
+    """``problem.lipschitz`` = ‖A‖₂² (float64): it agrees with a power iteration on AᵀA run here to 1e-4 relative,
+    and bounds ‖A v‖² ≤ L ‖v‖² for random v."""
+    problem = _small_instance(kind, options, seed, registry)
+    g = torch.Generator().manual_seed(seed + 7)
+    v = torch.randn(1, *problem.signal_shape, generator=g, dtype=torch.float64)
+    estimate = 0.0
+    for _ in range(2000):
+        w = problem.adjoint(problem.measure(v))
+        estimate, v = float((v * w).sum() / (v * v).sum()), w / w.norm().clamp_min(1e-300)
+    L = problem.lipschitz
+    assert abs(L - estimate) <= 1e-4 * max(estimate, 1e-12), f"lipschitz = {L:.6g}, but power iteration on AᵀA gives {estimate:.6g}"
+    probes = torch.randn(8, *problem.signal_shape, generator=g, dtype=torch.float64)
+    ratio = problem.measure(probes).flatten(1).pow(2).sum(1) / probes.flatten(1).pow(2).sum(1)
+    assert float(ratio.max()) <= L * (1 + 1e-6), f"‖A v‖²/‖v‖² = {float(ratio.max()):.6g} exceeds lipschitz = {L:.6g}"
+
+
+@consistency_check("problem")
+def check_problem_device(kind: str, *, options: dict[str, Any] | None = None, seed: int = 0,
+                         registry: Registry | None = None) -> None:
+    """Moved with ``.to(device)`` (CUDA when available, else PyTorch's ``meta`` device), ``measure`` and ``adjoint``
+    give tensors on that device: no tensor of the operator stays behind on the CPU."""
+    device = suite_device()
+    problem = _small_instance(kind, options, seed, registry, torch.float32)
+    x, r, mask = _operator_inputs(problem, 2, seed, torch.float32)
+    problem = problem.to(device)
+    ax = problem.measure(x.to(device), None if mask is None else mask.to(device))
+    atr = problem.adjoint(r.to(device), None if mask is None else mask.to(device))
+    assert ax.device.type == device.type and atr.device.type == device.type, (
+        f"on {device}, measure/adjoint give tensors on {ax.device}/{atr.device}: a tensor of the operator is not a "
+        "registered buffer (register_buffer) so .to() does not move it")
+
+
+def run_problem_checks(kind: str, *, options: dict[str, Any] | None = None, registry: Registry | None = None,
+                       seeds: Iterable[int] = (0, 1)) -> int:
+    """Run every problem check on the small instance of ``kind`` (with ``options`` over its own); returns the
+    number of checks run, raises :class:`ConsistencyFailure` on the first failure."""
+    count = 0
+    for seed in seeds:
+        for check in PROBLEM_CHECKS.values():
+            check(kind, options=options, seed=seed, registry=registry)
+            count += 1
+    return count
+
+
 # -- running the suite -------------------------------------------------------------------------------
 
-def registered_pairs(registry: Registry | None = None) -> list[Case]:
-    """Every (step, integrator) pair in the registry with default options."""
+def image_kind_for(step: str, registry: Registry | None = None) -> str | None:
+    """The first matrix-free problem kind whose small instance the step accepts (None: the step needs a matrix,
+    or no such kind is registered)."""
     registry = registry or get_registry()
-    return [Case(s, i) for s in registry.names("step") for i in registry.names("integrator")]
+    try:
+        return small_problem_config(step, registry, matrix_free=True).kind
+    except AssertionError:
+        return None
+
+
+def registered_pairs(registry: Registry | None = None) -> list[Case]:
+    """Every (step, integrator) pair in the registry with default options, on the first problem kind that fits
+    the step; a step that also works through a matrix-free operator is paired with every integrator once more
+    on the first matrix-free kind it accepts (whole-image states ``(batch, C, H, W)``)."""
+    registry = registry or get_registry()
+    integrators = registry.names("integrator")
+    cases = [Case(s, i) for s in registry.names("step") for i in integrators]
+    for s in registry.names("step"):
+        kind = image_kind_for(s, registry)
+        if kind is not None:
+            cases += [Case(s, i, problem=kind) for i in integrators]
+    return cases
 
 
 def select_cases(registry: Registry, step: str | None, integrator: str | None, partners: Iterable[str] | None,
@@ -364,7 +543,7 @@ def select_cases(registry: Registry, step: str | None, integrator: str | None, p
         partner = c.integrator if step is not None else c.step
         if allowed is not None and (step is None) != (integrator is None) and partner not in allowed:
             continue
-        cases.append(Case(c.step, c.integrator, step_options or {}, integrator_options or {}))
+        cases.append(Case(c.step, c.integrator, step_options or {}, integrator_options or {}, problem=c.problem))
     if not cases:
         raise AssertionError(f"no registered pair matches step={step!r}, integrator={integrator!r}, partners={partners!r}")
     return cases
@@ -544,11 +723,13 @@ def check_numerical_order(integrator_name: str, *, options: dict[str, Any] | Non
 
 
 __all__ = [
+    "ADJOINT_TOLERANCE",
     "INTEGRATOR_CHECKS",
     "LINEAR_ODE",
     "ORDER_TEST_ODES",
     "ORDER_TOLERANCE",
     "PAIR_CHECKS",
+    "PROBLEM_CHECKS",
     "STEP_CHECKS",
     "Case",
     "ConsistencyFailure",
@@ -556,12 +737,15 @@ __all__ = [
     "OrderODE",
     "build_case",
     "consistency_check",
+    "image_kind_for",
     "measure_order",
     "perturb_",
     "plan",
     "registered_pairs",
     "run_consistency_suite",
+    "run_problem_checks",
     "sample_measurements",
     "select_cases",
+    "small_problem",
     "small_problem_config",
 ]

@@ -45,20 +45,24 @@ def test_list_tables() -> None:
     reg = get_registry()
     steps = {r[0]: r for r in table_rows(run("list", "steps").output)}
     assert set(steps) == set(reg.names("step"))
-    assert steps["lista"][1:4] == ["step", "hno-framework", "0.1.0"] and steps["lista"][4] == "tieable: W"
+    assert steps["lista"][1:4] == ["step", "hno-framework", "0.1.0"] and steps["lista"][4] == "tieable: W; requires: matrix"
     assert steps["ista"][4] == "" and steps["lista"][5].startswith("LISTA layer")
     integrators = {r[0]: r for r in table_rows(run("list", "integrators").output)}
     assert set(integrators) == set(reg.names("integrator"))
     assert integrators["2no"][4] == "multistep, past_states=2, stages=1, order=1, learnable"
     assert integrators["euler"][4] == "one-step, past_states=1, stages=1, order=1"
     assert integrators["rk4"][4] == "runge-kutta, past_states=1, stages=4, order=4"
+    problems = {r[0]: r for r in table_rows(run("list", "problems").output)}
+    assert set(problems) == set(reg.names("problem")) and {"lasso", "blur", "mri", "image-inpainting"} <= set(problems)
+    assert problems["lasso"][1:5] == ["problem", "hno-framework", "0.1.0", "matrix Φ, vector"]
+    assert problems["blur"][4].startswith("matrix-free, image; options: size, channels")
     everything = {(r[0], r[1]) for r in table_rows(run("list", "all").output)}
     assert {(n, "step") for n in steps} | {(n, "integrator") for n in integrators} <= everything
     plugins = {r[2]: r for r in table_rows(run("list", "plugins").output)}
     builtin = plugins["builtin-steps = hno_plugins.steps"]
     assert builtin[0] == "hno-framework" and builtin[4] == "ok"
     assert set(builtin[3].replace(" ", "").split(",")) == {
-        "ista", "lista", "lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss"}
+        "ista", "lista", "lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss", "learned-pg"}
 
 
 def test_show() -> None:

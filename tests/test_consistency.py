@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hno_framework.registry import get_registry
-from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, STEP_CHECKS, registered_pairs
+from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, PROBLEM_CHECKS, STEP_CHECKS, registered_pairs
 
 REGISTRY = get_registry()
 PAIRS = registered_pairs(REGISTRY)
@@ -59,3 +59,19 @@ def test_step(step, check, seed, layers) -> None:
 @pytest.mark.parametrize("integrator", REGISTRY.names("integrator"))
 def test_integrator(integrator, check) -> None:
     INTEGRATOR_CHECKS[check](integrator, registry=REGISTRY)
+
+
+@pytest.mark.parametrize("check", sorted(PROBLEM_CHECKS))
+@pytest.mark.parametrize("kind", REGISTRY.names("problem"))
+@ONCE
+@given(seed=SEEDS)
+def test_problem(kind, check, seed) -> None:
+    PROBLEM_CHECKS[check](kind, seed=seed, registry=REGISTRY)
+
+
+def test_every_matrix_free_capable_step_meets_every_integrator_on_an_image_problem() -> None:
+    image_cases = {(c.step, c.integrator) for c in PAIRS if c.problem is not None}
+    assert ("ista", "2no") in image_cases, "ista works through the operator: it must be paired on an image problem"
+    for step in {s for s, _ in image_cases}:
+        assert {i for s, i in image_cases if s == step} == set(REGISTRY.names("integrator"))
+    assert not any(c.step == "lista" and c.problem for c in PAIRS), "lista reads Φ: no matrix-free pairing"

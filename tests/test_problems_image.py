@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hno_framework.composer import compose
 from hno_framework.config import ProblemConfig, parse_config
 from hno_framework.errors import ConfigError
-from hno_framework.problems import PROBLEM_KINDS, build_problem, fixed_set, make_sampler
+from hno_framework.problems import build_problem, fixed_set, make_sampler
 from hno_framework.problems.dct import dct2_basis, dct_matrix
+from hno_framework.registry import get_registry
 
 FAST = settings(max_examples=10, deadline=None, derandomize=True)
 F64 = torch.float64
@@ -96,9 +97,13 @@ def test_kind_specific_errors() -> None:
 
 # -- the kinds -----------------------------------------------------------------------------------
 
-def test_kinds_are_registered() -> None:
-    assert {"lasso", "cs", "inpainting"} <= set(PROBLEM_KINDS)
-    assert all(PROBLEM_KINDS[k].summary for k in ("cs", "inpainting"))
+def test_kinds_are_registered_through_the_builtin_entry_point() -> None:
+    registry = get_registry()
+    assert {"lasso", "cs", "inpainting", "inpainting-dct"} <= set(registry.names("problem"))
+    for kind in ("cs", "inpainting"):
+        info = registry.get("problem", kind)
+        assert info.summary
+        assert info.provider.entry_point.startswith("builtin-problems")
 
 
 @pytest.mark.parametrize("kind", ["cs", "inpainting"])

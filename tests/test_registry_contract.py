@@ -170,7 +170,7 @@ def test_typo_in_requires_is_reported_with_the_known_requirements(make_plugin) -
     make_plugin("requires-example", step_source(requires="frozenset({'basiss'})"))
     error = broken(Registry(), "requires-example")
     assert "requires names unknown requirement 'basiss' (did you mean 'basis'?)" in error
-    assert "known: basis, patch" in error
+    assert "known: basis, image, matrix, patch" in error
     make_plugin("requires-str-example", step_source(name="str-example", requires="'basis'"))
     assert "must be a frozenset of names" in broken(Registry(), "requires-str-example")
 

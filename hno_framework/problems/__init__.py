@@ -1,97 +1,42 @@
-"""Problem kinds: each builds a :class:`Problem` from a config and samples ``(x*, y)`` batches for it.
+"""Problems: the operator ``A`` of ``y = A x + e`` with its prior, and the kinds that build them.
 
-A kind is a :class:`ProblemKind` in :data:`PROBLEM_KINDS` (core code: problems are data, not plugins).
+Problem kinds are plugin components (:class:`~hno_framework.problems.kind.ProblemKind`), registered through
+the ``register_problems`` hook like steps and integrators; the built-in kinds (``lasso``, ``cs``,
+``inpainting``, ...) come from the ``hno_plugins.problems`` entry point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..errors import ConfigError
-from .base import Problem, SignalBatch
-from .cs import BasisSparseSampler, make_cs_problem
-from .inpainting import MaskedSampler, make_inpainting_problem
-from .lasso import SparseSignalSampler, make_lasso_problem
+from .base import MatrixProblem, Problem, SignalBatch
+from .kind import ProblemKind, Sampler
 
 if TYPE_CHECKING:
     from ..config import ProblemConfig
+    from ..registry import Registry
 
 
-class Sampler(Protocol):
-    """Draws a :class:`SignalBatch` of ``batch`` samples from a seeded generator."""
+def problem_kind(cfg: ProblemConfig, registry: Registry | None = None) -> ProblemKind:
+    """The registered kind ``cfg.kind`` with its options ``cfg.options`` validated (unknown kind: an error
+    listing the registered kinds and the closest match)."""
+    from ..options import validate_options
+    from ..registry import get_registry
 
-    def sample(self, batch: int, generator: torch.Generator) -> SignalBatch: ...
-
-
-@dataclass(frozen=True)
-class ProblemKind:
-    """How to build one kind of problem (``build``) and draw data for it (``sampler``)."""
-
-    build: Callable[[ProblemConfig], Problem]
-    sampler: Callable[[Problem, ProblemConfig], Sampler]
-    summary: str = ""
+    info = (registry or get_registry()).get("problem", cfg.kind)
+    return info.cls(validate_options(info, cfg.options))
 
 
-def image_or(synthetic: Callable[[Problem, ProblemConfig], Sampler]) -> Callable[[Problem, ProblemConfig], Sampler]:
-    """The sampler of an image kind: patches of photographs when ``cfg.patches`` is set, else ``synthetic``
-    (with a fresh mask per sample when the problem has per-sample masks)."""
-
-    def make(problem: Problem, cfg: ProblemConfig) -> Sampler:
-        if cfg.patches is not None:
-            from ..images.samplers import ImagePatchSampler
-
-            return ImagePatchSampler(problem, cfg)
-        sampler = synthetic(problem, cfg)
-        return MaskedSampler(sampler, cfg.m) if problem.per_sample_mask else sampler
-
-    return make
-
-
-PROBLEM_KINDS: dict[str, ProblemKind] = {
-    "lasso": ProblemKind(
-        build=lambda c: make_lasso_problem(c.m, c.n, c.lam, c.seed, c.condition_number),
-        sampler=lambda p, c: SparseSignalSampler(p, c.sparsity, c.snr_db),
-        summary="synthetic sparse coding: Gaussian Φ (m×n), Bernoulli-Gaussian x*, D = I",
-    ),
-    "cs": ProblemKind(
-        build=make_cs_problem,
-        sampler=image_or(lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db)),
-        summary="image-patch CS: Gaussian Φ (m×p²), 2-D DCT basis D, patches sparse in D (or of photographs)",
-    ),
-    "inpainting": ProblemKind(
-        build=make_inpainting_problem,
-        sampler=image_or(lambda p, c: BasisSparseSampler(p, c.sparsity, c.snr_db)),
-        summary="image-patch inpainting: Φ = observed rows of I (seeded or per-sample mask), 2-D DCT basis D, "
-        "patches sparse in D (or of photographs)",
-    ),
-    "inpainting-dct": ProblemKind(
-        build=lambda c: make_inpainting_problem(c, coefficients=True),
-        sampler=image_or(lambda p, c: SparseSignalSampler(p, c.sparsity, c.snr_db)),
-        summary="inpainting of 2-D DCT coefficients s: Φ = M Dᵀ (seeded or per-sample mask M), D = I for the steps; "
-        "s sparse (or of photographs)",
-    ),
-}
-
-
-def problem_kind(name: str) -> ProblemKind:
-    try:
-        return PROBLEM_KINDS[name]
-    except KeyError:
-        raise ConfigError(f"unknown problem kind '{name}'; known kinds: {', '.join(sorted(PROBLEM_KINDS))}") from None
-
-
-def build_problem(cfg: ProblemConfig) -> Problem:
+def build_problem(cfg: ProblemConfig, registry: Registry | None = None) -> Problem:
     """The :class:`Problem` described by ``cfg`` (deterministic in ``cfg.seed``)."""
-    return problem_kind(cfg.kind).build(cfg)
+    return problem_kind(cfg, registry).build(cfg)
 
 
-def make_sampler(problem: Problem, cfg: ProblemConfig) -> Sampler:
+def make_sampler(problem: Problem, cfg: ProblemConfig, registry: Registry | None = None) -> Sampler:
     """A sampler of ``(x*, y)`` for ``problem`` (which may come from a checkpoint)."""
-    return problem_kind(cfg.kind).sampler(problem, cfg)
+    return problem_kind(cfg, registry).sampler(problem, cfg)
 
 
 def fixed_set(sampler: Sampler, size: int, seed: int) -> SignalBatch:
@@ -99,4 +44,5 @@ def fixed_set(sampler: Sampler, size: int, seed: int) -> SignalBatch:
     return sampler.sample(size, torch.Generator().manual_seed(seed))
 
 
-__all__ = ["PROBLEM_KINDS", "Problem", "ProblemKind", "Sampler", "SignalBatch", "build_problem", "fixed_set", "make_sampler"]
+__all__ = ["MatrixProblem", "Problem", "ProblemKind", "Sampler", "SignalBatch", "build_problem", "fixed_set",
+           "make_sampler", "problem_kind"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
-from .base import Problem, SignalBatch
+from .base import MatrixProblem, Problem, SignalBatch
 from .dct import dct2_basis
 from .lasso import add_noise, gaussian_matrix, sparse_signals
 
@@ -70,4 +70,4 @@ def make_cs_problem(cfg: ProblemConfig) -> Problem:
     g = torch.Generator().manual_seed(cfg.seed)
     phi = gaussian_matrix(cfg.m, cfg.n, g, cfg.condition_number)
     basis = dct2_basis(side)
-    return Problem(phi.float(), cfg.lam, basis=basis.float(), kind="cs", patch_shape=(side, side))
+    return MatrixProblem(phi.float(), cfg.lam, basis=basis.float(), kind="cs", patch_shape=(side, side))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ConfigError
-from .base import Problem, SignalBatch
+from .base import MatrixProblem, Problem, SignalBatch
 from .cs import patch_side
 from .dct import dct2_basis
 
@@ -61,8 +61,8 @@ def make_inpainting_problem(cfg: ProblemConfig, *, coefficients: bool = False) -
         g = torch.Generator().manual_seed(cfg.seed)
         phi = rows[random_mask(cfg.n, cfg.m, g)]
     if coefficients:
-        return Problem(phi.float(), cfg.lam, kind=kind, per_sample_mask=per_sample)
-    return Problem(phi.float(), cfg.lam, basis=basis.float(), kind=kind, patch_shape=(side, side), per_sample_mask=per_sample)
+        return MatrixProblem(phi.float(), cfg.lam, kind=kind, per_sample_mask=per_sample)
+    return MatrixProblem(phi.float(), cfg.lam, basis=basis.float(), kind=kind, patch_shape=(side, side), per_sample_mask=per_sample)
 
 
 class MaskedSampler:

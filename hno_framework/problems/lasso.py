@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Problem, SignalBatch
+from .base import MatrixProblem, Problem, SignalBatch
 
 
 def gaussian_matrix(m: int, n: int, generator: torch.Generator, condition_number: float = 1.0) -> Tensor:
@@ -61,4 +61,4 @@ class SparseSignalSampler:
 def make_lasso_problem(m: int, n: int, lam: float, seed: int, condition_number: float = 1.0) -> Problem:
     """Build the Lasso :class:`Problem` (D = I) with a seeded Gaussian Φ."""
     g = torch.Generator().manual_seed(seed)
-    return Problem(gaussian_matrix(m, n, g, condition_number).float(), lam, kind="lasso")
+    return MatrixProblem(gaussian_matrix(m, n, g, condition_number).float(), lam, kind="lasso")

@@ -1,4 +1,4 @@
-"""Training objectives (``training.loss``), on one batch ``x*`` ``(B, n)``, ``y`` ``(B, m)`` and the network's
+"""Training objectives (``training.loss``), on one batch ``x*`` ``(B, *signal_shape)``, ``y`` and the network's
 estimates ``x_1 … x_D`` (D = the phase's depth, T for end-to-end training):
 
 * ``mse``: ``mean((x_D − x*)²)`` (over batch and entries);
@@ -30,7 +30,7 @@ def training_loss(net: UnrolledNetwork, batch: SignalBatch, cfg: TrainingConfig,
     if cfg.loss in ("all-layers", "log-layers"):
         out = net.unroll(batch.y, keep_trajectory=True, depth=depth)
         assert out.trajectory is not None
-        squared = (out.trajectory[:, 1:] - batch.x.unsqueeze(1)).pow(2)  # (B, D, n)
+        squared = (out.trajectory[:, 1:] - batch.x.unsqueeze(1)).pow(2).flatten(2)  # (B, D, n)
         per_layer = squared.sum(dim=(0, 2))  # (D,): Σ_b ‖x_t − x*‖²
         data = per_layer.log().sum() if cfg.loss == "log-layers" else 0.5 * per_layer.sum()
     else:

@@ -149,6 +149,7 @@ class ALISTAStep(UnfoldingStep):
     """ALISTA layer η_θt(x + γ_t W̃ᵀ(y − Φx)) with W̃ analytic from Φ (coherence minimisation); learns γ_t, θ_t."""
 
     name = "alista"
+    requires = frozenset({"matrix"})
     Options = ALISTAOptions
 
     def __init__(self, problem: Problem, options: ALISTAOptions, layer: LayerInfo) -> None:

@@ -65,6 +65,7 @@ class GLISTAStep(UnfoldingStep):
     """GLISTA layer η_θt(g(x) + W(y − Φg(x))) with an inverse-proportional gain gate (Wu et al. 2020; seed eq. 3)."""
 
     name = "glista"
+    requires = frozenset({"matrix"})
     Options = GLISTAOptions
     tieable = ("W",)
     supports_mask = True

@@ -62,7 +62,7 @@ class ISTANetStep(UnfoldingStep):
 
     name = "ista-net"
     Options = ISTANetOptions
-    requires = frozenset({"patch"})
+    requires = frozenset({"matrix", "patch"})
     supports_mask = True
 
     def __init__(self, problem: Problem, options: ISTANetOptions, layer: LayerInfo) -> None:

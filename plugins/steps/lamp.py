@@ -45,6 +45,7 @@ class LAMPStep(UnfoldingStep):
     """LAMP layer η(x + B v_t; θ_t σ_t) with Onsager residual v_t = y − Φx + (‖x‖₀/m) v_{t−1} (Borgerding et al. 2017)."""
 
     name = "lamp"
+    requires = frozenset({"matrix"})
     Options = LAMPOptions
     tieable = ("B",)
 

@@ -32,6 +32,7 @@ class LIHTStep(UnfoldingStep):
     """LIHT layer H_θt(x + W(y − Φx)), learned hard thresholding; learnable W (tied or W_t) and θ_t."""
 
     name = "liht"
+    requires = frozenset({"matrix"})
     Options = LIHTOptions
     tieable = ("W",)
 

@@ -18,6 +18,7 @@ class LISTAStep(UnfoldingStep):
     """LISTA layer η_θt(x + W(y − Φx)); learnable W (n×m; tied or W_t) and θ_t, init Φᵀ/L and λ/L."""
 
     name = "lista"
+    requires = frozenset({"matrix"})
     Options = LISTAOptions
     tieable = ("W",)
     supports_mask = True

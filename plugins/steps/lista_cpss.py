@@ -29,6 +29,7 @@ class LISTACPSSStep(UnfoldingStep):
     """LISTA-CPSS layer: LISTA with support selection, top p_t % entries pass unthresholded (Chen et al. 2018)."""
 
     name = "lista-cpss"
+    requires = frozenset({"matrix"})
     Options = LISTACPSSOptions
     tieable = ("W",)
 

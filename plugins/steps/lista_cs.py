@@ -27,7 +27,7 @@ class LISTACSStep(UnfoldingStep):
     name = "lista-cs"
     Options = LISTACSOptions
     tieable = ("W",)
-    requires = frozenset({"basis"})
+    requires = frozenset({"matrix", "basis"})
     supports_mask = True
 
     def __init__(self, problem: Problem, options: LISTACSOptions, layer: LayerInfo) -> None:

@@ -43,6 +43,7 @@ class MLPProxStep(UnfoldingStep):
     """
 
     name = "mlp-prox"
+    requires = frozenset({"matrix"})
     Options = MLPProxOptions
     tieable = ("W",)
 
