@@ -76,6 +76,59 @@ def test_order_on_the_logistic_equation(name: str, options: dict, order: int) ->
     assert abs(slope - order) <= 0.3, (name, slope, errors)
 
 
+# Textbook orders of every named tableau (written here, not read from the metadata): a preset added to
+# plugins/integrators/butcher.py must be added here, so that it is measured and not only declared.
+TABLEAU_ORDERS = {"euler": 1, "midpoint": 2, "heun": 2, "ralston": 2, "kutta3": 3, "rk4": 4, "rk38": 4}
+
+
+def test_every_named_tableau_has_a_textbook_order_here() -> None:
+    from hno_plugins.integrators.butcher import PRESETS
+
+    assert set(PRESETS) == set(TABLEAU_ORDERS)
+
+
+@pytest.mark.parametrize("tableau", sorted(TABLEAU_ORDERS))
+def test_every_named_tableau_has_its_order_on_the_logistic_equation(tableau: str) -> None:
+    slope, errors = logistic_order("rk", {"tableau": tableau})
+    declared = get_registry().integrator("rk").cls.describe(
+        validate_options(get_registry().integrator("rk"), {"tableau": tableau})).order
+    assert declared == TABLEAU_ORDERS[tableau], f"{tableau}: declares order {declared}"
+    assert abs(slope - TABLEAU_ORDERS[tableau]) <= 0.3, (tableau, slope, errors)
+
+
+@pytest.mark.parametrize(("name", "order"), [("ab2", 2), ("ab3", 3), ("ab4", 4)])
+def test_every_adams_bashforth_order_on_the_logistic_equation(name: str, order: int) -> None:
+    # with the rk4 start-up the first p − 1 steps are exact to O(h⁵), so the global order is p
+    slope, errors = logistic_order(name, {"startup": "rk4"})
+    assert abs(slope - order) <= 0.3, (name, slope, errors)
+
+
+def test_a_wrong_tableau_coefficient_is_caught() -> None:
+    """Sanity of the check itself: Kutta's third-order tableau with a₃₂ = 1.5 instead of 2 (still consistent,
+    Σb = 1) falls to order 2, so the kutta3 case above would fail on it."""
+    wrong = {"a": [[0, 0, 0], [0.5, 0, 0], [-1, 1.5, 0]], "b": [1 / 6, 2 / 3, 1 / 6]}
+    slope, _ = logistic_order("rk", {"tableau": wrong})
+    assert abs(slope - 3) > 0.3
+
+
+def test_a_wrong_adams_bashforth_weight_is_caught() -> None:
+    """AB3 with the weights (23, −17, 6)/12 instead of (23, −16, 5)/12: still consistent (Σγ = 1) but first order."""
+    from hno_plugins.integrators import adams_bashforth
+
+    def advance_wrong(self, t, history, field):  # x_{t+1} = x_t + h (23 f_t − 17 f_{t−1} + 6 f_{t−2}) / 12
+        if t < 2:
+            return original(self, t, history, field)
+        return history.x(0) + self.h[t] * (23 * history.f(0) - 17 * history.f(1) + 6 * history.f(2)) / 12
+
+    original = adams_bashforth.AB3.advance
+    adams_bashforth.AB3.advance = advance_wrong
+    try:
+        slope, _ = logistic_order("ab3", {"startup": "rk4"})
+    finally:
+        adams_bashforth.AB3.advance = original
+    assert abs(slope - 1) <= 0.3, slope
+
+
 def test_a_wrong_stage_point_is_caught() -> None:
     """Sanity of the check itself: RK4 with its stages all taken at x_t (order 1) is not order 4."""
     h = TIME / 48
