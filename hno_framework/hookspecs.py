@@ -43,3 +43,13 @@ def register_integrators(register: Register) -> None:
 @hookspec
 def register_loggers(register: Register) -> None:
     """Register :class:`~hno_framework.loggers.Logger` subclasses, one ``register(cls)`` each."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add ``click`` commands or groups to the ``hno`` command line: ``cli.add_command(my_group)``.
+
+    ``cli`` is a :class:`click.Group`. A name the core already uses is refused (the core's command stays).
+    The CLI imports a plugin module for its commands only when its source defines ``register_commands``,
+    so ``hno --help`` stays fast; keep the module light (click only) and import heavy code inside commands.
+    """
