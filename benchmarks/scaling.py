@@ -46,8 +46,8 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
 # -- 1. the quick grid on each executor --------------------------------------------------------
 def grid_part(settings: list[str], workers: int, executors: list[str]) -> dict[str, Any]:
     from hno_framework.executors import make_executor
-    from hno_framework.experiments.grid import load_grid
-    from hno_framework.experiments.runner import run_grid
+    from hno_studies.grid import load_grid
+    from hno_studies.runner import run_grid
 
     out: dict[str, Any] = {"settings": settings, "workers": workers, "runs": {}}
     finals: dict[str, dict[str, float]] = {}

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from .cli_experiment import experiment
 from .cli_inspect import inspect_cmd, report_cmd
 from .cli_options import build_executor, executor_options
 
@@ -34,7 +33,25 @@ class UserError(click.ClickException):
 
 
 class HNOGroup(click.Group):
-    """Turns library errors into one-line messages instead of tracebacks."""
+    """Turns library errors into one-line messages instead of tracebacks; adds the commands plugins register
+    (:mod:`.commands`, loaded on first need)."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        if "hno.plugin_commands" not in ctx.meta:
+            from .commands import plugin_commands
+
+            def warn(message: str) -> None:
+                click.secho(f"Warning: {one_line(message)}", fg="yellow", err=True)
+
+            disabled = ctx.params.get("disabled_plugins") or ()
+            ctx.meta["hno.plugin_commands"] = plugin_commands(self.commands, disabled, warn=warn)
+        return ctx.meta["hno.plugin_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         from .errors import HNOError
@@ -75,7 +92,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
       hno inspect RUN               learned coefficients and parameters per layer
       hno report PATH               one HTML page of a run or a folder of runs
-      hno experiment synthetic GRID the seed's synthetic study: a grid of runs, report
+    Plugins may add commands (hno experiment, from hno-studies).
     """
     if disabled_plugins:
         from .registry import disable_plugins
@@ -146,7 +163,8 @@ def _plugins_table(rows: list[dict[str, Any]]) -> Any:
 
     table = Table("plugin", "version", "entry point", "provides", "status", title="hno plugins")
     for r in rows:
-        provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"] + r["problems"])
+        provides = ", ".join(r["steps"] + r["integrators"] + r["loggers"] + r["problems"]
+                             + (["hno commands"] if r["commands"] else []))
         colour = PLUGIN_STATUS_COLOUR[r["status"]]
         table.add_row(r["plugin"], r["version"], r["entry_point"], provides, f"[{colour}]{r['status']}[/]" if colour else r["status"])
     return table
@@ -395,7 +413,7 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         raise UserError(f"{len(failed)} of {len(cfgs)} networks failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
-for _command in (experiment, inspect_cmd, report_cmd):  # defined in their own modules
+for _command in (inspect_cmd, report_cmd):  # defined in their own modules
     cli.add_command(_command)
 
 

@@ -49,3 +49,13 @@ def register_loggers(register: Register) -> None:
 def register_problems(register: Register) -> None:
     """Register :class:`~hno_framework.problems.kind.ProblemKind` subclasses (problem kinds: an operator ``A``
     with its data), one ``register(cls)`` each."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add ``click`` commands or groups to the ``hno`` command line: ``cli.add_command(my_group)``.
+
+    ``cli`` is a :class:`click.Group`. A name the core already uses is refused (the core's command stays).
+    The CLI imports a plugin module for its commands only when its source defines ``register_commands``,
+    so ``hno --help`` stays fast; keep the module light (click only) and import heavy code inside commands.
+    """

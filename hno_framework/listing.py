@@ -57,11 +57,12 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
         shared = [f"{k} {n}" for k in KINDS for n in p.components[k] if (k, n) in conflicts]
         status = "conflict" if shared else "warning" if p.warnings else "ok"
         rows.append({**p.provider.as_dict(), "module": p.module, **{f"{k}s": list(p.components[k]) for k in KINDS},
-                     "status": status, "error": None, "warnings": list(p.warnings), "conflicts": shared})
+                     "commands": p.commands, "status": status, "error": None, "warnings": list(p.warnings),
+                     "conflicts": shared})
     for b in registry.broken:
-        rows.append({**b.as_dict(), "module": None, **empty, "status": "broken", "warnings": [], "conflicts": []})
+        rows.append({**b.as_dict(), "module": None, **empty, "commands": False, "status": "broken", "warnings": [], "conflicts": []})
     for d in registry.disabled:
-        rows.append({**d.as_dict(), "module": None, **empty, "status": "disabled", "error": None, "warnings": [],
+        rows.append({**d.as_dict(), "module": None, **empty, "commands": False, "status": "disabled", "error": None, "warnings": [],
                      "conflicts": []})
     return rows
 

@@ -2,7 +2,7 @@
 
 The building blocks (:func:`panels`, :func:`draw_nmse_curves`, :func:`save_png`) are shared by the
 one-panel :func:`plot_nmse_per_layer` (``hno compare --plot``, run reports) and the grid reports of
-:mod:`hno_framework.experiments.report` (one panel per setting). The converged study draws one panel per
+:mod:`hno_studies.report` (one panel per setting). The converged study draws one panel per
 compared pair: :func:`plot_nmse_per_layer_panels`, :func:`plot_training_curves` (validation NMSE against
 training iteration), :func:`plot_coefficients` (learned integrator coefficients per layer),
 :func:`plot_nmse_by_group` (NMSE per group of test samples) and :func:`plot_differences` (paired differences with

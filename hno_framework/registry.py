@@ -158,6 +158,7 @@ class PluginRecord:
     module: str
     components: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     warnings: list[str] = field(default_factory=list)
+    commands: bool = False  # implements register_commands (adds hno commands; see hno_framework.commands)
 
     @property
     def steps(self) -> list[str]:
@@ -327,8 +328,9 @@ class Registry:
             self._pm.register(module, name=plugin_name)  # pluggy checks each hook's argument names
             self._check_hooks(provider)
             staged = self._collect(plugin_name, provider)
+            commands = any(i.plugin_name == plugin_name for i in self._pm.hook.register_commands.get_hookimpls())
             hints = _hook_hints(module)
-            if self.strict and (hints or not staged):
+            if self.strict and (hints or not (staged or commands)):
                 raise PluginError(f"{provider.distribution} registers nothing" if not hints else "; ".join(hints))
         except BaseException:
             if self._pm.has_plugin(plugin_name):  # pluggy may have registered some hooks before failing
@@ -338,7 +340,8 @@ class Registry:
         for info in staged:
             self._components[info.kind].setdefault(info.name, []).append(info)
             record.components[info.kind].append(info.name)
-        if not staged:
+        record.commands = commands
+        if not staged and not commands:
             hooks = ", ".join(f"{h}(register)" for h in HOOKS.values())
             record.warnings.append(f"registers nothing (implement {hooks} with @hookimpl)")
         record.warnings.extend(hints)
@@ -353,8 +356,9 @@ class Registry:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
             unknown = re.findall(r"unknown hook '(\w+)'", str(exc))
-            close = difflib.get_close_matches(unknown[0], HOOKS.values(), 1) if unknown else []
-            hint = f"; did you mean {close[0]}?" if close else f"; the hooks are {', '.join(HOOKS.values())}"
+            known = [*HOOKS.values(), "register_commands"]
+            close = difflib.get_close_matches(unknown[0], known, 1) if unknown else []
+            hint = f"; did you mean {close[0]}?" if close else f"; the hooks are {', '.join(known)}"
             raise PluginError(f"{provider.distribution} implements unknown hook "
                               f"{unknown[0] if unknown else '?'}{hint}") from exc
 

@@ -51,7 +51,7 @@ def machine_info() -> dict[str, Any]:
     """Where this report was made: platform, CPU, torch and its threads, GPU if any."""
     import torch
 
-    from .experiments.runner import machine_info as base
+    from .machine import machine_info as base
 
     info = base()
     info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

@@ -9,7 +9,7 @@ sets vary by about ±2 dB: the interval makes that visible.
 
 :func:`resampled_ratios` is the one resampling loop (seeded, chunked so memory stays at
 ``chunk · N`` indices); :func:`bootstrap_nmse_db` (one column), :func:`bootstrap_nmse_db_columns` (one
-column per layer, ``hno inspect``) and the study statistics of :mod:`hno_framework.experiments.statistics`
+column per layer, ``hno inspect``) and the study statistics of :mod:`hno_studies.statistics`
 (seeds pooled, paired differences) are built on it.
 """
 

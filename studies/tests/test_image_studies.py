@@ -1,0 +1,118 @@
+"""The image studies (hno experiment inpainting / image-cs): configs parse into cells, a tiny study runs end to
+end on a folder of photographs, and the evaluation tiles a fixed patch mask over whole images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hno_framework.composer import compose
+from hno_framework.config import ProblemConfig, parse_config
+from hno_framework.problems import build_problem
+
+# -- study config and cells -------------------------------------------------------------------------
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
+
+
+def _write_pngs(folder: Path, count: int, seed: int, shape: tuple[int, int] = (20, 24)) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(folder / f"im{seed}-{k}.png")
+
+
+@pytest.mark.parametrize("name, task", [("inpainting.yaml", "inpainting"), ("image-cs.yaml", "image-cs")])
+def test_example_studies_parse_into_independent_cells(name: str, task: str) -> None:
+    from hno_studies.image_study import load_study
+
+    for quick in (False, True):
+        study = load_study(EXAMPLES / name, quick=quick, task=task)  # type: ignore[arg-type]
+        cells = study.cells()
+        assert len({c.config.name for c in cells}) == len(cells)
+        assert all(c.config.problem.patches is not None and c.config.problem.patches.images == study.images.train
+                   for c in cells)
+    if task == "image-cs":
+        assert [c.config.problem.m for c in cells if c.network == "LISTA-CS"] == [3, 10, 26, 64, 77, 102, 128]
+
+
+def test_images_option_needs_train_and_test_folders(tmp_path: Path) -> None:
+    from hno_studies.errors import ExperimentError
+    from hno_studies.image_study import load_study
+
+    (tmp_path / "train").mkdir()
+    with pytest.raises(ExperimentError, match="test"):
+        load_study(EXAMPLES / "inpainting.yaml", images=tmp_path)
+    (tmp_path / "test").mkdir()
+    study = load_study(EXAMPLES / "inpainting.yaml", images=tmp_path)
+    assert study.images.train == [str(tmp_path / "train")] and study.images.downscale == 1
+    assert load_study(EXAMPLES / "inpainting.yaml", ["images.downscale=3"], images=tmp_path).images.downscale == 3
+
+
+def test_a_tiny_study_runs_end_to_end_on_a_folder(tmp_path: Path) -> None:
+    from hno_studies.image_runner import run_study
+    from hno_studies.image_study import load_study
+
+    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
+    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
+    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=3", "training.validate_every=3",
+                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
+                 "ista.tune_size=10", "evaluation.bootstrap=50", f"output.dir={tmp_path / 'out'}",
+                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    study = load_study(EXAMPLES / "inpainting.yaml", overrides, images=tmp_path / "imgs")
+    run = run_study(study, progress=False)
+    assert len(run.computed) == 3
+    again = run_study(study, progress=False)
+    assert again.computed == [] and len(again.reused) == 3
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "2NO-LISTA − LISTA" in text and (tmp_path / "out" / "reconstructions.png").is_file()
+    # the same study on two local worker processes: the same PSNR as serially, cell by cell
+    from hno_framework.executors import LocalExecutor
+
+    parallel = load_study(EXAMPLES / "inpainting.yaml", [*overrides, f"output.dir={tmp_path / 'out-local'}"],
+                          images=tmp_path / "imgs")
+    with LocalExecutor(2) as pool:
+        local = run_study(parallel, progress=False, executor=pool)
+    assert sorted(local.computed) == sorted(run.computed) and not local.failed
+    assert [r["psnr_db"] for r in local.results] == [r["psnr_db"] for r in run.results]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command, config", [("inpainting", "inpainting.yaml"), ("image-cs", "image-cs.yaml")])
+def test_quick_presets_run(tmp_path: Path, command: str, config: str) -> None:
+    pytest.importorskip("skimage")
+    from click.testing import CliRunner
+
+    from hno_framework.cli import cli
+
+    out = tmp_path / command
+    result = CliRunner().invoke(cli, ["experiment", command, str(EXAMPLES / config), "--quick", "--no-progress",
+                                       "--set", f"output.dir={out}"])
+    assert result.exit_code == 0, result.output
+    assert (out / "results.json").is_file() and (out / "reconstructions.png").is_file()
+
+
+
+
+def test_fixed_mask_evaluation_tiles_the_patch_mask() -> None:
+    from hno_framework.images.sources import GrayImage
+    from hno_studies.image_eval import reconstruct
+
+    image = GrayImage("x", "test", np.arange(8 * 12, dtype=np.float64).reshape(8, 12) * 2.0)
+    pixel_problem = build_problem(ProblemConfig(kind="inpainting", patch_size=4, missing_ratio=0.5, seed=3))
+    kept = [int(row.argmax()) for row in pixel_problem.phi]  # rows of the identity
+    expected = np.zeros((8, 12), dtype=bool)
+    for r in range(0, 8, 4):
+        for c in range(0, 12, 4):
+            for k in kept:
+                expected[r + k // 4, c + k % 4] = True
+    for kind in ("inpainting", "inpainting-dct"):
+        cfg = parse_config({"problem": {"kind": kind, "patch_size": 4, "missing_ratio": 0.5, "seed": 3, "lam": 0.01},
+                            "network": {"step": "ista", "layers": 2}})
+        rec = reconstruct(compose(cfg), image, patch=4, stride=4, missing_ratio=0.5, mask_seed=0)
+        assert rec.observed is not None
+        assert np.array_equal(~np.isnan(rec.observed.numpy()), expected)
+        assert rec.estimate.shape == (8, 12) and float(rec.estimate.min()) >= 0.0 and float(rec.estimate.max()) <= 255.0
