@@ -30,8 +30,12 @@ def problem_kind(cfg: ProblemConfig, registry: Registry | None = None) -> Proble
 
 
 def build_problem(cfg: ProblemConfig, registry: Registry | None = None) -> Problem:
-    """The :class:`Problem` described by ``cfg`` (deterministic in ``cfg.seed``)."""
-    return problem_kind(cfg, registry).build(cfg)
+    """The :class:`Problem` described by ``cfg`` (deterministic in ``cfg.seed``), its ``lipschitz`` computed (a
+    seeded power iteration for a matrix-free operator) while it is on the CPU, then cached: moving it later (even to
+    PyTorch's ``meta`` device) keeps the value."""
+    problem = problem_kind(cfg, registry).build(cfg)
+    problem.lipschitz  # noqa: B018 - computed now, cached on the problem
+    return problem
 
 
 def make_sampler(problem: Problem, cfg: ProblemConfig, registry: Registry | None = None) -> Sampler:
