@@ -35,13 +35,30 @@ def test_a_resample_is_a_ratio_of_sums_over_drawn_indices() -> None:
     assert float(ratios.mean()) == pytest.approx(1 / 5, abs=0.01)  # E[count]/5 = 1/5
 
 
-def test_the_95_percent_interval_covers_the_true_nmse_about_95_percent_of_the_time() -> None:
-    # e_i = r_i · u_i² with u ~ N(0, 0.1²) independent of r: the true NMSE is E[e]/E[r] = 0.01 (−20 dB)
+def coverage(level: float, sets: int = 1000) -> float:
+    """Share of ``sets`` independent data sets whose ``level`` interval covers the true NMSE.
+
+    e_i = r_i · u_i² with u ~ N(0, 0.1²) independent of r: the true NMSE is E[e]/E[r] = 0.01 (−20 dB)."""
     g = torch.Generator().manual_seed(11)
-    covered, sets = 0, 200
+    covered = 0
     for k in range(sets):
         r = 1 + torch.rand(400, generator=g, dtype=torch.float64)
         e = r * (0.1 * torch.randn(400, generator=g, dtype=torch.float64)) ** 2
-        est = bootstrap_nmse_db(e, r, resamples=400, seed=k)
+        est = bootstrap_nmse_db(e, r, resamples=400, seed=k, level=level)
         covered += est.low_db <= -20.0 <= est.high_db
-    assert 0.88 <= covered / sets <= 0.995
+    return covered / sets
+
+
+# With 1,000 sets the coverage estimate has a standard error of 0.7 points at 95 %. The percentile bootstrap of a
+# ratio of sums undercovers slightly at N = 400 (measured: 0.932 for the 95 % interval, 0.884 for a 90 % one, these
+# seeds); the band [0.92, 0.975] holds the 95 % interval and refuses a 90 % one (coverage ≈ 0.89-0.90, ≥ 3 SE below)
+# or a 99 % one.
+BAND = (0.92, 0.975)
+
+
+def test_the_95_percent_interval_covers_the_true_nmse_about_95_percent_of_the_time() -> None:
+    assert BAND[0] <= coverage(0.95) <= BAND[1]
+
+
+def test_the_coverage_band_refuses_a_90_percent_interval_passed_off_as_95() -> None:
+    assert not BAND[0] <= coverage(0.90) <= BAND[1]

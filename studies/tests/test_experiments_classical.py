@@ -126,3 +126,48 @@ def test_support_oracle_solves_the_normal_equations_on_each_samples_support() ->
         np.testing.assert_allclose(got[i], want, atol=1e-10)
     exact = oracle_least_squares(torch.from_numpy(phi), SignalBatch(torch.from_numpy(x), torch.from_numpy(x @ phi.T)))
     np.testing.assert_allclose(exact.numpy(), x, atol=1e-10)  # noiseless: x* recovered
+
+
+def reference_fista(phi, y, lam: float, iterations: int) -> list[list[float]]:
+    """FISTA (Beck & Teboulle 2009) for one sample, as plain Python lists: y₁ = x₀ = 0, t₁ = 1;
+    x_k = η_{λ/L}(y_k − Φᵀ(Φ y_k − y)/L); t_{k+1} = (1 + √(1 + 4 t_k²))/2; y_{k+1} = x_k + (t_k − 1)/t_{k+1} (x_k − x_{k−1})."""
+    rows = phi.tolist()
+    m, n = len(rows), len(rows[0])
+    L = float(torch.linalg.matrix_norm(phi, ord=2) ** 2)
+    x_prev = [0.0] * n
+    point = [0.0] * n
+    t = 1.0
+    for _ in range(iterations):
+        residual = [sum(rows[i][j] * point[j] for j in range(n)) - y[i] for i in range(m)]
+        grad = [sum(rows[i][j] * residual[i] for i in range(m)) for j in range(n)]
+        v = [point[j] - grad[j] / L for j in range(n)]
+        x = [math.copysign(max(abs(a) - lam / L, 0.0), a) for a in v]
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        point = [x[j] + (t - 1) / t_next * (x[j] - x_prev[j]) for j in range(n)]
+        x_prev, t = x, t_next
+    return [x_prev]
+
+
+def test_fista_matches_an_independent_recurrence() -> None:
+    phi, data = tiny_problem(m=12, n=24, batch=2, seed=3)
+    for k in (1, 2, 5, 40):
+        ours = solve(phi, data, 0.05, k, "fista").x
+        for i in range(2):
+            (ref,) = reference_fista(phi, data.y[i].tolist(), 0.05, k)
+            assert torch.allclose(ours[i], torch.tensor(ref, dtype=torch.float64), atol=1e-12), (k, i)
+
+
+def test_the_fista_reference_tells_a_wrong_momentum_apart() -> None:
+    """The pin can fail: the momentum (t_k − 1)/t_k instead of (t_k − 1)/t_{k+1} gives other iterates by k = 5."""
+    phi, data = tiny_problem(m=12, n=24, batch=1, seed=3)
+    (ref,) = reference_fista(phi, data.y[0].tolist(), 0.05, 5)
+    L = float(torch.linalg.matrix_norm(phi, ord=2) ** 2)
+    x_prev = torch.zeros(24, dtype=torch.float64)
+    point, t = x_prev.clone(), 1.0
+    for _ in range(5):
+        v = point - phi.T @ (phi @ point - data.y[0]) / L
+        x = torch.sign(v) * torch.clamp(v.abs() - 0.05 / L, min=0)
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        point = x + (t - 1) / t * (x - x_prev)  # the wrong momentum
+        x_prev, t = x, t_next
+    assert not torch.allclose(x_prev, torch.tensor(ref, dtype=torch.float64), atol=1e-6)
