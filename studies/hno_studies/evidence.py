@@ -96,12 +96,12 @@ def instance_lines(summary: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     lines = ["", "## Independent problem instances", "",
-             "Each instance has its own problem seed, so its own Φ, validation set and 10,000-sample test set; the "
+             ("Each instance has its own problem seed, so its own Φ, validation set and 10,000-sample test set; the "
              "recipes were frozen before instances 1-3 were drawn. Under *seed*, only the training run varies (the "
              "initial network's random parts and the order of the training batches); under *instance*, Φ and the "
              "validation and test data vary. Per instance: NMSE of the seed-mean errors, the HNO − base difference "
              "with its 95 % bootstrap interval over test samples, and the share of samples on which HNO is better. "
-             "Last line of each table: the instance-level paired t interval over the instances (95 %).", ""]
+             "Last line of each table: the instance-level paired t interval over the instances (95 %)."), ""]
     for row in rows:
         lines += [f"**{row['hno']} − {row['base']}** ({row['count']} instances)", "",
                   "| instance | seeds (base, HNO) | base | HNO | HNO − base [95 %] | HNO better on |", "|---|---|---|---|---|---|"]
