@@ -136,3 +136,40 @@ def test_lipschitz_of_a_matrix_free_problem_is_power_iteration_cached() -> None:
     assert problem.lipschitz == pytest.approx(exact, rel=1e-6)
     problem._lipschitz = 123.0
     assert problem.lipschitz == 123.0, "computed once, then cached"
+
+
+def test_whole_image_crops_are_split_by_image_and_checked() -> None:
+    pytest.importorskip("skimage")
+    from hno_framework.images.crops import CropSource
+    from hno_framework.images.sources import load_images
+
+    with pytest.raises(ConfigError, match=r"camera"):
+        CropSource(32, train=("camera", "coins"), test=("camera",), downscale=4).draw(1, torch.Generator().manual_seed(0))
+    source = CropSource(32, train=("coins",), test=("camera",), downscale=4)
+    g = torch.Generator().manual_seed(0)
+    train, test = source.draw(4, g, "train"), source.draw(4, g, "test")
+    assert train.shape == test.shape == (4, 1, 32, 32)
+    assert float(train.min()) >= 0.0 and float(train.max()) <= 1.0
+    camera = torch.from_numpy(load_images(["camera"], 4)[0].pixels) / 255.0  # every test crop is a window of camera
+    windows = camera.unfold(0, 32, 1).unfold(1, 32, 1)  # (H − 31, W − 31, 32, 32)
+    for crop in test[:, 0]:
+        assert bool(((windows - crop).abs().amax(dim=(-1, -2)) < 1e-12).any())
+    cfg = ProblemConfig(kind="blur", options={"size": 32, "train_images": ["coins"], "test_images": ["camera"],
+                                              "downscale": 4})
+    problem = build_problem(cfg)
+    from hno_framework.config import parse_config
+    from hno_framework.data import make_test_set
+
+    exp = parse_config({"problem": cfg.model_dump(), "network": {"step": "ista"}, "training": {"test_size": 3}})
+    data = make_test_set(problem, exp)
+    for crop in data.x[:, 0].double():
+        assert bool(((windows - crop).abs().amax(dim=(-1, -2)) < 1e-6).any()), "the test set comes from the test images"
+
+
+def test_synthetic_images_are_seeded_and_in_range() -> None:
+    from hno_framework.images.crops import synthetic_images
+
+    a = synthetic_images(3, 2, 16, torch.Generator().manual_seed(5))
+    b = synthetic_images(3, 2, 16, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and a.shape == (3, 2, 16, 16)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0 and float(a.std()) > 0.05
