@@ -202,3 +202,31 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
                                 log=lambda m: click.echo(m, err=True), executor=pool, stop_by=deadline)
     write_report(cfg, str(config))
     click.echo(f"{len(written)} cells finished in this run; report: {cfg.output.results / 'README.md'}")
+
+
+@experiment.command("operators")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--resume", is_flag=True, help="continue a half-trained cell from its last checkpoint (finished cells are always skipped)")
+@click.option("--set", "overrides", multiple=True, help="override a config value, e.g. --set training.iterations=500 (repeatable)")
+@click.option("--report-only", is_flag=True, help="only regenerate README.md, results.json and figures from the cell files")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def operators_cmd(config: Path, resume: bool, overrides: tuple[str, ...], report_only: bool, progress: bool) -> None:
+    """Whole-image unfolding through matrix-free operators (deblurring, MRI): one step under several integrators.
+
+    Trains the config's unfinished cells (a network on a task) one at a time, single-threaded, writing each
+    finished cell to <results>/cells/ at once and the README, results.json and figures after each.
+    """
+    import torch
+
+    from .operators import load_operator_study, run_study
+    from .operators_report import write_report
+
+    cfg = load_operator_study(config, list(overrides))
+    torch.set_num_threads(1)
+    if not report_only:
+        def after(message: str) -> None:
+            click.echo(message)
+            write_report(cfg, str(config))
+
+        run_study(cfg, resume=resume, progress=progress, log=after)
+    click.echo(f"report: {write_report(cfg, str(config))}")

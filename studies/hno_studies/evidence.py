@@ -47,7 +47,8 @@ def tail_metrics(errors: Tensor, energies: Tensor, support: Tensor, n: int, spar
 
 def validation_flattery(results: list[dict[str, Any]]) -> list[float]:
     """Per seed: best validation NMSE − test NMSE (dB) of the kept checkpoint (negative: validation flatters)."""
-    return [r["best_validation_nmse_db"] - r["final_nmse_db"] for r in results if r.get("best_validation_nmse_db") is not None]
+    return [float(r["best_validation_nmse_db"]) - float(r["final_nmse_db"]) for r in results
+            if r.get("best_validation_nmse_db") is not None]
 
 
 def instance_groups(cfg: ConvergedConfig) -> dict[tuple[float | None, float], list[str]]:
@@ -67,7 +68,7 @@ def instance_pairs(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[
     rows = []
     for settings in instance_groups(cfg).values():
         for base, hno in cfg.pairs:
-            per_instance = []
+            per_instance: list[dict[str, Any]] = []
             for setting in settings:
                 if (setting, base) not in found or (setting, hno) not in found:
                     continue
