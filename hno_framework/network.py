@@ -93,7 +93,8 @@ class UnrolledNetwork(nn.Module):
     ) -> UnrollResult:
         """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, *measurement_shape)`` (NaN: unobserved,
         see :meth:`Problem.split_measurements <hno_framework.problems.base.Problem.split_measurements>`), from
-        ``x0`` ``(batch, *signal_shape)`` (default 0)."""
+        ``x0`` ``(batch, *signal_shape)`` (default 0). A step whose state holds several variables starts from its
+        ``initial_state(x0)``; the estimate and the trajectory are read from the states with its ``estimate``."""
         depth = self.num_layers if depth is None else depth
         if not 1 <= depth <= self.num_layers:
             raise ValueError(f"depth must be in [1, {self.num_layers}], got {depth}")
@@ -103,9 +104,10 @@ class UnrolledNetwork(nn.Module):
             raise ValueError(f"x0 must have shape (batch, *signal_shape) = {state_shape}, got {tuple(x0.shape)}")
         values, mask = self.problem.split_measurements(y)  # per-sample masks ride in y as NaN
         ctx = ForwardContext(y=values, mask=mask)
-        x = y.new_zeros(state_shape) if x0 is None else x0
+        first = cast(UnfoldingStep, self.layers[0])  # a state of several variables: the step's own layout
+        x = first.initial_state(y.new_zeros(state_shape) if x0 is None else x0)
         history = History(self.integrator.metadata.past_states)
-        states = [x] if keep_trajectory else []
+        states = [first.estimate(x)] if keep_trajectory else []
         for t in range(depth):
             layer = cast(UnfoldingStep, self.layers[t])
 
@@ -115,10 +117,10 @@ class UnrolledNetwork(nn.Module):
             history.push(x, field(x))
             x = self.integrator.advance(t, history, field)
             if keep_trajectory:
-                states.append(x)
+                states.append(first.estimate(x))
         aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else y.new_zeros(())
         trajectory = torch.stack(states, dim=1) if keep_trajectory else None
-        return UnrollResult(x, trajectory, aux)
+        return UnrollResult(first.estimate(x), trajectory, aux)
 
     def forward(self, y: Tensor) -> Tensor:
         """The estimate ``x_T`` ``(batch, *signal_shape)`` for measurements ``y`` ``(batch, *measurement_shape)``."""

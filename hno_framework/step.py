@@ -129,8 +129,24 @@ class UnfoldingStep(Component, nn.Module):
         return param
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:  # pragma: no cover - abstract
-        """``G(x | y, Θ_t)``: ``(batch, *signal_shape) -> (batch, *signal_shape)``."""
+        """``G(x | y, Θ_t)``: ``(batch, *signal_shape) -> (batch, *signal_shape)`` (a state of several variables:
+        see :meth:`initial_state`)."""
         raise NotImplementedError
+
+    def initial_state(self, x0: Tensor) -> Tensor:
+        """The state the network starts from, built from the initial estimate ``x0`` ``(batch, *signal_shape)``.
+
+        Optional to override; the default is ``x0`` itself (the state is the estimate). A step whose state has
+        several variables (a splitting method's ``(x, z)``) stacks them along a new dimension after the batch,
+        ``(batch, k, *signal_shape)``; :meth:`forward` then maps a state to a state of the same shape, every
+        integrator combines whole states entry-wise, and :meth:`estimate` reads the estimate back.
+        """
+        return x0
+
+    def estimate(self, state: Tensor) -> Tensor:
+        """The estimate ``(batch, *signal_shape)`` a state holds (what the network returns and the trajectory
+        records). Optional to override; the default is the state itself."""
+        return state
 
     def inspect_parameters(self) -> dict[str, Tensor]:
         """This layer's parameters as scalars, for ``hno inspect`` (e.g. ``theta`` θ_t, ``gamma`` γ_t).

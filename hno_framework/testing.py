@@ -326,7 +326,8 @@ def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Re
 
     y = sample_measurements(net, case, batch, seed, registry)
     g = torch.Generator().manual_seed(seed)
-    x_star = torch.randn(batch, *net.problem.signal_shape, generator=g, dtype=y.dtype)
+    first = cast(UnfoldingStep, net.layers[0])  # a state of several variables (e.g. hqs-cnn's (x, z))
+    x_star = first.initial_state(torch.randn(batch, *net.problem.signal_shape, generator=g, dtype=y.dtype))
     with torch.no_grad():
         for t, module in enumerate(net.layers):
             layer = cast(UnfoldingStep, module)
@@ -354,10 +355,11 @@ def check_euler_is_plain_dun(step: str, *, options: dict[str, Any] | None = None
     y = sample_measurements(net, case, batch, seed, registry)
     with torch.no_grad():
         ctx = ForwardContext(y=y)
-        x = y.new_zeros(batch, *net.problem.signal_shape)
+        first = cast(UnfoldingStep, net.layers[0])
+        x = first.initial_state(y.new_zeros(batch, *net.problem.signal_shape))
         for layer in net.layers:
             x = layer(x, ctx)
-        _close(net(y), x, "euler(h=1) differs from iterating the step")
+        _close(net(y), first.estimate(x), "euler(h=1) differs from iterating the step")
 
 
 @consistency_check("step", "2no_reduces_to_euler", needs=("2no", "euler"))

@@ -62,7 +62,7 @@ def test_list_tables() -> None:
     builtin = plugins["builtin-steps = hno_plugins.steps"]
     assert builtin[0] == "hno-framework" and builtin[4] == "ok"
     assert set(builtin[3].replace(" ", "").split(",")) == {
-        "ista", "lista", "lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss", "learned-pg"}
+        "ista", "lista", "lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss", "learned-pg", "hqs-cnn"}
 
 
 def test_show() -> None:

@@ -22,7 +22,7 @@ from hno_framework.errors import ProblemMismatchError
 from hno_framework.network import UnrolledNetwork, count_learnable
 from hno_framework.ops import hard_threshold, soft_threshold
 from hno_framework.problems import build_problem, make_sampler
-from hno_framework.problems.base import Problem
+from hno_framework.problems.base import MatrixProblem, Problem
 from hno_framework.registry import get_registry
 from hno_framework.step import ForwardContext
 from hno_framework.testing import perturb_, small_problem_config
@@ -31,6 +31,7 @@ from hno_plugins.steps._shrinkage import hard_threshold_st, support_selection_sh
 from hno_plugins.steps.alista import ANALYTIC_WEIGHTS, closed_form_analytic_weight, solve_analytic_weight
 
 ZOO = ["lista-cs", "glista", "ista-net", "alista", "liht", "lamp", "lista-cpss"]
+MATRIX_FREE = {"learned-pg", "hqs-cnn"}  # whole-image steps, tested in test_steps_matrix_free.py
 FAST = settings(max_examples=8, deadline=None, derandomize=True)
 F64 = torch.float64
 
@@ -77,7 +78,7 @@ def default_float64() -> Iterator[None]:
 
 
 def with_identity_basis(problem: Problem) -> Problem:
-    return Problem(problem.phi.clone(), problem.lam, basis=torch.eye(problem.n, dtype=F64), kind="lasso-identity-basis")
+    return MatrixProblem(problem.phi.clone(), problem.lam, basis=torch.eye(problem.n, dtype=F64), kind="lasso-identity-basis")
 
 
 # -- reductions at init (euler, tied) ------------------------------------------------------------
@@ -390,10 +391,11 @@ def test_ista_net_rejects_bad_options() -> None:
 
 def test_requirements_are_declared() -> None:
     registry = get_registry()
-    assert registry.step("lista-cs").cls.requires == frozenset({"basis"})
-    assert registry.step("ista-net").cls.requires == frozenset({"patch"})
-    for name in ("glista", "alista", "liht", "lamp", "lista-cpss"):
-        assert registry.step(name).cls.requires == frozenset()
+    assert registry.step("lista-cs").cls.requires == frozenset({"matrix", "basis"})
+    assert registry.step("ista-net").cls.requires == frozenset({"matrix", "patch"})
+    for name in ("lista", "glista", "alista", "liht", "lamp", "lista-cpss"):  # they read Φ (W = Φᵀ/L, ...)
+        assert registry.step(name).cls.requires == frozenset({"matrix"})
+    assert registry.step("ista").cls.requires == frozenset(), "ista works through the operator"
 
 
 @pytest.mark.parametrize("step, needs", [("lista-cs", "basis"), ("ista-net", "patch")])
@@ -444,7 +446,7 @@ def test_tied_and_untied_parameter_counts(step: str) -> None:
 def test_every_builtin_step_is_registered_and_documented_in_its_docstrings() -> None:
     registry = get_registry()
     names = {cls.name for cls in BUILTIN_STEPS}
-    assert set(ZOO) | {"ista", "lista"} == names
+    assert set(ZOO) | {"ista", "lista"} | MATRIX_FREE == names
     for cls in BUILTIN_STEPS:
         assert registry.step(cls.name).cls is cls
         module_doc = __import__(cls.__module__, fromlist=["_"]).__doc__ or ""

@@ -6,9 +6,11 @@ from hno_framework import hookimpl
 
 from .alista import ALISTAStep
 from .glista import GLISTAStep
+from .hqs_cnn import HQSCNNStep
 from .ista import ISTAStep
 from .ista_net import ISTANetStep
 from .lamp import LAMPStep
+from .learned_pg import LearnedPGStep
 from .liht import LIHTStep
 from .lista import LISTAStep
 from .lista_cpss import LISTACPSSStep
@@ -24,6 +26,8 @@ BUILTIN_STEPS = [
     LIHTStep,
     LAMPStep,
     LISTACPSSStep,
+    LearnedPGStep,
+    HQSCNNStep,
 ]
 
 
