@@ -88,8 +88,27 @@ class UnrolledNetwork(nn.Module):
             raise ValueError(f"y is complex ({y.dtype}); problem kind '{self.problem.kind}' takes real measurements "
                              "(complex data as a trailing dimension of 2: torch.view_as_real)")
 
+    def check_operator(self, problem: Problem) -> None:
+        """Raise ``ValueError`` unless ``problem`` can stand in for the network's own operator at call time: the same
+        signal and measurement shapes and dtype, and no layer that reads the network's matrix Φ."""
+        own = self.problem
+        if (problem.signal_shape, problem.measurement_shape) != (own.signal_shape, own.measurement_shape):
+            raise ValueError(
+                f"problem kind '{problem.kind}' maps signals {problem.signal_shape} to {problem.measurement_shape}, but "
+                f"this network was built for {own.signal_shape} -> {own.measurement_shape}; a call-time operator "
+                "must have the same shapes")
+        if problem.dtype != own.dtype:
+            raise ValueError(f"the call-time problem is {problem.dtype} but the network {own.dtype}; "
+                             f"convert it with problem.to({own.dtype})")
+        step = cast(UnfoldingStep, self.layers[0])
+        if "matrix" in type(step).requires:
+            raise ValueError(f"step '{step.name}' reads the network's own matrix Φ, so it cannot run on another "
+                             "operator; call-time operators need a step that works through the operator "
+                             "(e.g. ista, learned-pg, hqs-cnn)")
+
     def unroll(
-        self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None
+        self, y: Tensor, *, keep_trajectory: bool = False, depth: int | None = None, x0: Tensor | None = None,
+        problem: Problem | None = None,
     ) -> UnrollResult:
         """Run the first ``depth`` layers (all by default) on ``y`` ``(batch, *measurement_shape)`` (NaN: unobserved,
         see :meth:`Problem.split_measurements <hno_framework.problems.base.Problem.split_measurements>`), from
@@ -102,8 +121,10 @@ class UnrolledNetwork(nn.Module):
         state_shape = (y.shape[0], *self.problem.signal_shape)
         if x0 is not None and tuple(x0.shape) != state_shape:
             raise ValueError(f"x0 must have shape (batch, *signal_shape) = {state_shape}, got {tuple(x0.shape)}")
-        values, mask = self.problem.split_measurements(y)  # per-sample masks ride in y as NaN
-        ctx = ForwardContext(y=values, mask=mask)
+        if problem is not None:
+            self.check_operator(problem)
+        values, mask = (problem or self.problem).split_measurements(y)  # per-sample masks ride in y as NaN
+        ctx = ForwardContext(y=values, mask=mask, problem=problem)
         first = cast(UnfoldingStep, self.layers[0])  # a state of several variables: the step's own layout
         x = first.initial_state(y.new_zeros(state_shape) if x0 is None else x0)
         history = History(self.integrator.metadata.past_states)
@@ -122,13 +143,14 @@ class UnrolledNetwork(nn.Module):
         trajectory = torch.stack(states, dim=1) if keep_trajectory else None
         return UnrollResult(first.estimate(x), trajectory, aux)
 
-    def forward(self, y: Tensor) -> Tensor:
-        """The estimate ``x_T`` ``(batch, *signal_shape)`` for measurements ``y`` ``(batch, *measurement_shape)``."""
-        return self.unroll(y).estimate
+    def forward(self, y: Tensor, problem: Problem | None = None) -> Tensor:
+        """The estimate ``x_T`` ``(batch, *signal_shape)`` for measurements ``y`` ``(batch, *measurement_shape)``, on
+        the network's own operator or on ``problem`` (:meth:`unroll`)."""
+        return self.unroll(y, problem=problem).estimate
 
-    def trajectory(self, y: Tensor) -> Tensor:
+    def trajectory(self, y: Tensor, problem: Problem | None = None) -> Tensor:
         """All states ``x_0..x_T`` as ``(batch, T + 1, *signal_shape)``."""
-        result = self.unroll(y, keep_trajectory=True)
+        result = self.unroll(y, keep_trajectory=True, problem=problem)
         assert result.trajectory is not None
         return result.trajectory
 

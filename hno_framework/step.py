@@ -32,13 +32,17 @@ class ForwardContext:
       ``per_sample_mask`` (sample i is measured by ``diag(μ_i) Φ``); steps pass it on as
       ``problem.measure(x, ctx.mask)`` / ``problem.adjoint(r, ctx.mask)``;
     * ``state``: per-pass memory for steps that need it (e.g. LAMP's residual), keyed by the step;
-    * ``aux_losses``: extra training losses steps add (e.g. ISTA-Net's symmetry loss).
+    * ``aux_losses``: extra training losses steps add (e.g. ISTA-Net's symmetry loss);
+    * ``problem``: the operator of this pass when the network is called with another one than it was built on
+      (``net(y, problem=other)``, e.g. another blur kernel or mask); None: the network's own. Steps that work
+      through the operator read it with :meth:`UnfoldingStep.operator`.
     """
 
     y: Tensor
     mask: Tensor | None = None
     state: dict[str, Any] = field(default_factory=dict)
     aux_losses: list[Tensor] = field(default_factory=list)
+    problem: Problem | None = None
 
 
 @dataclass
@@ -110,6 +114,12 @@ class UnfoldingStep(Component, nn.Module):
                 f"step '{cls.name}' does not apply per-sample masks, but problem kind '{problem.kind}' draws one per "
                 "sample; use problem.mask: fixed, or a step that does (ista, lista, glista, lista-cs, ista-net)"
             )
+
+    def operator(self, ctx: ForwardContext) -> Problem:
+        """The operator ``A`` of this forward pass: the one the network was called with (``ctx.problem``), else the
+        problem the network was built on. A step that works through ``measure`` / ``adjoint`` uses it, so a trained
+        network runs on another operator of the same shapes (``net(y, problem=other)``)."""
+        return ctx.problem if ctx.problem is not None else self.problem
 
     def tieable_parameter(self, name: str, init: Callable[[], Tensor]) -> nn.Parameter:
         """Register parameter ``name``: shared by all layers when tied, this layer's own when untied.

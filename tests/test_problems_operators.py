@@ -173,3 +173,34 @@ def test_synthetic_images_are_seeded_and_in_range() -> None:
     b = synthetic_images(3, 2, 16, torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and a.shape == (3, 2, 16, 16)
     assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0 and float(a.std()) > 0.05
+
+
+def test_a_trained_network_runs_on_another_operator_of_the_same_kind_at_call_time() -> None:
+    cfg = {"problem": {"kind": "blur", "lam": 0.01, "options": {"size": 12, "sigma": 1.0}},
+           "network": {"step": "ista", "integrator": "2no", "layers": 4}, "training": {"dtype": "float64"}}
+    net = compose(cfg)
+    other = build_problem(ProblemConfig(kind="blur", lam=0.01, options={"size": 12, "sigma": 1.8, "kernel_size": 9})).to(F64)
+    y = torch.randn(2, 1, 12, 12, dtype=F64)
+    # reference: ISTA layers written out on the other operator, 2NO (α = 1, β = −0.5 … as initialised) by hand
+    theta = 0.01 / net.problem.lipschitz
+    step = 1.0 / net.problem.lipschitz
+
+    def G(x):
+        v = x + step * other.adjoint(y - other.measure(x))
+        return torch.sign(v) * torch.clamp(v.abs() - theta, min=0)
+
+    alpha, beta = net.integrator.inspect_coefficients()["alpha"], net.integrator.inspect_coefficients()["beta"]
+    xs = [torch.zeros_like(y)]
+    for t in range(4):
+        f = G(xs[-1]) - xs[-1]
+        prev = xs[-2] if t > 0 else xs[-1]
+        xs.append((1 - beta[t]) * xs[-1] + beta[t] * prev + alpha[t] * f)
+    with torch.no_grad():
+        assert torch.allclose(net(y, problem=other), xs[-1], atol=1e-12)
+        assert not torch.allclose(net(y), xs[-1], atol=1e-6), "the network's own operator gives another result"
+    wrong = build_problem(ProblemConfig(kind="blur", options={"size": 16, "sigma": 1.0})).to(F64)
+    with pytest.raises(ValueError, match=r"must have the same shapes"):
+        net(y, problem=wrong)
+    lista = compose({"problem": {"kind": "lasso", "m": 8, "n": 16}, "network": {"step": "lista", "layers": 2}})
+    with pytest.raises(ValueError, match=r"step 'lista' reads the network's own matrix Φ"):
+        lista(torch.randn(1, 8), problem=lista.problem)

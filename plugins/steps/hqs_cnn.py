@@ -93,7 +93,8 @@ class HQSCNNStep(UnfoldingStep):
     # -- the layer ---------------------------------------------------------------------------------------
     def data_step(self, x: Tensor, z: Tensor, ctx: ForwardContext) -> Tensor:
         """``≈ argmin_v ½‖A v − y‖² + (μ_t/2)‖v − z‖²`` from ``v_0 = x``: ``(batch, C, H, W)`` each."""
-        A, At, mask, mu = self.problem.measure, self.problem.adjoint, ctx.mask, self.mu
+        problem = self.operator(ctx)
+        A, At, mask, mu = problem.measure, problem.adjoint, ctx.mask, self.mu
         o = self.options
         assert isinstance(o, HQSCNNOptions)
         v = x

@@ -32,5 +32,6 @@ class ISTAStep(UnfoldingStep):
         self.step_size = options.step_scale / problem.lipschitz
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
-        residual = ctx.y - self.problem.measure(x, ctx.mask)  # (batch, m)
-        return soft_threshold(x + self.step_size * self.problem.adjoint(residual, ctx.mask), self.theta)
+        problem = self.operator(ctx)
+        residual = ctx.y - problem.measure(x, ctx.mask)  # (batch, *measurement_shape)
+        return soft_threshold(x + self.step_size * problem.adjoint(residual, ctx.mask), self.theta)

@@ -51,8 +51,9 @@ class LearnedPGStep(UnfoldingStep):
 
     def gradient_step(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         """``z = x − γ_t Aᵀ(A x − y)``: ``(batch, C, H, W) -> (batch, C, H, W)``."""
-        residual = self.problem.measure(x, ctx.mask) - ctx.y  # (batch, *measurement_shape), 0 where unobserved
-        return x - self.gamma * self.problem.adjoint(residual, ctx.mask)
+        problem = self.operator(ctx)
+        residual = problem.measure(x, ctx.mask) - ctx.y  # (batch, *measurement_shape), 0 where unobserved
+        return x - self.gamma * problem.adjoint(residual, ctx.mask)
 
     def forward(self, x: Tensor, ctx: ForwardContext) -> Tensor:
         z = self.gradient_step(x, ctx)
