@@ -39,7 +39,7 @@ _LAZY = {
     "ExperimentConfig": "config",
     "load_config": "config",
     "nmse_db": "metrics",
-    "train": "training",
+    "train": "api",
     "evaluate": "evaluation",
     "load_checkpoint": "checkpoint",
     "load_network": "checkpoint",

@@ -42,7 +42,7 @@ def image_or(synthetic: Callable[[Problem, ProblemConfig], Sampler]) -> Callable
 
     def make(problem: Problem, cfg: ProblemConfig) -> Sampler:
         if cfg.patches is not None:
-            from ..images.samplers import ImagePatchSampler
+            from .image_sampler import ImagePatchSampler
 
             return ImagePatchSampler(problem, cfg)
         sampler = synthetic(problem, cfg)
