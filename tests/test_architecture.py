@@ -148,3 +148,16 @@ def _absolute_imports(path: Path) -> list[str]:
 def test_the_core_never_imports_a_builtin_plugin_nor_the_studies(path: Path) -> None:
     names = _absolute_imports(path)
     assert not [n for n in names if n.split(".")[0] in ("hno_plugins", "hno_extra", "hno_studies")]
+
+
+def test_importing_the_framework_imports_no_study() -> None:
+    """``import hno_framework`` and every core module (the CLI included) load without the studies package."""
+    import subprocess
+    import sys
+
+    modules = sorted(module_name(p, CORE) for p in CORE.rglob("*.py") if "cli" in p.name or p.name == "__init__.py")
+    code = ("import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+            + "import hno_framework\nassert hno_framework.train.__module__ == 'hno_framework.api'\n"
+            + "print(sorted(m for m in sys.modules if m.startswith('hno_studies')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
