@@ -31,8 +31,10 @@ from typing import Any
 
 import torch
 
+from hno_framework.api import train
 from hno_framework.config import parse_config
-from hno_framework.training import Callback, Trainer, train
+from hno_framework.loggers.callback import LoggingCallback
+from hno_framework.training import Callback, Trainer
 
 
 class StepClock(Callback):
@@ -117,7 +119,8 @@ def main() -> None:
                 })
                 clock, spent = StepClock(), {}
                 start = time.perf_counter()
-                trainer = Trainer(cfg, progress=False, callbacks=[clock])
+                loggers = LoggingCallback.from_config(cfg)
+                trainer = Trainer(cfg, progress=False, callbacks=[clock, *([loggers] if loggers else [])])
                 built = time.perf_counter() - start
                 for cb in trainer.callbacks.callbacks:
                     if cb is not clock:

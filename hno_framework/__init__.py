@@ -6,6 +6,7 @@ Importing this package is cheap: torch-backed names are loaded on first access, 
     from hno_framework import compose, load_config, list_steps, list_integrators
     from hno_framework import UnfoldingStep, Integrator, hookimpl
     net, config = load_network("runs/x/best.pt"); net.with_integrator("2no")
+    result = train("examples/2no-lista.yaml", init_from="runs/example/lista/best.pt")  # or a dict / ExperimentConfig
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ _LAZY = {
     "ExperimentConfig": "config",
     "load_config": "config",
     "nmse_db": "metrics",
-    "train": "training",
+    "train": "api",
     "evaluate": "evaluation",
     "load_checkpoint": "checkpoint",
     "load_network": "checkpoint",

@@ -11,17 +11,21 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .errors import CheckpointError
-from .io import atomic_write, write_json
+from .io import atomic_write
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
+    from .network import UnrolledNetwork
 
 __all__ = [
-    "FORMAT_VERSION", "atomic_write", "load_checkpoint", "load_network", "load_resume_state", "load_weights", "pin_providers",
-    "save_checkpoint", "write_json",
+    "FORMAT_VERSION", "load_checkpoint", "load_network", "load_resume_state", "load_weights", "pin_providers",
+    "save_checkpoint",
 ]
 
 FORMAT_VERSION = 1
@@ -150,7 +154,7 @@ def pin_providers(config: Any, providers: Any) -> Any:
     return config.model_copy(update={"network": network})
 
 
-def load_network(path: str | Path):
+def load_network(path: str | Path) -> tuple[UnrolledNetwork, ExperimentConfig]:
     """Rebuild the network from a checkpoint's config and load its weights: ``(network, config)``.
 
     When the checkpoint records the ``providers`` of its step and integrator, a name that two

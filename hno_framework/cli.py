@@ -285,20 +285,31 @@ def _nmse_table(columns: dict[str, list[float]], title: str):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt")
 @click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its best.pt, last.pt)")
+@click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None, metavar="CHECKPOINT",
+              help="warm start: copy the step and problem tensors of this trained checkpoint (e.g. a LISTA's best.pt "
+                   "into 2NO-LISTA); keys and shapes must match (training.init_from)")
+@click.option("--init-integrator", type=click.Choice(["own", "euler"]), default=None,
+              help="with --init-from: the integrator starts at its own initial coefficients (own, the default) or at "
+                   "its forward-Euler values (euler: the new network starts as the trained one; training.init_integrator)")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, force: bool, progress: bool, as_json: bool) -> None:
+def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, force: bool, init_from: Path | None,
+              init_integrator: str | None, progress: bool, as_json: bool) -> None:
     """Train a network; writes best.pt, last.pt and metrics.json under output.dir/name.
 
     A folder that already holds a run is refused unless --resume (continue it) or --force (replace it);
     a second run into a folder in use is refused with the PID of the first.
 
     Under torchrun (torchrun --nproc_per_node=N -m hno_framework.cli train CONFIG) the N processes train
-    the one network on shards of each batch; only rank 0 writes and prints."""
-    from .training import train
+    the one network on shards of each batch; only rank 0 writes and prints.
+
+    --init-from CHECKPOINT starts from a trained network (its steps and problem; the integrator may differ)."""
+    from .api import train
     from .training.distributed import is_main_process
 
-    result = train(_load(config, overrides), resume=resume, progress=progress, overwrite=force)
+    extra = (f"training.init_integrator={init_integrator}",) if init_integrator else ()
+    result = train(_load(config, (*overrides, *extra)), init_from=init_from, resume=resume, progress=progress,
+                   overwrite=force)
     if not is_main_process():
         return None
     if as_json:
@@ -323,22 +334,6 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
     _console().print(_nmse_table({report.name: report.nmse_db}, title))
 
 
-def _refuse_existing_runs(cfgs: list[Any], force: bool) -> None:
-    """Before anything trains: a file in the way of a run folder is an error, and so, unless ``force``, is every
-    folder that already holds a run (all named in one message): a comparison never silently replaces results."""
-    from .training.rundir import RUN_FILES, check_output_dir
-
-    held = []
-    for cfg in cfgs:
-        check_output_dir(cfg.run_dir)
-        found = [f for f in RUN_FILES if (cfg.run_dir / f).is_file()]
-        if found:
-            held.append(f"{cfg.run_dir} ({', '.join(found)})")
-    if held and not force:
-        raise UserError(f"already holding a run: {'; '.join(held)}; pass --force to replace "
-                        f"{'it' if len(held) == 1 else 'them'}, or choose other names or output.dir")
-
-
 @cli.command("compare")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, help=SET_HELP + "; applied to every config")
@@ -348,54 +343,38 @@ def _refuse_existing_runs(cfgs: list[Any], force: bool) -> None:
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their best.pt, last.pt)")
+@click.option("--resume", is_flag=True, help="continue runs already in <output.dir>/<name> from their last.pt")
 @executor_options
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,
-                plot_path: Path | None, sweep: str | None, progress: bool, force: bool, executor: str | None,
-                workers: int | None, address: str | None, gpus_per_job: float) -> None:
+                plot_path: Path | None, sweep: str | None, progress: bool, force: bool, resume: bool,
+                executor: str | None, workers: int | None, address: str | None, gpus_per_job: float) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say).
 
     The networks train in parallel (--executor local, the default when more than one core is free).
-    Folders that already hold a run are refused, all named at once, unless --force (replace them).
+    Folders that already hold a run are refused, all named at once, unless --force (replace them) or
+    --resume (continue each from its last.pt; a finished run is evaluated again).
     """
-    from .checkpoint import write_json
-    from .config import parse_config
-    from .training import TrainResult, train_job
+    from .compare import check_run_folders, compare, comparison_configs
+    from .io import write_json
 
-    if sweep is None:
-        cfgs = [_load(c, overrides) for c in configs]
-    else:
-        key, _, values = sweep.partition("=")
-        if not key or not values:
-            raise UserError(f"--sweep must look like KEY=V1,V2,..., got '{sweep}'")
-        cfgs = []
-        for c in configs:
-            for v in values.split(","):
-                cfg = _load(c, (*overrides, f"{key}={v}"))
-                cfgs.append(parse_config({**cfg.model_dump(mode="json"), "name": f"{cfg.name}-{v}"},
-                                         f"{c} with --sweep {key}={v}"))  # the new name is validated too
-    names = [c.name for c in cfgs]
-    if len(set(names)) != len(names):
-        raise UserError(f"configs must have distinct names, got {names}")
-    _refuse_existing_runs(cfgs, force)
+    cfgs = comparison_configs(configs, overrides, sweep)
+    check_run_folders(cfgs, force=force, resume=resume)
     pool = build_executor(executor, workers, address, gpus_per_job, jobs=len(cfgs))
     for cfg in cfgs:
         click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "
                    f"T={cfg.network.layers}, {cfg.training.iterations} iterations", err=True)
-    jobs = [(c.name, {"config": c.model_dump(mode="json"), "progress": progress and pool.name == "serial"}) for c in cfgs]
-    done: dict[str, TrainResult] = {}
-    failed: dict[str, str] = {}
+
+    def on_done(name: str, error: str | None) -> None:
+        if error is None:
+            click.echo(f"{name}: done", err=True)
+        else:
+            click.secho(f"{name}: FAILED: {error}", fg="red", err=True)
+
     with pool:
         if pool.name != "serial":
-            click.echo(f"{len(jobs)} networks on {pool.workers} {pool.name} workers", err=True)
-        for outcome in pool.map(train_job, jobs):
-            if outcome.ok:
-                done[outcome.key] = TrainResult.from_dict(outcome.result)
-                click.echo(f"{outcome.key}: done", err=True)
-            else:
-                assert outcome.failure is not None
-                failed[outcome.key] = outcome.failure.error
-                click.secho(f"{outcome.key}: FAILED: {outcome.failure.error}", fg="red", err=True)
-    results = [done[c.name] for c in cfgs if c.name in done]
+            click.echo(f"{len(cfgs)} networks on {pool.workers} {pool.name} workers", err=True)
+        run = compare(cfgs, pool, resume=resume, progress=progress, on_done=on_done)
+    results, failed = run.results, run.failed
     if not results:
         raise UserError("every network failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     _console().print(_nmse_table({r.name: r.test_nmse_db for r in results}, "test NMSE (dB) per layer"))

@@ -20,7 +20,7 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="where the networks train: serial (this process), local (a process pool; the default when "
                      "more than one core is free) or ray (Ray tasks, on this machine or a cluster)"),
         click.option("--workers", type=click.IntRange(min=1), default=None,
-                     help="parallel training processes (default: the available cores; each gets cores/workers threads)"),
+                     help="parallel training processes (default: the available cores; each gets idle cores / workers threads)"),
         click.option("--address", default=None, metavar="auto|ray://HOST:PORT",
                      help="ray: join this cluster (default: start Ray on this machine)"),
         click.option("--gpus-per-job", type=click.FloatRange(min=0.0), default=0.0, show_default=True,

@@ -247,6 +247,15 @@ class TrainingConfig(StrictModel):
         "Σ_t log Σ‖x_t − x*‖² (every layer's NMSE in dB counts alike; reaches published levels much faster)",
     )
     adam_eps: PositiveFloat = Field(1e-8, description="ε of Adam/AdamW")
+    init_from: Path | None = Field(
+        None, description="warm start: a trained checkpoint (best.pt) whose step and problem tensors are copied into "
+        "the new network, e.g. a LISTA into 2NO-LISTA; every key and shape must match (hno train --init-from)",
+    )
+    init_integrator: Literal["own", "euler"] = Field(
+        "own", description="with init_from: the integrator's coefficients start at their own initial values (own) or "
+        "at the values where the scheme is forward Euler (euler: the warm-started network then computes what the "
+        "source network did)",
+    )
 
     @model_validator(mode="after")
     def _phases_given(self) -> TrainingConfig:

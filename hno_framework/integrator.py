@@ -19,32 +19,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from .config import ComponentSpec
+from .integrator_metadata import IntegratorMetadata
 from .options import Component, ComponentOptions, validate_options
 from .registry import Registry, get_registry
-
-Family = Literal["one-step", "multistep", "runge-kutta", "predictor-corrector"]
-
-
-class IntegratorMetadata(BaseModel):
-    """What a scheme is: ``family``; ``past_states`` r (states it looks back on, ≥ 1);
-    ``stages`` (f evaluations per layer); ``order`` of accuracy with its fixed/reference
-    coefficients; ``learnable`` (has trainable coefficients); ``consistent`` (a constant
-    history at a fixed point of G is mapped to itself)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    family: Family
-    past_states: int = 1
-    stages: int = 1
-    order: int = 1
-    learnable: bool = False
-    consistent: bool = True
 
 
 class History:

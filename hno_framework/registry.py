@@ -201,7 +201,7 @@ def _check_step(cls: Any, label: str) -> None:
 
 
 def _check_integrator(cls: Any, label: str) -> None:
-    from .integrator import IntegratorMetadata
+    from .integrator_metadata import IntegratorMetadata
 
     options = _call(f"{label}.Options() (integrator options need a default for every field)", cls.Options)
     metadata = _call(f"{label}.describe(default options)", lambda: cls.describe(options))

@@ -119,7 +119,8 @@ class UnfoldingStep(Component, nn.Module):
         """The operator ``A`` of this forward pass: the one the network was called with (``ctx.problem``), else the
         problem the network was built on. A step that works through ``measure`` / ``adjoint`` uses it, so a trained
         network runs on another operator of the same shapes (``net(y, problem=other)``)."""
-        return ctx.problem if ctx.problem is not None else self.problem
+        own: Problem = self.problem  # type: ignore[assignment]  # a plain attribute (object.__setattr__)
+        return ctx.problem if ctx.problem is not None else own
 
     def tieable_parameter(self, name: str, init: Callable[[], Tensor]) -> nn.Parameter:
         """Register parameter ``name``: shared by all layers when tied, this layer's own when untied.

@@ -10,12 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from hno_framework.api import train
 from hno_framework.cli import cli
 from hno_framework.config import load_config
 from hno_framework.inspection import inspect_checkpoint
 from hno_framework.loggers import ActiveLogger, Logger, LoggerSet, RunInfo, flatten
 from hno_framework.registry import Registry
-from hno_framework.training import train
 
 LOGGING_CONFIG = """
 name: {name}
@@ -242,7 +242,8 @@ def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "[{name: mlflow, every: 1}]", name="stopped")
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.model_dump(mode="json")))
     code = ("import json, sys; from hno_framework.config import parse_config; from hno_framework.training import Trainer; "
-            "Trainer(parse_config(json.load(open(sys.argv[1]))), progress=False).fit(stop_after=7)")
+            "from hno_framework.loggers.callback import LoggingCallback; c = parse_config(json.load(open(sys.argv[1]))); "
+            "Trainer(c, progress=False, callbacks=[LoggingCallback.from_config(c)]).fit(stop_after=7)")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "cfg.json")], check=True, timeout=300,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     client = MlflowClient(tracking_uri=(cfg.run_dir / "mlruns").resolve().as_uri())

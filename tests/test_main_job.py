@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from hno_framework.api import train
 from hno_framework.config import load_config
-from hno_framework.training import train
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 

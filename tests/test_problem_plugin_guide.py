@@ -81,7 +81,7 @@ def test_matrix_free_steps_compose_and_pass_the_pair_checks_on_it(guide_registry
 
 
 def test_it_trains(guide_registry: Registry, tmp_path: Path) -> None:
-    from hno_framework.training import train
+    from hno_framework.api import train
 
     cfg = parse_config({
         "name": "sr", "problem": {"kind": "example-superres", "lam": 0.001, "options": {"size": 8, "noise_sigma": 0.01}},

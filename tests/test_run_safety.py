@@ -23,6 +23,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from hno_framework.api import train
 from hno_framework.checkpoint import load_checkpoint, load_network, save_checkpoint
 from hno_framework.cli import cli
 from hno_framework.composer import compose
@@ -33,7 +34,7 @@ from hno_framework.evaluation import nmse_per_layer
 from hno_framework.io import CorruptFileError, atomic_write, host_tag, read_json, write_json
 from hno_framework.registry import list_steps
 from hno_framework.resources import ResourceError, check_memory, weight_count
-from hno_framework.training import Trainer, train
+from hno_framework.training import Trainer
 from hno_framework.training.rundir import RunDirError, RunLock
 
 NET = {"step": "lista", "integrator": "euler", "layers": 2}

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import hno_framework as hno
+from hno_framework.api import train
 from hno_framework.config import parse_config
 from hno_framework.data import make_test_set
 from hno_framework.errors import ConfigError, ProblemMismatchError
@@ -25,7 +26,6 @@ from hno_framework.evaluation import nmse_per_layer
 from hno_framework.network import UnrolledNetwork, count_learnable
 from hno_framework.registry import get_registry
 from hno_framework.step import ForwardContext
-from hno_framework.training import train
 
 F64 = torch.float64
 INTEGRATORS = get_registry().names("integrator")

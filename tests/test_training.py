@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from hno_framework.api import train
 from hno_framework.checkpoint import load_checkpoint, load_network, save_checkpoint
 from hno_framework.composer import compose
 from hno_framework.config import load_config
 from hno_framework.data import make_test_set
 from hno_framework.errors import CheckpointError
 from hno_framework.evaluation import evaluate_checkpoint, nmse_per_layer
-from hno_framework.training import Trainer, train
+from hno_framework.training import Trainer
 
 
 def test_training_improves_on_the_initial_network(tiny_config) -> None:

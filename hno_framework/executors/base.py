@@ -8,8 +8,10 @@ Semantics shared by every executor:
 * a job whose worker process dies (killed, out of memory) is run again, at most ``retries``
   times; jobs are written to resume from their own checkpoints, so a rerun continues where the
   killed one stopped;
-* every worker runs torch with ``cores // workers`` threads (``HNO_WORKERS_BESIDE``), so the
-  workers never oversubscribe the cores.
+* every worker runs torch with :func:`~hno_framework.threads.threads_per_worker` threads (idle cores //
+  workers; ``HNO_WORKERS_BESIDE``), so the workers never oversubscribe the cores.
+
+Building one by name is :mod:`.factory`'s job.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-
-EXECUTORS = ("serial", "local", "ray")
+from ..threads import WORKERS_ENV, available_cores, threads_per_worker
 
 
 @dataclass
@@ -80,43 +81,12 @@ class Executor(ABC):
 
 def free_cores() -> int:
     """Cores available to this process."""
-    from ..training.prepare import available_cores
-
     return available_cores()
-
-
-def default_executor_name() -> str:
-    """``local`` when more than one core is available, else ``serial``."""
-    return "local" if free_cores() > 1 else "serial"
-
-
-def make_executor(name: str | None = None, workers: int | None = None, *, address: str | None = None,
-                  num_gpus: float = 0.0, retries: int = 2) -> Executor:
-    """The executor called ``name`` (default :func:`default_executor_name`) with ``workers`` processes
-    (default: the available cores, one thread each). ``address`` and ``num_gpus`` (per job, may be
-    fractional) are for ``ray``."""
-    name = name or default_executor_name()
-    if name not in EXECUTORS:
-        raise ConfigError(f"unknown executor '{name}'; choose one of {', '.join(EXECUTORS)}")
-    if name == "serial":
-        from .serial import SerialExecutor
-
-        return SerialExecutor(1, retries)
-    workers = workers or free_cores()
-    if name == "local":
-        from .local import LocalExecutor
-
-        return LocalExecutor(workers, retries)
-    from .ray_executor import RayExecutor
-
-    return RayExecutor(workers, retries, address=address, num_gpus=num_gpus)
 
 
 def worker_environment(workers: int) -> dict[str, str]:
     """Environment of a worker process: how many workers share the cores (``training.threads: auto``)."""
-    from ..training.prepare import WORKERS_ENV
-
-    return {WORKERS_ENV: str(workers), "OMP_NUM_THREADS": str(max(1, free_cores() // workers))}
+    return {WORKERS_ENV: str(workers), "OMP_NUM_THREADS": str(threads_per_worker(workers))}
 
 
 def set_worker_environment(env: dict[str, str]) -> None:

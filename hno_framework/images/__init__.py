@@ -7,9 +7,9 @@ Modules, each small and importable on its own:
 * :mod:`.patches`   random patches for training; tiling of a whole image into patches and the
   reassembly (non-overlapping, or overlapping with averaging);
 * :mod:`.masks`     inpainting masks: per patch, per image, fixed; NaN marks an unobserved pixel;
-* :mod:`.samplers`  the training/validation stream of an image problem kind (``cs``, ``inpainting``,
-  ``inpainting-dct`` with ``problem.patches``);
 * :mod:`.quality`   PSNR on [0, 255] images and bootstrap intervals over image blocks.
 
-The orthonormal 2-D DCT basis is :func:`hno_framework.problems.dct.dct2_basis`.
+The training/validation stream of an image problem kind (``cs``, ``inpainting``, ``inpainting-dct`` with
+``problem.patches``) is :mod:`hno_framework.problems.image_sampler`; the orthonormal 2-D DCT basis is
+:func:`hno_framework.problems.dct.dct2_basis`.
 """

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .loop import PhaseSummary, Trainer
+    from .loop import Trainer
     from .result import TrainResult
+    from .summary import PhaseSummary
 
 
 class Callback:

@@ -28,13 +28,14 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ..composer import compose
 from ..config import ExperimentConfig
 from ..data import make_test_set
 from ..errors import TrainingDivergedError
@@ -49,25 +50,12 @@ from .distributed import is_main_process, join, leave
 from .losses import training_loss
 from .optim import lr_factor, make_optimizer
 from .prepare import build_for_training
-from .protocols import Phase, TrainingProtocol, is_better, make_protocol
+from .protocol_factory import make_protocol
+from .protocols import Phase, TrainingProtocol, is_better
 from .result import TrainResult
 from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir
 from .state import LoopState, load_state, save_best, save_state
-
-
-@dataclass
-class PhaseSummary:
-    """How one phase went: iterations run, best validation NMSE (dB) and the iteration it was reached."""
-
-    stage: int
-    phase: int
-    lr: float
-    iterations: int
-    best_iteration: int  # the last iteration that restarted the patience window
-    start_nmse_db: float
-    best_nmse_db: float
-    stopped_by: str
-    seconds: float
+from .summary import PhaseSummary
 
 
 def first_nonfinite_layer(net: UnrolledNetwork, y: Tensor, depth: int) -> int | None:
@@ -103,24 +91,25 @@ class Trainer:
     """Trains the network an :class:`ExperimentConfig` describes with its ``training.protocol``.
 
     ``validation`` replaces the config's validation set (an experiment passes its saved one);
-    ``callbacks`` watch the run (:mod:`.callbacks`).
+    ``callbacks`` watch the run (:mod:`.callbacks`; loggers are callbacks the caller builds, e.g.
+    :meth:`hno_framework.loggers.callback.LoggingCallback.from_config`); ``network`` trains that network instead of
+    composing the config's; ``origin`` is what the checkpoints record as ``init_from`` (a warm start's source).
     """
 
     def __init__(self, config: ExperimentConfig, *, progress: bool = True, log: Callable[[str], None] = print,
-                 validation: SignalBatch | None = None, callbacks: Sequence[Callback] = ()) -> None:
+                 validation: SignalBatch | None = None, callbacks: Sequence[Callback] = (),
+                 network: UnrolledNetwork | None = None, origin: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
         self.run_dir = config.run_dir
-        self.net, self.splits, self.device = build_for_training(config)
+        self.origin = origin
+        self.net, self.splits, self.device = build_for_training(config, network)
         self.dist = join(config.training.batch_size, self.device, self.net)  # torchrun: this rank; else SINGLE
         self.progress = progress and self.dist.is_main  # only rank 0 shows progress, logs and writes files
         self.validation = (validation if validation is not None else self.splits.validation).to(self.device)
         self.protocol: TrainingProtocol = make_protocol(config, self.net)
         self.providers = network_providers(config.network)  # which plugin built each component (checkpoints)
-        from ..loggers.callback import LoggingCallback  # the config's loggers (logging: [...])
-
-        loggers = LoggingCallback.from_config(config) if self.dist.is_main else None
-        self.callbacks = CallbackList([*callbacks, *([loggers] if loggers else [])] if self.dist.is_main else [], log)
+        self.callbacks = CallbackList(list(callbacks) if self.dist.is_main else [], log)
         self.state = LoopState()
         self.best_state: dict[str, Tensor] | None = None  # the current phase's best parameters
         self.history: list[dict[str, Any]] = []
@@ -346,15 +335,19 @@ class Trainer:
         return result
 
 
-def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
-          callbacks: Sequence[Callback] = (), overwrite: bool = True) -> TrainResult:
+def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
+                 callbacks: Sequence[Callback] = (), overwrite: bool = True, network: UnrolledNetwork | None = None,
+                 prepare: Callable[[UnrolledNetwork], dict[str, str] | None] | None = None) -> TrainResult:
     """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
-    ``training.protocol`` (end-to-end or stage-wise).
+    ``training.protocol``, watched by ``callbacks`` (the caller builds loggers; :func:`hno_framework.api.train`
+    is the public entry point).
 
     The run folder is locked for the run (:class:`~.rundir.RunLock`: a second run into it fails naming
     this one's PID); ``resume`` without a ``last.pt`` is an error; a folder holding an earlier run is
     refused when ``overwrite`` is False (``hno train`` without ``--force``), else that run's files are
-    deleted first. The memory the sizes need is checked before anything is allocated.
+    deleted first. The memory the sizes need is checked before anything is allocated. ``prepare`` (not on resume)
+    is called with the network before training starts (a warm start) and returns what the checkpoints record as
+    ``init_from``.
     """
     main = is_main_process()
     check_memory(config)
@@ -366,19 +359,14 @@ def train(config: ExperimentConfig, *, resume: bool = False, progress: bool = Tr
                 check_run_dir(config.run_dir, resume=resume, force=overwrite)
                 if not resume:
                     clear_run_dir(config.run_dir)
-            trainer = Trainer(config, progress=progress, callbacks=callbacks)
+            net = network
+            origin = None
+            if prepare is not None and not resume:
+                net = net if net is not None else compose(config)
+                origin = prepare(net)
+            trainer = Trainer(config, progress=progress, callbacks=callbacks, network=net, origin=origin)
             if resume:
                 trainer.resume()
             return trainer.fit()
     finally:
         leave()  # the process group join() created under torchrun
-
-
-def train_job(payload: dict[str, Any]) -> dict[str, Any]:
-    """Executor job: train ``payload["config"]`` (a config dict), resuming from a ``last.pt`` a killed attempt
-    left when ``payload["resume"]``; returns :meth:`TrainResult.as_dict`."""
-    from ..config import parse_config
-
-    config = parse_config(payload["config"], f"of job {payload['config'].get('name', '?')}")
-    resume = bool(payload.get("resume")) and (config.run_dir / "last.pt").is_file()  # killed before a checkpoint
-    return train(config, resume=resume, progress=bool(payload.get("progress"))).as_dict()

@@ -1,8 +1,6 @@
-"""Everything a run needs before its first step: threads, device, network, data."""
+"""Everything a run needs before its first step: threads (:mod:`hno_framework.threads`), device, network, data."""
 
 from __future__ import annotations
-
-import os
 
 import torch
 
@@ -11,51 +9,8 @@ from ..config import ExperimentConfig
 from ..data import DataSplits, make_splits
 from ..errors import ConfigError
 from ..network import UnrolledNetwork
+from ..threads import apply_threads
 from .distributed import rank_device
-
-WORKERS_ENV = "HNO_WORKERS_BESIDE"
-"""Environment variable an executor sets in its workers: how many training processes share the cores."""
-
-
-def available_cores() -> int:
-    """Cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` where it is missing)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def idle_cores() -> int:
-    """Cores not kept busy by other processes: the available cores minus the 1-minute load average
-    (rounded, less one for this process itself), at least 1. On a shared machine a thread per core
-    that someone else is using makes torch's thread pool wait on itself (measured here: 10-100× slower)."""
-    cores = available_cores()
-    try:
-        busy = max(0, round(os.getloadavg()[0]) - 1)
-    except (AttributeError, OSError):
-        busy = 0
-    return max(1, cores - busy)
-
-
-def resolve_threads(threads: int | str | None, workers: int | None = None) -> int | None:
-    """Intra-op threads for ``training.threads``: an int as given; ``"auto"`` = the idle cores (:func:`idle_cores`) divided by
-    the training processes running beside each other (``workers``, default ``$HNO_WORKERS_BESIDE`` or 1, times
-    ``$LOCAL_WORLD_SIZE``, the processes ``torchrun`` starts on this machine), at least 1; None leaves torch's
-    setting alone."""
-    if threads is None:
-        return None
-    if threads != "auto":
-        return int(threads)
-    if workers is None:
-        workers = int(os.environ.get(WORKERS_ENV, "1") or 1) * int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return max(1, idle_cores() // max(1, workers))
-
-
-def apply_threads(threads: int | str | None, workers: int | None = None) -> int:
-    """Set torch's intra-op threads per :func:`resolve_threads`; returns the number in force."""
-    n = resolve_threads(threads, workers)
-    if n is not None and n != torch.get_num_threads():
-        torch.set_num_threads(n)
-    return torch.get_num_threads()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,11 +35,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def build_for_training(config: ExperimentConfig) -> tuple[UnrolledNetwork, DataSplits, torch.device]:
-    """The network (on ``training.device``; under ``torchrun`` ``cuda`` means ``cuda:LOCAL_RANK``), its data splits
-    and the device; applies ``training.threads``."""
+def build_for_training(config: ExperimentConfig, network: UnrolledNetwork | None = None,
+                       ) -> tuple[UnrolledNetwork, DataSplits, torch.device]:
+    """The network (``network``, else the config's, composed; on ``training.device``; under ``torchrun`` ``cuda``
+    means ``cuda:LOCAL_RANK``), its data splits and the device; applies ``training.threads``."""
     tcfg = config.training
     apply_threads(tcfg.threads)
     device = rank_device(resolve_device(tcfg.device))
-    net = compose(config).to(device)
+    net = (network if network is not None else compose(config)).to(device)
     return net, make_splits(net.problem, config), device

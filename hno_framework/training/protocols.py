@@ -134,14 +134,6 @@ class Phases(TrainingProtocol):
         )
 
 
-def make_protocol(config: ExperimentConfig, net: UnrolledNetwork) -> TrainingProtocol:
-    """The protocol ``training.protocol`` names, for ``net``."""
-    from .stagewise import Stagewise
-
-    protocols: dict[str, type[TrainingProtocol]] = {EndToEnd.name: EndToEnd, Phases.name: Phases, Stagewise.name: Stagewise}
-    return protocols[config.training.protocol](config, net)
-
-
 def is_better(value: float, best: float, margin: float = 0.0) -> bool:
     """``value`` beats ``best`` by more than ``margin`` dB (non-finite values never do)."""
     return math.isfinite(value) and value < best - margin

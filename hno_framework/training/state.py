@@ -76,6 +76,7 @@ def save_state(trainer: Trainer) -> Path:
         "generator": trainer.splits.train_generator.get_state(),
         "history": trainer.history,
         "phases": [asdict(p) for p in trainer.summaries],
+        **({"init_from": trainer.origin} if trainer.origin else {}),
     })
 
 
@@ -86,6 +87,7 @@ def save_best(trainer: Trainer, model: dict[str, Tensor], best: float | None = N
         "config": trainer.config.model_dump(mode="json"), "providers": trainer.providers, "model": model,
         "iteration": trainer.state.iteration,
         "best": value if math.isfinite(value) else None,
+        **({"init_from": trainer.origin} if trainer.origin else {}),
     })
 
 
@@ -126,7 +128,9 @@ def load_state(trainer: Trainer) -> bool:
         trainer.best_state = state["best_model"] or None
         trainer.splits.train_generator.set_state(state["generator"])
         trainer.history = list(state["history"])
-        from .loop import PhaseSummary
+        origin = state.get("init_from")
+        trainer.origin = dict(origin) if isinstance(origin, dict) else trainer.origin  # a warm start's source
+        from .summary import PhaseSummary
 
         trainer.summaries = [PhaseSummary(**p) for p in state["phases"]]
         trainer._last_record = trainer.history[-1]["iteration"] if trainer.history else 0

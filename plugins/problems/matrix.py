@@ -21,7 +21,7 @@ def _image_or(problem: Problem, cfg: ProblemConfig, synthetic: Callable[[], Samp
     """Patches of photographs when ``cfg.patches`` is set, else ``synthetic()`` (with a fresh mask per sample
     when the problem has per-sample masks)."""
     if cfg.patches is not None:
-        from hno_framework.images.samplers import ImagePatchSampler
+        from hno_framework.problems.image_sampler import ImagePatchSampler
 
         return ImagePatchSampler(problem, cfg)
     sampler = synthetic()

@@ -61,7 +61,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "alista-log-layers": {"step": "alista", "lr": 5e-3, "loss": "log-layers"},
     "lista-log-layers": {"loss": "log-layers"},
     "cpss-log-layers": {"step": "lista-cpss", "loss": "log-layers"},
-    # stage-wise (LISTA-CPSS protocol, public API hno_framework.training.train), short patience
+    # stage-wise (LISTA-CPSS protocol, public API hno_framework.train), short patience
     "alista-stagewise": {"step": "alista", "protocol": "stagewise"},
     "lista-stagewise": {"step": "lista", "protocol": "stagewise"},
 }
@@ -69,11 +69,11 @@ STAGEWISE = {"patience": 200, "max_iterations": 3000, "validate_every": 20, "che
 
 
 def run_stagewise(name: str, v: dict[str, Any], seed: int, test_size: int) -> dict[str, Any]:
-    """Train with ``training.protocol: stagewise`` through :func:`hno_framework.training.train`."""
+    """Train with ``training.protocol: stagewise`` through :func:`hno_framework.train`."""
     import tempfile
 
+    from hno_framework.api import train
     from hno_framework.checkpoint import load_network
-    from hno_framework.training import train
 
     out = Path(tempfile.mkdtemp(prefix="probe-"))
     cfg = parse_config({

@@ -33,7 +33,8 @@ import torch
 
 from hno_framework.training.loop import Trainer, nonfinite_name
 from hno_framework.training.losses import training_loss
-from hno_studies.converged import cell_training_config, experiment_config, load_converged_config
+from hno_studies.converged import cell_training_config, experiment_config
+from hno_studies.converged_config import load_converged_config
 
 
 def cpu_ms(fn: Callable[[], object], repeats: int) -> float:

@@ -182,7 +182,8 @@ def converged_cmd(config: Path, resume: bool, overrides: tuple[str, ...], cells:
     """
     import torch
 
-    from .converged import load_converged_config, run_converged
+    from .converged import run_converged
+    from .converged_config import load_converged_config
     from .converged_report import write_report
     from .deadline import parse_stop_by
 

@@ -55,11 +55,11 @@ from .statistics import (
 )
 
 if TYPE_CHECKING:
-    from .converged import ConvergedConfig, Recipe
+    from .converged_config import ConvergedConfig, Recipe
 
 
 def cell_results(cfg: ConvergedConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    from .converged import cell_paths
+    from .converged_config import cell_paths
 
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for cell in cfg.cells:
@@ -129,7 +129,7 @@ def _errors(results: list[dict[str, Any]]) -> torch.Tensor:
 
 def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
     """The content of ``results.json``."""
-    from .converged import energies_path, instance_of, support_sizes_path
+    from .converged_config import energies_path, instance_of, support_sizes_path
 
     found = cell_results(cfg)
     problem = ProblemConfig.model_validate(cfg.problem)  # the base problem with its defaults (n, sparsity)
@@ -258,7 +258,7 @@ LOSS_DESCRIPTIONS = {"sum": "½ Σ‖x̂ − x*‖² over the batch (the referen
 def describe_recipe(r: Recipe) -> str:
     """One line: optimiser, batch, loss, dtype, phases (or stage-wise options), validation."""
     phases = ", ".join(f"{p.iterations:,} it at lr {p.lr:g}" for p in r.phases)
-    how = (f"stage-wise (LISTA-CPSS protocol through `hno_framework.training.train`, base lr {r.phases[0].lr:g}, "
+    how = (f"stage-wise (LISTA-CPSS protocol through `hno_framework.train`, base lr {r.phases[0].lr:g}, "
            f"options {r.stagewise})" if r.protocol == "stagewise" else
            f"phases {phases} ({r.iterations:,} iterations), each ending by restoring the parameters with the best validation NMSE")
     return (f"Adam (ε = {r.adam_eps:g}), fresh batches of {r.batch_size}, loss {LOSS_DESCRIPTIONS[r.loss]}, {r.dtype}; {how}; "

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from hno_framework.checkpoint import atomic_write
 from hno_framework.composer import DTYPES
 from hno_framework.config import ExperimentConfig
 from hno_framework.data import make_splits, make_test_set
+from hno_framework.io import atomic_write
 from hno_framework.problems import build_problem
 from hno_framework.problems.base import Problem, SignalBatch
 

@@ -24,7 +24,7 @@ from torch import Tensor
 from .statistics import difference_db, seed_difference_interval, share_better
 
 if TYPE_CHECKING:
-    from .converged import ConvergedConfig
+    from .converged_config import ConvergedConfig
 
 DENSEST_SHARE = 0.001
 """The densest share of test samples whose part of the squared error is reported (0.1 %)."""
@@ -63,7 +63,7 @@ def instance_pairs(cfg: ConvergedConfig, found: dict[tuple[str, str], list[dict[
                    errors_of: Any, energies_of: dict[str, Tensor]) -> list[dict[str, Any]]:
     """One row per (pair, setting kind) trained on ≥ 2 instances: the per-instance results and the instance-level
     paired t interval of the HNO − base difference. ``errors_of(results)`` gives the ``(S, N)`` errors of a cell."""
-    from .converged import instance_of
+    from .converged_config import instance_of
 
     rows = []
     for settings in instance_groups(cfg).values():

@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 
-from hno_framework.checkpoint import write_json
 from hno_framework.images.quality import bootstrap_psnr_difference, mean_interval
-from hno_framework.io import read_json
+from hno_framework.io import read_json, write_json
 
 from .image_study import ImageStudyConfig, ratio_name
 
@@ -183,7 +182,7 @@ def figure(study: ImageStudyConfig, out: Path, image: str) -> Path | None:
     import matplotlib.pyplot as plt
 
     from .image_eval import test_tensor
-    from .image_runner import RECONSTRUCTIONS_FILE, study_images
+    from .image_study import RECONSTRUCTIONS_FILE, study_images
 
     _, test = study_images(study)
     match = [im for im in test if im.name == image]
@@ -208,7 +207,7 @@ def figure(study: ImageStudyConfig, out: Path, image: str) -> Path | None:
         if study.task == "inpainting":
             from hno_framework.images.masks import image_mask
 
-            from .image_runner import mask_seed
+            from .image_study import mask_seed
 
             if study.problem.mask == "per-sample":
                 mask = image_mask(original.shape, study.problem.missing_ratio or 0.0,

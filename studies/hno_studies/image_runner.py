@@ -3,7 +3,7 @@
 :func:`run_cell` is self-contained (it takes the study config and one :class:`ImageCell`, loads
 the images itself and writes ``<output.dir>/<setting>/<network>/result.json``), so the cells of
 :meth:`ImageStudyConfig.cells` can be handed to any executor. A network cell is trained with
-:func:`hno_framework.training.train` (``resume`` continues from its ``last.pt``); the ISTA cell
+:func:`hno_framework.train` (``resume`` continues from its ``last.pt``); the ISTA cell
 tunes λ on validation patches. Both then reconstruct every test image
 (:func:`~hno_studies.image_eval.reconstruct`) and store the PSNR, its bootstrap
 interval over ``p × p`` blocks, the block errors (for paired intervals in the report) and the
@@ -18,7 +18,6 @@ training), then writes the report (:mod:`.image_report`).
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +26,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from hno_framework.checkpoint import atomic_write, load_network, write_json
+from hno_framework.checkpoint import load_network
 from hno_framework.composer import compose
 from hno_framework.config import parse_config
 from hno_framework.data import VALIDATION_OFFSET
 from hno_framework.evaluation import nmse_per_layer
 from hno_framework.executors import Executor, SerialExecutor
 from hno_framework.images.quality import bootstrap_psnr
-from hno_framework.images.sources import GrayImage, check_disjoint, load_images
-from hno_framework.io import read_json
+from hno_framework.io import atomic_write, read_json, write_json
 from hno_framework.network import UnrolledNetwork, count_learnable
 from hno_framework.problems import fixed_set, make_sampler
 from hno_framework.training import apply_threads
@@ -43,23 +41,7 @@ from hno_framework.training import apply_threads
 from .errors import ExperimentError
 from .grid import deep_merge
 from .image_eval import ImageReconstruction, reconstruct
-from .image_study import ImageCell, ImageStudyConfig
-
-RESULT_FILE = "result.json"
-RECONSTRUCTIONS_FILE = "reconstructions.pt"
-
-
-def study_images(study: ImageStudyConfig) -> tuple[list[GrayImage], list[GrayImage]]:
-    """The training and test images of ``study``; raises when a picture is in both."""
-    train = load_images(study.images.train, study.images.downscale)
-    test = load_images(study.images.test, study.images.downscale)
-    check_disjoint(train, test)
-    return train, test
-
-
-def mask_seed(study: ImageStudyConfig, name: str) -> int:
-    """The seed of a test image's inpainting mask: depends on its name and ``evaluation.seed`` only."""
-    return study.evaluation.seed * 1_000_003 + zlib.crc32(name.encode())
+from .image_study import RECONSTRUCTIONS_FILE, RESULT_FILE, ImageCell, ImageStudyConfig, mask_seed, study_images
 
 
 def tune_ista(study: ImageStudyConfig, cell: ImageCell) -> tuple[UnrolledNetwork, dict[str, Any]]:
@@ -90,7 +72,7 @@ def run_cell(study: ImageStudyConfig, cell: ImageCell, *, resume: bool = False, 
         net, info = tune_ista(study, cell)
         info["learnable_parameters"] = 0
     else:
-        from hno_framework.training import train
+        from hno_framework.api import train
 
         fit = train(cell.config, resume=resume and (cell.run_dir / "last.pt").is_file(), progress=progress)
         net, _ = load_network(cell.run_dir / "best.pt")

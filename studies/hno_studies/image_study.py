@@ -24,6 +24,7 @@ evaluates one of them (an executor may run them in any order or in parallel) and
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,7 @@ from hno_framework.config import (
     parse_config,
     read_mapping,
 )
+from hno_framework.images.sources import GrayImage, check_disjoint, load_images
 
 from .errors import ExperimentError
 from .grid import NetworkSpec, deep_merge, fingerprint
@@ -248,3 +250,20 @@ def load_study(path: str | Path, overrides: list[str] | None = None, *, quick: b
     if task is not None and study.task != task:
         raise ExperimentError(f"{path} describes task '{study.task}', not '{task}'; use hno experiment {study.task}")
     return study
+
+
+RESULT_FILE = "result.json"
+RECONSTRUCTIONS_FILE = "reconstructions.pt"
+
+
+def study_images(study: ImageStudyConfig) -> tuple[list[GrayImage], list[GrayImage]]:
+    """The training and test images of ``study``; raises when a picture is in both."""
+    train = load_images(study.images.train, study.images.downscale)
+    test = load_images(study.images.test, study.images.downscale)
+    check_disjoint(train, test)
+    return train, test
+
+
+def mask_seed(study: ImageStudyConfig, name: str) -> int:
+    """The seed of a test image's inpainting mask: depends on its name and ``evaluation.seed`` only."""
+    return study.evaluation.seed * 1_000_003 + zlib.crc32(name.encode())

@@ -169,9 +169,9 @@ def evaluate_cell(net: Any, test: SignalBatch, chunk: int = 64) -> dict[str, Ten
 def run_cell(cfg: OperatorStudyConfig, task: str, network: str, *, resume: bool, progress: bool = False) -> dict[str, Any]:
     """Train one cell (resuming from its ``last.pt`` when asked and present), evaluate it on the test crops and
     write its result JSON and per-crop metrics; returns the result."""
+    from hno_framework.api import train
     from hno_framework.checkpoint import load_network
     from hno_framework.data import make_test_set
-    from hno_framework.training import train
 
     result_path, run_dir = cell_paths(cfg, task, network)
     config = experiment_config(cfg, task, network)

@@ -22,10 +22,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hno_framework.checkpoint import write_json
 from hno_framework.evaluation import nmse_per_layer
 from hno_framework.executors import Executor, SerialExecutor
-from hno_framework.io import read_json
+from hno_framework.io import read_json, write_json
 from hno_framework.machine import machine_info
 from hno_framework.network import count_learnable
 from hno_framework.registry import Registry, get_registry

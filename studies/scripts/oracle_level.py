@@ -24,9 +24,9 @@ from hno_studies.classical import oracle_least_squares
 from hno_studies.converged import (
     check_energies,
     experiment_config,
-    load_converged_config,
     save_support_sizes,
 )
+from hno_studies.converged_config import load_converged_config
 from hno_studies.errors import ExperimentError
 from hno_studies.statistics import bootstrap_nmse_db
 

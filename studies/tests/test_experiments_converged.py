@@ -12,7 +12,8 @@ import pytest
 import torch
 import yaml
 
-from hno_studies.converged import load_converged_config, run_converged, train_cell
+from hno_studies.converged import run_converged, train_cell
+from hno_studies.converged_config import load_converged_config
 from hno_studies.statistics import bootstrap_nmse_db, difference_db, pooled_nmse_db
 
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..problems.base import Problem, SignalBatch
-from ..problems.dct import dct2_basis
-from ..problems.lasso import add_noise
-from .masks import hide, random_masks
-from .patches import random_patches
-from .sources import load_images
+from ..images.masks import hide, random_masks
+from ..images.patches import random_patches
+from ..images.sources import load_images
+from .base import Problem, SignalBatch
+from .dct import dct2_basis
+from .lasso import add_noise
 
 if TYPE_CHECKING:
     from ..config import ProblemConfig
