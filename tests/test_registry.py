@@ -134,3 +134,41 @@ def test_suite_options_and_partners_reach_the_components() -> None:
         run_consistency_suite(step="lista", step_options={"threshold_scale": -1.0}, partners=["euler"], seeds=(0,))
     with pytest.raises(ConfigError, match="alpha_init"):
         run_consistency_suite(integrator="2no", integrator_options={"alpha_init": "x"}, partners=["lista"], seeds=(0,))
+
+
+PROBLEM_KIND = '''
+from hno_framework import hookimpl
+from hno_framework.problems import MatrixProblem, ProblemKind
+import torch
+
+
+class Twin(ProblemKind):
+    """A 3 × 4 matrix problem whose Φ entries are all {value}."""
+    name = "twin-problem"
+
+    def build(self, cfg):
+        return MatrixProblem(torch.full((3, 4), {value}), cfg.lam, kind="twin-problem")
+
+    def sampler(self, problem, cfg):
+        raise NotImplementedError
+
+@hookimpl
+def register_problems(register):
+    register(Twin)
+'''
+
+
+def test_problem_kinds_clash_qualify_and_disable_like_other_kinds(make_plugin, monkeypatch) -> None:
+    from hno_framework.config import ProblemConfig
+    from hno_framework.problems import build_problem
+
+    make_plugin("first-problems", PROBLEM_KIND.format(value=1.0))
+    make_plugin("second-problems", PROBLEM_KIND.format(value=2.0))
+    reg = Registry()
+    with pytest.raises(DuplicateComponentError, match=r"problem 'twin-problem' is registered twice.*first-problems.*second-problems"):
+        build_problem(ProblemConfig(kind="twin-problem"), reg)
+    assert float(build_problem(ProblemConfig(kind="second-problems:twin-problem"), reg).phi[0, 0]) == 2.0
+    monkeypatch.setenv("HNO_DISABLE_PLUGINS", "first-problems")
+    only = Registry()
+    assert float(build_problem(ProblemConfig(kind="twin-problem"), only).phi[0, 0]) == 2.0
+    assert any(p.distribution == "first-problems" for p in only.disabled)
