@@ -219,11 +219,12 @@ def operators_cmd(config: Path, resume: bool, overrides: tuple[str, ...], report
     """
     import torch
 
-    from .operators import load_operator_study, run_study
+    from .operators import add_missing_transfer, load_operator_study, run_study
     from .operators_report import write_report
 
     cfg = load_operator_study(config, list(overrides))
     torch.set_num_threads(1)
+    add_missing_transfer(cfg, log=click.echo)  # finished cells from before a transfer operator was added
     if not report_only:
         def after(message: str) -> None:
             click.echo(message)

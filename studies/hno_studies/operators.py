@@ -1,11 +1,12 @@
 """The whole-image operator study: one DUN step (``learned-pg`` by default) under several integrators, trained
 identically on matrix-free problems (deblurring, MRI), evaluated by PSNR and SSIM on crops of held-out photographs.
 
-A *cell* is one network (an integrator) on one task. Each finished cell writes
-``<results>/cells/<task>/<network slug>.json`` at once: the cost, the training summary and the per-crop PSNR and
-SSIM of the test crops (``.metrics.npz``) with the measurement's own PSNR/SSIM as the reference row; a half-trained
-cell resumes from ``<runs>/<task>/<slug>/last.pt``. The report (:mod:`.operators_report`) is rebuilt from the
-cell files alone.
+A *cell* is one network (an integrator) on one task with one training seed. Each finished cell writes
+``<results>/cells/<task>/<network slug>/seed<k>.json`` at once: the cost, the training summary and the per-crop
+PSNR and SSIM of the test crops (``.metrics.npz``) with the measurement's own PSNR/SSIM as the reference row, and
+the same network evaluated at call time on the task's ``transfer`` operators (another blur kernel, another
+k-space mask: ``net(y, problem=other)``); a half-trained cell resumes from ``<runs>/<task>/<slug>/seed<k>/last.pt``.
+The report (:mod:`.operators_report`) is rebuilt from the cell files alone.
 
 PSNR and SSIM come from torchmetrics (data range 1, images in [0, 1]; estimates clamped to [0, 1] first).
 """
@@ -41,9 +42,18 @@ class ImagesSpec(_Strict):
     downscale: PositiveInt = 1
 
 
+class TransferSpec(_Strict):
+    """Another operator of the task's kind the trained networks are evaluated on (never trained on)."""
+
+    title: str
+    options: dict[str, Any] = Field(default_factory=dict, description="problem options over the task's own")
+    seed: int | None = Field(None, ge=0, description="problem seed (e.g. another random mask); None: the task's")
+
+
 class TaskSpec(_Strict):
     title: str
     problem: dict[str, Any] = Field(description="a problem block: kind, lam, options (images and crop are added)")
+    transfer: list[TransferSpec] = Field(default_factory=list)
 
 
 class Output(_Strict):
@@ -64,6 +74,7 @@ class OperatorStudyConfig(_Strict):
     training: dict[str, Any] = Field(default_factory=dict)
     test_crops: PositiveInt = 256
     bootstrap_resamples: PositiveInt = 2000
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="training seeds, run seed by seed")
     cells: list[tuple[str, str]]
     output: Output = Field(default_factory=Output)
 
@@ -85,7 +96,9 @@ def load_operator_study(path: str | Path, overrides: list[str] | None = None) ->
             raise ExperimentError(f"{path}: cell network '{network}' is not in networks ({', '.join(cfg.networks)})")
     for task in cfg.tasks:  # every task's experiment config must be valid before anything trains
         for network in cfg.networks:
-            experiment_config(cfg, task, network)
+            config = experiment_config(cfg, task, network, cfg.seeds[0])
+            for spec in cfg.tasks[task].transfer:
+                transfer_config(config, spec)
     return cfg
 
 
@@ -93,24 +106,25 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def cell_paths(cfg: OperatorStudyConfig, task: str, network: str) -> tuple[Path, Path]:
+def cell_paths(cfg: OperatorStudyConfig, task: str, network: str, seed: int) -> tuple[Path, Path]:
     """(result JSON, run folder) of a cell."""
-    return cfg.output.results / "cells" / task / f"{slug(network)}.json", cfg.output.runs / task / slug(network)
+    return (cfg.output.results / "cells" / task / slug(network) / f"seed{seed}.json",
+            cfg.output.runs / task / slug(network) / f"seed{seed}")
 
 
-def experiment_config(cfg: OperatorStudyConfig, task: str, network: str) -> ExperimentConfig:
+def experiment_config(cfg: OperatorStudyConfig, task: str, network: str, seed: int) -> ExperimentConfig:
     """The :class:`ExperimentConfig` of a cell: the task's problem on crops of the study's photographs, the study's
     step under the network's integrator (untied), the study's training."""
     spec = cfg.tasks[task]
     problem = dict(spec.problem)
     options = {**problem.get("options", {}), "size": cfg.crop, "train_images": cfg.images.train,
                "test_images": cfg.images.test, "downscale": cfg.images.downscale}
-    _, run_dir = cell_paths(cfg, task, network)
+    _, run_dir = cell_paths(cfg, task, network, seed)
     data = {
         "name": run_dir.name,
         "problem": {**problem, "options": options},
         "network": {"step": cfg.step, "integrator": cfg.networks[network], "layers": cfg.layers, "tied": False},
-        "training": {**cfg.training, "test_size": cfg.test_crops},
+        "training": {**cfg.training, "test_size": cfg.test_crops, "seed": seed},
         "output": {"dir": str(run_dir.parent)},
     }
     from hno_framework.problems import problem_kind
@@ -121,6 +135,19 @@ def experiment_config(cfg: OperatorStudyConfig, task: str, network: str) -> Expe
     except ConfigError as err:
         raise ExperimentError(f"task '{task}': {err}") from None
     return config
+
+
+def transfer_config(config: ExperimentConfig, spec: TransferSpec) -> ExperimentConfig:
+    """``config`` with the problem of a transfer operator: its options over the task's, its seed if given."""
+    from hno_framework.problems import problem_kind
+
+    problem = config.problem.model_copy(update={"options": {**config.problem.options, **spec.options},
+                                                **({"seed": spec.seed} if spec.seed is not None else {})})
+    try:
+        problem_kind(problem)
+    except ConfigError as err:
+        raise ExperimentError(f"transfer '{spec.title}': {err}") from None
+    return config.model_copy(update={"problem": problem})
 
 
 # -- evaluation -------------------------------------------------------------------------------------------------
@@ -155,26 +182,49 @@ def bootstrap_mean(values: np.ndarray, resamples: int, seed: int = 0) -> list[fl
 
 
 @torch.no_grad()
-def evaluate_cell(net: Any, test: SignalBatch, chunk: int = 64) -> dict[str, Tensor]:
-    """Per test crop: the network's PSNR and SSIM, the measurement's, and the estimates ``(N, C, H, W)``."""
+def evaluate_cell(net: Any, test: SignalBatch, chunk: int = 64, problem: Any = None) -> dict[str, Tensor]:
+    """Per test crop: the network's PSNR and SSIM, the measurement's, and the estimates ``(N, C, H, W)``; with
+    ``problem``, the network runs on that operator at call time (``test`` measured through it)."""
     net.eval()
-    estimates = torch.cat([net(test.y[i:i + chunk]) for i in range(0, len(test), chunk)])
-    shown = measurement_image(net.problem, test.y)
+    estimates = torch.cat([net(test.y[i:i + chunk], problem=problem) for i in range(0, len(test), chunk)])
+    shown = measurement_image(problem or net.problem, test.y)
     psnr, ssim = image_metrics(estimates, test.x)
     m_psnr, m_ssim = image_metrics(shown, test.x)
     return {"psnr": psnr, "ssim": ssim, "measurement_psnr": m_psnr, "measurement_ssim": m_ssim,
             "estimates": estimates, "measurement": shown}
 
 
-def run_cell(cfg: OperatorStudyConfig, task: str, network: str, *, resume: bool, progress: bool = False) -> dict[str, Any]:
-    """Train one cell (resuming from its ``last.pt`` when asked and present), evaluate it on the test crops and
-    write its result JSON and per-crop metrics; returns the result."""
+def evaluate_transfer(cfg: OperatorStudyConfig, task: str, net: Any, config: ExperimentConfig) -> list[dict[str, Any]]:
+    """The trained network on each transfer operator of the task (test crops measured through that operator): mean
+    PSNR and SSIM with bootstrap intervals, and the per-crop values."""
+    from hno_framework.data import make_test_set
+    from hno_framework.problems import build_problem
+
+    rows = []
+    for spec in cfg.tasks[task].transfer:
+        other_cfg = transfer_config(config, spec)
+        other = build_problem(other_cfg.problem).to(net.problem.dtype)
+        test = make_test_set(other, other_cfg)
+        metrics = evaluate_cell(net, test, problem=other)
+        psnr, ssim = metrics["psnr"].numpy(), metrics["ssim"].numpy()
+        rows.append({"title": spec.title, "options": spec.options, "seed": spec.seed,
+                     "psnr_db": float(psnr.mean()), "psnr_ci_db": bootstrap_mean(psnr, cfg.bootstrap_resamples),
+                     "ssim": float(ssim.mean()), "ssim_ci": bootstrap_mean(ssim, cfg.bootstrap_resamples),
+                     "measurement_psnr_db": float(metrics["measurement_psnr"].mean()),
+                     "psnr_per_crop": psnr.astype(float).tolist(), "ssim_per_crop": ssim.astype(float).tolist()})
+    return rows
+
+
+def run_cell(cfg: OperatorStudyConfig, task: str, network: str, seed: int = 0, *, resume: bool,
+             progress: bool = False) -> dict[str, Any]:
+    """Train one cell (resuming from its ``last.pt`` when asked and present), evaluate it on the test crops and on
+    the task's transfer operators, and write its result JSON and per-crop metrics; returns the result."""
     from hno_framework.api import train
     from hno_framework.checkpoint import load_network
     from hno_framework.data import make_test_set
 
-    result_path, run_dir = cell_paths(cfg, task, network)
-    config = experiment_config(cfg, task, network)
+    result_path, run_dir = cell_paths(cfg, task, network, seed)
+    config = experiment_config(cfg, task, network, seed)
     cpu, wall = time.process_time(), time.time()
     resume = resume and (run_dir / "last.pt").is_file()
     trained = train(config, resume=resume, progress=progress)
@@ -189,7 +239,7 @@ def run_cell(cfg: OperatorStudyConfig, task: str, network: str, *, resume: bool,
                 "estimate": metrics["estimates"][:4].float()}, result_path.with_suffix(".examples.pt"))
     psnr, ssim = metrics["psnr"].numpy(), metrics["ssim"].numpy()
     result: dict[str, Any] = {
-        "task": task, "network": network, "step": cfg.step, "integrator": cfg.networks[network],
+        "task": task, "network": network, "seed": seed, "step": cfg.step, "integrator": cfg.networks[network],
         "layers": cfg.layers, "test_crops": len(test), "crop": cfg.crop,
         "psnr_db": float(psnr.mean()), "psnr_ci_db": bootstrap_mean(psnr, cfg.bootstrap_resamples),
         "ssim": float(ssim.mean()), "ssim_ci": bootstrap_mean(ssim, cfg.bootstrap_resamples),
@@ -200,6 +250,7 @@ def run_cell(cfg: OperatorStudyConfig, task: str, network: str, *, resume: bool,
         "learnable_parameters": trained.learnable_parameters,
         "core_hours": (time.process_time() - cpu) / 3600.0, "wall_hours": (time.time() - wall) / 3600.0,
         "resumed": resume, "training": config.training.model_dump(mode="json"),
+        "transfer": evaluate_transfer(cfg, task, net, config),
     }
     if not math.isfinite(result["psnr_db"]):
         raise ExperimentError(f"cell {task}/{network}: the test PSNR is not finite")
@@ -207,26 +258,51 @@ def run_cell(cfg: OperatorStudyConfig, task: str, network: str, *, resume: bool,
     return result
 
 
-def finished_cells(cfg: OperatorStudyConfig) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every finished cell's result (with ``_metrics``: the path of its per-crop metrics)."""
-    out = {}
+def add_missing_transfer(cfg: OperatorStudyConfig, log: Any = print) -> int:
+    """Evaluate every finished cell that lacks a transfer operator of its task on it (from the cell's ``best.pt``,
+    when it is still in the runs folder) and rewrite its result JSON; returns the number of cells updated."""
+    from hno_framework.checkpoint import load_network
+
+    updated = 0
+    for (task, network), results in finished_cells(cfg).items():
+        for res in results:
+            if len(res.get("transfer", [])) == len(cfg.tasks[task].transfer):
+                continue
+            path, run_dir = cell_paths(cfg, task, network, int(res.get("seed", 0)))
+            if not (run_dir / "best.pt").is_file():
+                log(f"cell {task}/{network}: no {run_dir / 'best.pt'} to evaluate its transfer operators from")
+                continue
+            net, config = load_network(run_dir / "best.pt")
+            clean = {k: v for k, v in res.items() if not k.startswith("_")}
+            write_json(path, {**clean, "transfer": evaluate_transfer(cfg, task, net, config)})
+            updated += 1
+    return updated
+
+
+def finished_cells(cfg: OperatorStudyConfig) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every finished cell's result by (task, network), in seed order (each with ``_metrics``: the path of its
+    per-crop metrics, ``_examples``: of its example reconstructions)."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for task, network in cfg.cells:
-        path, _ = cell_paths(cfg, task, network)
-        if path.is_file():
-            out[(task, network)] = {**read_json(path, "operator study cell"), "_metrics": path.with_suffix(".metrics.npz"),
-                                    "_examples": path.with_suffix(".examples.pt")}
+        for seed in cfg.seeds:
+            path, _ = cell_paths(cfg, task, network, seed)
+            if path.is_file():
+                out.setdefault((task, network), []).append({
+                    **read_json(path, "operator study cell"), "_metrics": path.with_suffix(".metrics.npz"),
+                    "_examples": path.with_suffix(".examples.pt")})
     return out
 
 
 def run_study(cfg: OperatorStudyConfig, *, resume: bool, progress: bool, log: Any = print) -> list[dict[str, Any]]:
-    """Train and evaluate every unfinished cell in order, writing each at once; returns the new results."""
-    done = finished_cells(cfg)
+    """Train and evaluate every unfinished cell, seed by seed in the config's cell order, writing each at once;
+    returns the new results."""
     results = []
-    for task, network in cfg.cells:
-        if (task, network) in done:
-            continue
-        res = run_cell(cfg, task, network, resume=resume, progress=progress)
-        log(f"cell {task}/{network}: PSNR {res['psnr_db']:.2f} dB [{res['psnr_ci_db'][0]:.2f}, {res['psnr_ci_db'][1]:.2f}], "
-            f"SSIM {res['ssim']:.4f}, {res['core_hours']:.3f} core-h")
-        results.append(res)
+    for seed in cfg.seeds:
+        for task, network in cfg.cells:
+            if cell_paths(cfg, task, network, seed)[0].is_file():
+                continue
+            res = run_cell(cfg, task, network, seed, resume=resume, progress=progress)
+            log(f"cell {task}/{network}/seed{seed}: PSNR {res['psnr_db']:.2f} dB [{res['psnr_ci_db'][0]:.2f}, "
+                f"{res['psnr_ci_db'][1]:.2f}], SSIM {res['ssim']:.4f}, {res['core_hours']:.3f} core-h")
+            results.append(res)
     return results

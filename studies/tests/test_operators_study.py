@@ -24,16 +24,19 @@ def tiny(tmp_path: Path, cells: str = "[[deblur, Euler], [deblur, 2NO]]"):
     return load_operator_study(CONFIG, [
         "training.iterations=6", "training.validate_every=3", "training.validation_size=8", "test_crops=6", "crop=24",
         f"output.results={tmp_path / 'results'}", f"output.runs={tmp_path / 'runs'}", f"cells={cells}",
-        "step.options.width=4"])
+        "step.options.width=4", "seeds=[0, 1]",
+        'tasks.deblur.transfer=[{title: "σ = 1.2", options: {sigma: 1.2}}]'])
 
 
 def test_a_tiny_study_writes_each_cell_and_a_report(tmp_path: Path) -> None:
     cfg = tiny(tmp_path)
     results = run_study(cfg, resume=False, progress=False, log=lambda m: None)
-    assert [r["network"] for r in results] == ["Euler", "2NO"]
+    assert [(r["network"], r["seed"]) for r in results] == [("Euler", 0), ("2NO", 0), ("Euler", 1), ("2NO", 1)]
     for r in results:
         assert r["test_crops"] == 6 and math.isfinite(r["psnr_db"]) and 0 < r["ssim"] <= 1
         assert r["psnr_ci_db"][0] <= r["psnr_db"] <= r["psnr_ci_db"][1]
+        (moved,) = r["transfer"]
+        assert moved["title"] == "σ = 1.2" and len(moved["psnr_per_crop"]) == 6 and math.isfinite(moved["psnr_db"])
     assert run_study(cfg, resume=True, progress=False, log=lambda m: None) == [], "finished cells are skipped"
     readme = write_report(cfg)
     text = readme.read_text()
@@ -41,10 +44,18 @@ def test_a_tiny_study_writes_each_cell_and_a_report(tmp_path: Path) -> None:
     assert (readme.parent / "reconstructions-deblur.png").is_file()
     summary = json.loads((readme.parent / "results.json").read_text())
     (comparison,) = summary["comparisons"]
-    a = np.load(tmp_path / "results" / "cells" / "deblur" / "euler.metrics.npz")["psnr"]
-    b = np.load(tmp_path / "results" / "cells" / "deblur" / "2no.metrics.npz")["psnr"]
-    assert comparison["psnr_difference_db"]["mean"] == pytest.approx(float(np.mean(b.astype(np.float64) - a)), abs=1e-9)
-    assert summary["unfinished"] == ["deblur/3NO", "mri-4x/Euler", "mri-4x/2NO", "mri-4x/3NO"] or summary["unfinished"] == []
+    cells = tmp_path / "results" / "cells" / "deblur"
+    a = [np.load(cells / "euler" / f"seed{s}.metrics.npz")["psnr"].astype(np.float64) for s in (0, 1)]
+    b = [np.load(cells / "2no" / f"seed{s}.metrics.npz")["psnr"].astype(np.float64) for s in (0, 1)]
+    psnr = comparison["psnr_difference_db"]
+    assert psnr["mean"] == pytest.approx(float(np.mean((b[0] + b[1]) / 2 - (a[0] + a[1]) / 2)), abs=1e-6)
+    same_seed = [float(b[s].mean() - a[s].mean()) for s in (0, 1)]
+    assert list(psnr["per_seed"].values()) == pytest.approx(same_seed, abs=1e-5)
+    # paired t over S = 2 seeds: d̄ ± t(0.975, 1) · sd / √2, sd = |d₀ − d₁| / √2
+    mean, half = sum(same_seed) / 2, 12.706204736174698 * abs(same_seed[0] - same_seed[1]) / 2
+    assert psnr["seed_level_ci"] == pytest.approx([mean - half, mean + half], abs=1e-4)
+    assert [r["network"] for r in summary["transfer"]] == ["Euler", "2NO"]
+    assert summary["unfinished"] == []
 
 
 def test_psnr_is_ten_log_one_over_mse() -> None:
