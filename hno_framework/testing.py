@@ -245,8 +245,9 @@ def check_shape_and_dtype(case: Case, *, batch: int = 3, seed: int = 0, registry
     """In float32 and float64: every step output ``G_t(x)`` and every integrator output ``x_{t+1}`` has the
     shape ``(batch, n)`` and dtype of its input; forward(y) is (batch, n), finite, and the trajectory
     (batch, T+1, n) ends in it."""
+    behaviour = declared_behaviour(case, registry)
     for dtype in (torch.float32, torch.float64):
-        net = build_case(case, seed=seed, dtype=dtype, registry=registry)
+        net = _comparable(build_case(case, seed=seed, dtype=dtype, registry=registry), behaviour)
         y = sample_measurements(net, case, batch, seed, registry)
         with _guarded(net, case):
             x = net(y)
@@ -441,7 +442,7 @@ def check_fixed_point(case: Case, *, batch: int = 2, seed: int = 0, registry: Re
     The field of each layer is shifted, ``f̃(x) = f(x) − f(x*)``, so a random ``x*`` is a fixed
     point of ``G̃ = f̃ + I`` while the step's own nonlinearity is kept.
     """
-    net = build_case(case, seed=seed, registry=registry)
+    net = _comparable(build_case(case, seed=seed, registry=registry), declared_behaviour(case, registry))
     if not net.integrator.metadata.consistent:
         return
     from .integrator import History
@@ -532,13 +533,15 @@ PROCESS_TIMEOUT = 600.0
 
 
 def _process_outputs() -> None:
-    """Child side of :func:`check_same_output_across_processes`: read ``{"seed", "out", "cases"}`` (JSON) from stdin,
-    build each case with the seed in the process-wide registry and save its output (or error) to ``out``."""
+    """Child side of :func:`check_same_output_across_processes`: read ``{"seed", "out", "cases"}`` from the JSON file
+    named by ``sys.argv[1]``, build each case with the seed in the process-wide registry and save its output (or
+    error) to ``out``."""
     import json
     import sys
 
     torch.set_num_threads(1)
-    request = json.load(sys.stdin)
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
     results: dict[str, Any] = {}
     for fields in request["cases"]:
         case = Case(**fields)
@@ -573,12 +576,13 @@ def check_same_output_across_processes(cases: list[Case], *, seed: int = 0, regi
     code = "from hno_framework.testing import _process_outputs; _process_outputs()"
     with tempfile.TemporaryDirectory(prefix="hno-check-") as tmp:
         outs = [os.path.join(tmp, f"run{i}.pt") for i in (0, 1)]
-        runs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env=env, text=True) for _ in outs]
-        for run, out in zip(runs, outs, strict=True):
-            assert run.stdin is not None
-            run.stdin.write(json.dumps({"seed": seed, "out": out, "cases": [asdict(c) for c in cases]}))
-            run.stdin.close()
+        request = os.path.join(tmp, "request.json")
+        runs = []
+        for out in outs:
+            with open(request if out == outs[0] else request + "1", "w") as f:
+                json.dump({"seed": seed, "out": out, "cases": [asdict(c) for c in cases]}, f)
+            runs.append(subprocess.Popen([sys.executable, "-c", code, f.name], stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env=env, text=True))
         failures = []
         for run in runs:
             try:
@@ -611,7 +615,8 @@ def check_euler_is_plain_dun(step: str, *, options: dict[str, Any] | None = None
                              seed: int = 0, registry: Registry | None = None) -> None:
     """With ``euler`` (h = 1) the network equals iterating the step: ``x_{t+1} = G_t(x_t)`` (seed eq. 7 = eq. 8)."""
     case = Case(step, "euler", options or {}, layers=layers)
-    net = build_case(case, seed=seed, registry=registry, integrator_options={"h": 1.0})
+    net = _comparable(build_case(case, seed=seed, registry=registry, integrator_options={"h": 1.0}),
+                      declared_behaviour(case, registry))
     perturb_(net, seed)
     y = sample_measurements(net, case, batch, seed, registry)
     with torch.no_grad():
@@ -630,6 +635,8 @@ def check_2no_reduces_to_euler(step: str, *, options: dict[str, Any] | None = No
     case = Case(step, "2no", options or {}, layers=layers)
     two = build_case(case, seed=seed, registry=registry, integrator_options={"alpha_init": 1.0, "beta_init": 0.0})
     eul = build_case(case, seed=seed, registry=registry, integrator="euler", integrator_options={})
+    behaviour = declared_behaviour(case, registry) | declared_behaviour(Case(step, "euler"), registry)
+    _comparable(two, behaviour), _comparable(eul, behaviour)
     y = sample_measurements(two, case, batch, seed, registry)
     with torch.no_grad():
         _close(two(y), eul(y), "2no(α=1, β=0) differs from euler")
