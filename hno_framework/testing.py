@@ -342,12 +342,14 @@ def check_determinism(case: Case, *, batch: int = 3, seed: int = 0, registry: Re
 
 GRADIENT_STEPS = 3
 """Adam steps of the short training run in which every learnable parameter must receive a gradient."""
+GRADIENT_BATCH = 8
+"""Smallest batch of each step of that run (a fresh draw per step)."""
 
 
 @consistency_check("pair")
 def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Registry | None = None) -> None:
-    """In a short training run (:data:`GRADIENT_STEPS` Adam steps on ‖x_T − x*‖² plus auxiliary losses, x* and y
-    from the problem's sampler) every learnable parameter gets finite gradients, and each gets a non-zero gradient
+    """In a short training run (:data:`GRADIENT_STEPS` Adam steps on ‖x_T − x*‖² plus auxiliary losses, each on a
+    fresh draw of at least :data:`GRADIENT_BATCH` pairs (x*, y) from the problem's sampler) every learnable parameter gets finite gradients, and each gets a non-zero gradient
     in at least one step (unless the pair declares ``unused-parameters``)."""
     net = build_case(case, seed=seed, registry=registry)
     params = [(n, p) for n, p in net.named_parameters() if p.requires_grad and p.numel()]
@@ -355,10 +357,11 @@ def check_gradients(case: Case, *, batch: int = 3, seed: int = 0, registry: Regi
         return  # nothing to learn (e.g. ISTA with Euler)
     strict = "unused-parameters" not in declared_behaviour(case, registry)
     perturb_(net, seed, scale=0.01)
-    data = sample_signals(net, case, batch, seed, registry)
     optimizer = torch.optim.Adam([p for _, p in params], lr=1e-2)
     moved: set[str] = set()
     for step in range(GRADIENT_STEPS):
+        # a fresh batch per step, of at least GRADIENT_BATCH samples: one sparse sample can be thresholded to zero
+        data = sample_signals(net, case, max(batch, GRADIENT_BATCH), seed + step, registry)
         optimizer.zero_grad(set_to_none=True)
         out = net.unroll(data.y)
         ((out.estimate - data.x).pow(2).sum() + out.aux_loss).backward()
@@ -917,6 +920,73 @@ def collect_consistency_suite(step: str | None = None, integrator: str | None = 
     return results
 
 
+def components_of(target: str, registry: Registry | None = None) -> dict[str, list[str]]:
+    """``{"step": [...], "integrator": [...], "problem": [...]}`` that ``target`` names: every component an installed
+    distribution registers (its name, any spelling of ``-``/``_``/case), or one component by name (``NAME`` or
+    ``DIST:NAME``). Raises :class:`~hno_framework.errors.UnknownComponentError` when it names neither."""
+    from .errors import UnknownComponentError
+    from .registry import _norm
+
+    registry = registry or get_registry()
+    kinds = ("step", "integrator", "problem")
+    found: dict[str, list[str]] = {k: [] for k in kinds}
+    for info in registry.components():
+        if info.kind in kinds and _norm(info.provider.distribution) == _norm(target):
+            plain = len(registry.components(info.kind, info.name)) == 1
+            found[info.kind].append(info.name if plain else info.qualified_name)
+    if not any(found.values()):
+        for kind in kinds:
+            try:
+                registry.get(kind, target)  # type: ignore[arg-type]
+            except UnknownComponentError:
+                continue
+            found[kind].append(target)
+    if not any(found.values()):
+        dists = sorted({p.provider.distribution for p in registry.plugins})
+        known = [*dists, *(n for k in kinds for n in registry.names(k))]  # type: ignore[arg-type]
+        raise UnknownComponentError("distribution or component", target, known, note=registry.trouble_note())
+    return found
+
+
+def check_components(target: str, *, registry: Registry | None = None, partners: Iterable[str] | None = None,
+                     seeds: Iterable[int] = (0,), processes: bool = True) -> list[CheckResult]:
+    """Every check on what ``target`` names (see :func:`components_of`): each step and integrator with every
+    registered partner (or ``partners``), each problem kind's operator checks, and (``processes``) the same output in
+    two fresh processes once over all those pairs; one :class:`CheckResult` per run, never stopping at a failure."""
+    registry = registry or get_registry()
+    found = components_of(target, registry)
+    partners = list(partners) if partners is not None else None
+    seeds = list(seeds)
+    results: list[CheckResult] = []
+    cases: list[Case] = []
+    for kind in ("step", "integrator"):
+        for name in found[kind]:
+            selection = {kind: name}
+            results += collect_consistency_suite(registry=registry, seeds=seeds, partners=partners, processes=False,
+                                                 **selection)  # type: ignore[arg-type]
+            cases += select_cases(registry, selection.get("step"), selection.get("integrator"), partners)
+    for kind in found["problem"]:
+        for seed in seeds:
+            for name, check in PROBLEM_CHECKS.items():
+                try:
+                    check(kind, seed=seed, registry=registry)
+                except ConsistencyFailure as failure:
+                    results.append(CheckResult(name, failure.subject, seed, False, failure.cause))
+                else:
+                    results.append(CheckResult(name, f"problem '{kind}'", seed, True))
+    if processes and cases:
+        unique = list({str(c): c for c in cases}.values())
+        for name, check in SUITE_CHECKS.items():
+            try:
+                check(unique, seed=seeds[0] if seeds else 0, registry=registry)
+            except ConsistencyFailure as failure:
+                results.append(CheckResult(name, failure.subject, seeds[0] if seeds else 0, False, failure.cause))
+            else:
+                results.append(CheckResult(name, _subject("suite", unique, None), seeds[0] if seeds else 0, True))
+    seen: set[tuple[str, str, int]] = set()
+    return [r for r in results if (key := (r.check, r.subject, r.seed)) not in seen and not seen.add(key)]  # type: ignore[func-returns-value]
+
+
 def assert_consistent(step: str | None = None, integrator: str | None = None, **kwargs: Any) -> list[CheckResult]:
     """For an author's own pytest suite: run every check (like ``hno check``, fresh processes included), and fail
     with one message listing every failed check with its subject and cause; returns the results otherwise."""
@@ -1150,7 +1220,9 @@ __all__ = [
     "OrderODE",
     "assert_consistent",
     "build_case",
+    "check_components",
     "collect_consistency_suite",
+    "components_of",
     "consistency_check",
     "declared_behaviour",
     "image_kind_for",
