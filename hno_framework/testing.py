@@ -807,8 +807,16 @@ def registered_pairs(registry: Registry | None = None) -> list[Case]:
 
 def select_cases(registry: Registry, step: str | None, integrator: str | None, partners: Iterable[str] | None,
                  step_options: dict[str, Any] | None = None, integrator_options: dict[str, Any] | None = None) -> list[Case]:
-    """The pairs involving ``step`` and/or ``integrator``; with one of them given, ``partners`` restricts the other side."""
+    """The pairs involving ``step`` and/or ``integrator``; with one of them given, ``partners`` restricts the other side
+    (a partner that is not a registered component of that side is an
+    :class:`~hno_framework.errors.UnknownComponentError`, with the closest name)."""
+    from .errors import UnknownComponentError
+
     allowed = set(partners) if partners is not None else None
+    if allowed is not None and (step is None) != (integrator is None):
+        side: Literal["step", "integrator"] = "integrator" if step is not None else "step"
+        for name in sorted(allowed - set(registry.names(side))):
+            raise UnknownComponentError(f"partner {side}", name, registry.names(side), note=registry.trouble_note())
     cases = []
     for c in registered_pairs(registry):
         if (step is not None and c.step != step) or (integrator is not None and c.integrator != integrator):
@@ -953,18 +961,25 @@ def check_components(target: str, *, registry: Registry | None = None, partners:
     """Every check on what ``target`` names (see :func:`components_of`): each step and integrator with every
     registered partner (or ``partners``), each problem kind's operator checks, and (``processes``) the same output in
     two fresh processes once over all those pairs; one :class:`CheckResult` per run, never stopping at a failure."""
+    from .errors import UnknownComponentError
+
     registry = registry or get_registry()
     found = components_of(target, registry)
-    partners = list(partners) if partners is not None else None
     seeds = list(seeds)
+    sides = {"step": registry.names("integrator"), "integrator": registry.names("step")}  # the other side's names
+    for name in partners or ():
+        if name not in sides["step"] and name not in sides["integrator"]:
+            raise UnknownComponentError("partner", name, [*sides["step"], *sides["integrator"]])
     results: list[CheckResult] = []
     cases: list[Case] = []
     for kind in ("step", "integrator"):
+        # partners of the other side only; none named there: every registered one
+        chosen = [p for p in partners or () if p in sides[kind]] or None
         for name in found[kind]:
             selection = {kind: name}
-            results += collect_consistency_suite(registry=registry, seeds=seeds, partners=partners, processes=False,
+            results += collect_consistency_suite(registry=registry, seeds=seeds, partners=chosen, processes=False,
                                                  **selection)  # type: ignore[arg-type]
-            cases += select_cases(registry, selection.get("step"), selection.get("integrator"), partners)
+            cases += select_cases(registry, selection.get("step"), selection.get("integrator"), chosen)
     for kind in found["problem"]:
         for seed in seeds:
             for name, check in PROBLEM_CHECKS.items():

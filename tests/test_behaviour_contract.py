@@ -41,20 +41,20 @@ def ista(step, x, ctx):
 
 class IgnoresY(UnfoldingStep):
     """Shrinks x towards 0; never reads the measurements."""
-    name = "bad-ignores-y"
+    name = "hno-test-bad-ignores-y"
     def forward(self, x, ctx):
         return 0.5 * x
 
 
 class DeclaredPrior(IgnoresY):
     """The same step, declaring that it ignores the measurements."""
-    name = "declared-ignores-y"
+    name = "hno-test-declared-ignores-y"
     behaviour = frozenset({"ignores-measurements"})
 
 
 class OverflowsWhenLarge(UnfoldingStep):
     """ISTA plus 0·exp(|G(x)|): finite at the typical scale, NaN once the input is large."""
-    name = "bad-overflow"
+    name = "hno-test-bad-overflow"
     def forward(self, x, ctx):
         g = ista(self, x, ctx)
         return g + 0.0 * torch.exp(g.abs())
@@ -62,7 +62,7 @@ class OverflowsWhenLarge(UnfoldingStep):
 
 class EvalOnlyScale(UnfoldingStep):
     """ISTA, scaled by 1.1 in eval mode only."""
-    name = "bad-eval-mode"
+    name = "hno-test-bad-eval-mode"
     def forward(self, x, ctx):
         g = ista(self, x, ctx)
         return g if self.training else 1.1 * g
@@ -70,7 +70,7 @@ class EvalOnlyScale(UnfoldingStep):
 
 class Dropout(UnfoldingStep):
     """ISTA with dropout in train mode, declared stochastic."""
-    name = "declared-stochastic"
+    name = "hno-test-declared-stochastic"
     behaviour = frozenset({"stochastic"})
     def forward(self, x, ctx):
         return nn.functional.dropout(ista(self, x, ctx), 0.1, self.training)
@@ -78,7 +78,7 @@ class Dropout(UnfoldingStep):
 
 class MixesNeighbours(UnfoldingStep):
     """ISTA plus 1 % of the previous sample's ISTA step (the batch rolled by one)."""
-    name = "bad-batch-mixing"
+    name = "hno-test-bad-batch-mixing"
     def forward(self, x, ctx):
         g = ista(self, x, ctx)
         return g + 0.01 * g.roll(1, dims=0)
@@ -86,7 +86,7 @@ class MixesNeighbours(UnfoldingStep):
 
 class PlainAttributeScale(UnfoldingStep):
     """ISTA scaled per entry by a random vector kept as a plain tensor attribute (not a buffer)."""
-    name = "bad-plain-attribute"
+    name = "hno-test-bad-plain-attribute"
     def __init__(self, problem, options, layer):
         super().__init__(problem, options, layer)
         self.scale = 1.0 + 0.1 * torch.rand(problem.signal_shape, dtype=torch.float64)
@@ -96,7 +96,7 @@ class PlainAttributeScale(UnfoldingStep):
 
 class NonPersistentScale(UnfoldingStep):
     """ISTA scaled per entry by a random buffer registered with persistent=False."""
-    name = "bad-non-persistent"
+    name = "hno-test-bad-non-persistent"
     def __init__(self, problem, options, layer):
         super().__init__(problem, options, layer)
         self.register_buffer("scale", 1.0 + 0.1 * torch.rand(problem.signal_shape), persistent=False)
@@ -106,7 +106,7 @@ class NonPersistentScale(UnfoldingStep):
 
 class DeadGate(UnfoldingStep):
     """ISTA plus relu(gate − 1)·x with gate initialised at 0: the ReLU is dead, the gate never learns."""
-    name = "bad-dead-parameter"
+    name = "hno-test-bad-dead-parameter"
     def __init__(self, problem, options, layer):
         super().__init__(problem, options, layer)
         self.gate = nn.Parameter(torch.zeros(()))
@@ -116,14 +116,14 @@ class DeadGate(UnfoldingStep):
 
 class ImportNoise(UnfoldingStep):
     """ISTA shifted by a number drawn at import, from no seeded generator."""
-    name = "bad-import-noise"
+    name = "hno-test-bad-import-noise"
     def forward(self, x, ctx):
         return ista(self, x, ctx) + 1e-3 * _IMPORT_NOISE
 
 
 class HalfStep(Integrator):
     """x_{t+1} = x_t + f(x_t)/2 with no option h, declaring order 2: not even consistent."""
-    name = "bad-inconsistent"
+    name = "hno-test-bad-inconsistent"
     @classmethod
     def describe(cls, options):
         return IntegratorMetadata(family="one-step", order=2)
@@ -133,7 +133,7 @@ class HalfStep(Integrator):
 
 class NotEulerAtInit(Integrator):
     """2NO with a sign slip: reports α = 1, β = 0 (Euler) at init but applies β − 0.5."""
-    name = "bad-not-euler"
+    name = "hno-test-bad-not-euler"
     def __init__(self, options, layout):
         super().__init__(options, layout)
         self.register_coefficient("alpha", torch.ones(layout.num_layers), True)
@@ -185,15 +185,15 @@ def _failures(registry: Registry, **kwargs) -> dict[str, str]:
 @pytest.mark.parametrize(
     "step, check, cause",
     [
-        ("bad-ignores-y", "depends_on_y", r"the output is the same for two independent draws of the measurements y"),
-        ("bad-overflow", "finite_over_scales", r"non-finite output \(NaN or inf\) for measurements scaled by 1000 ×"),
-        ("bad-eval-mode", "eval_matches_train", r"eval mode gives another output than train mode"),
-        ("bad-batch-mixing", "batch_independence", r"permuting the batch \(order \[.*\]\) changes the outputs: sample \d differs"),
-        ("bad-plain-attribute", "state_dict_round_trip",
+        ("hno-test-bad-ignores-y", "depends_on_y", r"the output is the same for two independent draws of the measurements y"),
+        ("hno-test-bad-overflow", "finite_over_scales", r"non-finite output \(NaN or inf\) for measurements scaled by 1000 ×"),
+        ("hno-test-bad-eval-mode", "eval_matches_train", r"eval mode gives another output than train mode"),
+        ("hno-test-bad-batch-mixing", "batch_independence", r"permuting the batch \(order \[.*\]\) changes the outputs: sample \d differs"),
+        ("hno-test-bad-plain-attribute", "state_dict_round_trip",
          r"the state_dict misses attribute 'scale' of module 'layers\.0' \(PlainAttributeScale\): a plain tensor"),
-        ("bad-non-persistent", "state_dict_round_trip",
+        ("hno-test-bad-non-persistent", "state_dict_round_trip",
          r"buffer 'scale' of module 'layers\.0' \(NonPersistentScale\): registered with persistent=False"),
-        ("bad-dead-parameter", "gradients", r"\['layers\.\d\.gate'.*\] get a zero gradient in each of 3 training steps"),
+        ("hno-test-bad-dead-parameter", "gradients", r"\['layers\.\d\.gate'.*\] get a zero gradient in each of 3 training steps"),
     ],
 )
 def test_wrong_behaviour_of_a_step_is_caught(bad_registry, step, check, cause) -> None:
@@ -207,39 +207,39 @@ def test_wrong_behaviour_of_a_step_is_caught(bad_registry, step, check, cause) -
 
 def test_an_inconsistent_scheme_without_h_fails_its_declared_order(bad_registry) -> None:
     with pytest.raises(ConsistencyFailure) as err:
-        INTEGRATOR_CHECKS["numerical_order"]("bad-inconsistent", registry=bad_registry)
-    assert err.value.subject == "integrator 'bad-inconsistent'" and err.value.check == "numerical_order"
+        INTEGRATOR_CHECKS["numerical_order"]("hno-test-bad-inconsistent", registry=bad_registry)
+    assert err.value.subject == "integrator 'hno-test-bad-inconsistent'" and err.value.check == "numerical_order"
     assert re.search(r"declares order 2 but its global error on dx/dt = Ax falls with slope -?0\.\d+ in h "
                      r"\(no option h: h·f through its own coefficients\)", err.value.cause), err.value.cause
 
 
 def test_a_scheme_that_reports_euler_at_init_must_compute_euler(bad_registry) -> None:
     with pytest.raises(ConsistencyFailure) as err:
-        INTEGRATOR_CHECKS["reduces_to_euler"]("bad-not-euler", registry=bad_registry)
+        INTEGRATOR_CHECKS["reduces_to_euler"]("hno-test-bad-not-euler", registry=bad_registry)
     assert err.value.check == "reduces_to_euler"
-    assert re.search(r"integrator 'bad-not-euler' reports its 'euler' reference coefficients at initialisation, but "
+    assert re.search(r"integrator 'hno-test-bad-not-euler' reports its 'euler' reference coefficients at initialisation, but "
                      r"layer 1 is not forward Euler", err.value.cause), err.value.cause
 
 
 def test_state_drawn_at_import_differs_across_fresh_processes(bad_registry) -> None:
     """In-process determinism cannot see it; two fresh processes can."""
-    PAIR_CHECKS["determinism"](Case("bad-import-noise", "euler"), registry=bad_registry)
+    PAIR_CHECKS["determinism"](Case("hno-test-bad-import-noise", "euler"), registry=bad_registry)
     with pytest.raises(ConsistencyFailure) as err:
-        SUITE_CHECKS["same_output_across_processes"]([Case("ista", "euler"), Case("bad-import-noise", "euler")],
+        SUITE_CHECKS["same_output_across_processes"]([Case("ista", "euler"), Case("hno-test-bad-import-noise", "euler")],
                                                      registry=bad_registry)
-    assert err.value.subject == "pair bad-import-noise+euler", str(err.value)
+    assert err.value.subject == "pair hno-test-bad-import-noise+euler", str(err.value)
     assert err.value.check == "same_output_across_processes"
     assert "two fresh processes with seed 0 give different outputs" in err.value.cause
 
 
 def test_declared_behaviour_relaxes_only_its_checks(bad_registry) -> None:
-    assert_consistent(step="declared-ignores-y", partners=["euler"], registry=bad_registry, processes=False)
-    assert_consistent(step="declared-stochastic", partners=["euler", "2no"], registry=bad_registry, processes=False)
+    assert_consistent(step="hno-test-declared-ignores-y", partners=["euler"], registry=bad_registry, processes=False)
+    assert_consistent(step="hno-test-declared-stochastic", partners=["euler", "2no"], registry=bad_registry, processes=False)
 
 
 def test_assert_consistent_lists_every_failure(bad_registry) -> None:
-    with pytest.raises(ConsistencyFailure, match=r"(?s)checks failed:.*pair bad-ignores-y\+euler: check 'depends_on_y'"):
-        assert_consistent(step="bad-ignores-y", partners=["euler"], registry=bad_registry, processes=False)
+    with pytest.raises(ConsistencyFailure, match=r"(?s)checks failed:.*pair hno-test-bad-ignores-y\+euler: check 'depends_on_y'"):
+        assert_consistent(step="hno-test-bad-ignores-y", partners=["euler"], registry=bad_registry, processes=False)
 
 
 def test_a_misspelt_declaration_is_refused_naming_the_known_ones(make_plugin) -> None:
