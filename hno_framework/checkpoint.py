@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, UnknownComponentError
 from .io import atomic_write
 
 if TYPE_CHECKING:
@@ -165,6 +165,21 @@ def load_network(path: str | Path) -> tuple[UnrolledNetwork, ExperimentConfig]:
 
     payload = load_checkpoint(path)
     config = pin_providers(parse_config(payload["config"], f"stored in {path}"), payload.get("providers"))
-    net = compose(config)
+    try:
+        net = compose(config)
+    except UnknownComponentError as exc:
+        raise _with_recorded_provider(exc, payload.get("providers"), path) from None
     load_weights(net, payload["model"], path)
     return net, config
+
+
+def _with_recorded_provider(exc: UnknownComponentError, providers: Any, path: str | Path) -> UnknownComponentError:
+    """``exc`` with the distribution and version the checkpoint records for the missing component, if it does."""
+    recorded = providers.get(exc.kind) if isinstance(providers, Mapping) else None
+    if not isinstance(recorded, Mapping) or recorded.get("name") != exc.name.rpartition(":")[2]:
+        return exc
+    dist, version = recorded.get("plugin"), recorded.get("version")
+    note = (f" {path} was written with {exc.kind} '{exc.name}' from plugin {dist} {version}"
+            f" (entry point {recorded.get('entry_point', '?')}), which is not installed here: pip install '{dist}=={version}'.")
+    trouble = str(exc).partition(" Note:")  # broken or disabled plugins, as the registry noted them
+    return UnknownComponentError(exc.kind, exc.name, exc.known, note=note + trouble[1] + trouble[2])

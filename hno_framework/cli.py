@@ -92,6 +92,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno compare CONFIG CONFIG...  train several configs, print NMSE side by side
       hno inspect RUN               learned coefficients and parameters per layer
       hno report PATH               one HTML page of a run or a folder of runs
+      hno check DIST-OR-NAME        run the consistency suite on a plugin or component
     Plugins may add commands (hno experiment, from hno-studies).
     """
     if disabled_plugins:
@@ -390,6 +391,48 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         click.echo(f"plot: {plot_path}")
     if failed:
         raise UserError(f"{len(failed)} of {len(cfgs)} networks failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+
+
+@cli.command("check")
+@click.argument("target", metavar="DIST-OR-NAME")
+@click.option("--partner", "partners", multiple=True, metavar="NAME",
+              help="pair the components only with this step or integrator (repeatable; default: every registered one)")
+@click.option("--seed", "seeds", multiple=True, type=int, help="seed of the checks (repeatable; default 0)")
+@click.option("--processes/--no-processes", default=True, show_default=True,
+              help="also check the same output in two fresh processes (a few seconds)")
+@click.option("--failures-only", is_flag=True, help="print only the checks that failed")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (one row per check run)")
+def check_cmd(target: str, partners: tuple[str, ...], seeds: tuple[int, ...], processes: bool, failures_only: bool,
+              as_json: bool) -> None:
+    """Run the consistency suite on one installed distribution or component; exit status 1 if a check fails.
+
+    \b
+    hno check hno-example-relax          every step, integrator and problem kind the distribution registers
+    hno check example-midpoint           one component (NAME or DIST:NAME), with every registered partner
+    hno check my-step --partner euler    only the pairs with euler
+    """
+    from .registry import get_registry
+    from .testing import check_components
+
+    results = check_components(target, registry=get_registry(), partners=partners or None, seeds=seeds or (0,),
+                               processes=processes)
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        _echo_json([r.as_dict() for r in results])
+    else:
+        from rich.table import Table
+
+        table = Table("check", "pair / component", "seed", "result", "cause")
+        for r in results:
+            if r.passed and failures_only:
+                continue
+            table.add_row(r.check, r.subject, str(r.seed), "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.cause,
+                          )
+        con = _console()
+        con.print(table)
+        con.print(f"{len(results)} checks, {len(failed)} failed" if failed else f"{len(results)} checks, all passed")
+    if failed:
+        sys.exit(1)
 
 
 for _command in (inspect_cmd, report_cmd):  # defined in their own modules

@@ -7,7 +7,9 @@ Every random stream has its own seed, so changing one never shifts another:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -40,8 +42,13 @@ def make_splits(problem: Problem, cfg: ExperimentConfig) -> DataSplits:
     return DataSplits(sampler, validation, generator)
 
 
-def make_test_set(problem: Problem, cfg: ExperimentConfig, size: int | None = None) -> SignalBatch:
-    """The experiment's fixed test set (``training.test_size`` samples unless ``size`` is given)."""
+def make_test_set(problem: Problem, cfg: ExperimentConfig | Mapping[str, Any], size: int | None = None) -> SignalBatch:
+    """The experiment's fixed test set (``training.test_size`` samples unless ``size`` is given); ``cfg`` is an
+    :class:`ExperimentConfig` or a plain dict of one (as :func:`~hno_framework.compose` accepts)."""
+    if not isinstance(cfg, ExperimentConfig):
+        from .config import parse_config
+
+        cfg = parse_config(dict(cfg))
     sampler = make_sampler(problem, cfg.problem)
     for_split = getattr(sampler, "for_split", None)  # samplers split by image draw the test set from its own images
     if for_split is not None:

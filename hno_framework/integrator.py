@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -77,11 +77,18 @@ class IntegratorLayout:
 class Integrator(Component, nn.Module):
     """A scheme advancing the state by one layer; subclasses implement :meth:`advance`.
 
-    Class attributes a subclass sets: ``name`` (registry name), ``Options`` (pydantic model).
+    Class attributes a subclass sets: ``name`` (registry name), ``Options`` (pydantic model), optionally
+    ``behaviour`` (declarations that relax named behavioural checks of the consistency suite, see
+    :data:`hno_framework.behaviour.BEHAVIOURS`) and ``reference_options`` (option values at which the declared
+    ``order`` applies, when they are not the defaults, e.g. 2NO's α = 1, β = 0; the suite measures the order
+    with them merged over the options under test).
     Subclasses describe themselves through :meth:`describe` (metadata may depend on options,
     e.g. the number of past states r of ``lm``). Per-layer learnable coefficients are registered
     parameters of the integrator, indexed by the layer ``t``.
     """
+
+    behaviour: ClassVar[frozenset[str]] = frozenset()
+    reference_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: ComponentOptions, layout: IntegratorLayout) -> None:
         super().__init__()

@@ -186,7 +186,22 @@ def _call(what: str, function: Callable[[], Any]) -> Any:
         raise PluginError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
+def _check_behaviour(cls: Any, label: str) -> None:
+    from .behaviour import BEHAVIOURS, unknown_behaviours
+
+    declared: object = getattr(cls, "behaviour", frozenset())
+    unknown = unknown_behaviours(declared)
+    if unknown is None:
+        raise PluginError(f"{label}.behaviour = {declared!r} must be a frozenset of names, e.g. frozenset({{'stochastic'}})")
+    if unknown:
+        hints = [f"'{u}'" + (f" (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(u, BEHAVIOURS, 1)) else "")
+                 for u in unknown]
+        raise PluginError(f"{label}.behaviour names unknown declaration {', '.join(hints)}; "
+                          f"known: {', '.join(sorted(BEHAVIOURS))}")
+
+
 def _check_step(cls: Any, label: str) -> None:
+    _check_behaviour(cls, label)
     requires, tieable = cls.requires, cls.tieable
     if isinstance(requires, str) or not all(isinstance(r, str) for r in requires):
         raise PluginError(f"{label}.requires = {requires!r} must be a frozenset of names, e.g. frozenset({{'basis'}})")
@@ -203,6 +218,7 @@ def _check_step(cls: Any, label: str) -> None:
 def _check_integrator(cls: Any, label: str) -> None:
     from .integrator_metadata import IntegratorMetadata
 
+    _check_behaviour(cls, label)
     options = _call(f"{label}.Options() (integrator options need a default for every field)", cls.Options)
     metadata = _call(f"{label}.describe(default options)", lambda: cls.describe(options))
     if not isinstance(metadata, IntegratorMetadata):

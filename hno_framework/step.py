@@ -68,7 +68,9 @@ class UnfoldingStep(Component, nn.Module):
       * ``requires``: what the problem must provide: ``"matrix"`` (a dense Φ: the step reads ``problem.phi``),
         ``"basis"`` (D), ``"patch"`` (image patches), ``"image"`` (signals ``(batch, C, H, W)``); a step
         without ``"matrix"`` works through ``problem.measure`` / ``problem.adjoint`` on any operator;
-      * ``supports_mask``: True when :meth:`forward` applies ``ctx.mask`` (per-sample operators).
+      * ``supports_mask``: True when :meth:`forward` applies ``ctx.mask`` (per-sample operators);
+      * ``behaviour``: declarations that relax named behavioural checks of the consistency suite, e.g.
+        ``frozenset({"stochastic"})`` (the known ones: :data:`hno_framework.behaviour.BEHAVIOURS`).
 
     Shapes: ``x`` ``(batch, *signal_shape)``, ``ctx.y`` ``(batch, *measurement_shape)``; :meth:`forward` returns
     the shape of ``x`` (``(batch, n)`` on a matrix problem).
@@ -77,6 +79,7 @@ class UnfoldingStep(Component, nn.Module):
     tieable: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[frozenset[str]] = frozenset()
     supports_mask: ClassVar[bool] = False
+    behaviour: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, problem: Problem, options: ComponentOptions, layer: LayerInfo) -> None:
         super().__init__()

@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hno_framework.registry import get_registry
-from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, PROBLEM_CHECKS, STEP_CHECKS, registered_pairs
+from hno_framework.testing import (
+    INTEGRATOR_CHECKS,
+    PAIR_CHECKS,
+    PROBLEM_CHECKS,
+    STEP_CHECKS,
+    SUITE_CHECKS,
+    Case,
+    registered_pairs,
+)
 
 REGISTRY = get_registry()
 PAIRS = registered_pairs(REGISTRY)
@@ -75,3 +83,11 @@ def test_every_matrix_free_capable_step_meets_every_integrator_on_an_image_probl
     for step in {s for s, _ in image_cases}:
         assert {i for s, i in image_cases if s == step} == set(REGISTRY.names("integrator"))
     assert not any(c.step == "lista" and c.problem for c in PAIRS), "lista reads Φ: no matrix-free pairing"
+
+
+def test_same_output_across_fresh_processes() -> None:
+    """Every step (with euler, on each problem it is paired on) and every integrator (with ista) gives bit-identical
+    outputs in two fresh processes: one run of the suite-level check, two subprocesses side by side."""
+    cases = [c for c in PAIRS if c.integrator == "euler"] + [Case("ista", i) for i in REGISTRY.names("integrator")]
+    for check in SUITE_CHECKS.values():
+        check(cases, registry=REGISTRY)

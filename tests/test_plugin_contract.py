@@ -30,7 +30,7 @@ def ista(step, x, ctx):
 
 class InputMutating(UnfoldingStep):
     """ISTA that scales its input in place (x.mul_)."""
-    name = "bad-input-mutation"
+    name = "hno-test-bad-input-mutation"
     def forward(self, x, ctx):
         x.mul_(0.5)
         return ista(self, x, ctx)
@@ -38,21 +38,21 @@ class InputMutating(UnfoldingStep):
 
 class Downcast(UnfoldingStep):
     """ISTA computed in float32 whatever the input."""
-    name = "bad-downcast"
+    name = "hno-test-bad-downcast"
     def forward(self, x, ctx):
         return ista(self, x, ctx).float()
 
 
 class Upcast(UnfoldingStep):
     """ISTA computed in float64 whatever the input."""
-    name = "bad-upcast"
+    name = "hno-test-bad-upcast"
     def forward(self, x, ctx):
         return ista(self, x, ctx).double()
 
 
 class PlainTensorShift(UnfoldingStep):
     """ISTA plus a shift kept as a plain CPU tensor (not a buffer, so .to(device) misses it)."""
-    name = "bad-device"
+    name = "hno-test-bad-device"
     def __init__(self, problem, options, layer):
         super().__init__(problem, options, layer)
         self.shift = torch.zeros(problem.n, dtype=torch.float64)
@@ -62,14 +62,14 @@ class PlainTensorShift(UnfoldingStep):
 
 class FreshOutput(UnfoldingStep):
     """Builds its output with torch.zeros (on the default device) and adds ISTA's shrinkage scale."""
-    name = "bad-device-output"
+    name = "hno-test-bad-device-output"
     def forward(self, x, ctx):
         return torch.zeros(x.shape, dtype=x.dtype) + 0.5
 
 
 class WrongShape(UnfoldingStep):
     """ISTA with one extra coordinate appended at every layer."""
-    name = "bad-shape"
+    name = "hno-test-bad-shape"
     def forward(self, x, ctx):
         g = ista(self, x, ctx)
         return torch.cat([g, g[:, :1]], dim=1)
@@ -82,7 +82,7 @@ class LearnableHOptions(Options):
 
 class EulerClaimingTwo(Integrator):
     """Forward Euler x + h_t f(x) with learnable h_t, declaring order 2."""
-    name = "bad-order"
+    name = "hno-test-bad-order"
     Options = LearnableHOptions
     def __init__(self, options, layout):
         super().__init__(options, layout)
@@ -96,7 +96,7 @@ class EulerClaimingTwo(Integrator):
 
 class HistoryWriting(EulerClaimingTwo):
     """Forward Euler that writes x_{t+1} into history.x(0) in place."""
-    name = "bad-history-mutation"
+    name = "hno-test-bad-history-mutation"
     @classmethod
     def describe(cls, options):
         return IntegratorMetadata(family="one-step", order=1, learnable=options.learnable_h)
@@ -108,14 +108,14 @@ class HistoryWriting(EulerClaimingTwo):
 
 class ShapeLosing(HistoryWriting):
     """Forward Euler averaged over the batch: returns (n,) instead of (batch, n)."""
-    name = "bad-scheme-shape"
+    name = "hno-test-bad-scheme-shape"
     def advance(self, t, history, field):
         return (history.x(0) + history.f(0)).mean(dim=0)
 
 
 class UpcastingScheme(HistoryWriting):
     """Forward Euler with h as a float64 tensor that is not a buffer."""
-    name = "bad-scheme-upcast"
+    name = "hno-test-bad-scheme-upcast"
     def advance(self, t, history, field):
         return history.x(0) + torch.tensor(1.0, dtype=torch.float64).expand(1) * history.f(0)
 
@@ -135,7 +135,7 @@ def register_integrators(register):
 
 @pytest.fixture
 def bad_registry(make_plugin) -> Registry:
-    make_plugin("hno-bad-example", BAD_COMPONENTS, version="0.0.1")
+    make_plugin("hno-test-bad-example", BAD_COMPONENTS, version="0.0.1")
     registry = Registry(strict=True)
     assert not registry.broken
     return registry
@@ -150,12 +150,12 @@ def _failure(registry: Registry, **kwargs) -> ConsistencyFailure:
 @pytest.mark.parametrize(
     "step, check, cause",
     [
-        ("bad-input-mutation", "no_in_place_mutation", r"step 'bad-input-mutation' at layer 0 modified its input x in place"),
-        ("bad-downcast", "shape_and_dtype", r"step 'bad-downcast' at layer 0: G\(x\) returned torch.float32 for a torch.float64 input \(downcast\)"),
-        ("bad-upcast", "shape_and_dtype", r"step 'bad-upcast' at layer 0: G\(x\) returned torch.float64 for a torch.float32 input \(upcast\)"),
-        ("bad-device", "device", r"step 'bad-device' at layer 0 raised RuntimeError: .*device"),
-        ("bad-device-output", "device", r"step 'bad-device-output' at layer 0: G\(x\) returned a tensor on cpu for an input on meta"),
-        ("bad-shape", "shape_and_dtype", r"step 'bad-shape' at layer 0: G\(x\) returned shape \(3, 17\), expected \(3, 16\)"),
+        ("hno-test-bad-input-mutation", "no_in_place_mutation", r"step 'hno-test-bad-input-mutation' at layer 0 modified its input x in place"),
+        ("hno-test-bad-downcast", "shape_and_dtype", r"step 'hno-test-bad-downcast' at layer 0: G\(x\) returned torch.float32 for a torch.float64 input \(downcast\)"),
+        ("hno-test-bad-upcast", "shape_and_dtype", r"step 'hno-test-bad-upcast' at layer 0: G\(x\) returned torch.float64 for a torch.float32 input \(upcast\)"),
+        ("hno-test-bad-device", "device", r"step 'hno-test-bad-device' at layer 0 raised RuntimeError: .*device"),
+        ("hno-test-bad-device-output", "device", r"step 'hno-test-bad-device-output' at layer 0: G\(x\) returned a tensor on cpu for an input on meta"),
+        ("hno-test-bad-shape", "shape_and_dtype", r"step 'hno-test-bad-shape' at layer 0: G\(x\) returned shape \(3, 17\), expected \(3, 16\)"),
     ],
 )
 def test_bad_steps_are_caught_naming_component_check_and_cause(bad_registry, step, check, cause) -> None:
@@ -174,14 +174,14 @@ def test_bad_steps_are_caught_naming_component_check_and_cause(bad_registry, ste
 @pytest.mark.parametrize(
     "integrator, check, cause",
     [
-        ("bad-history-mutation", "no_in_place_mutation",
-         r"integrator 'bad-history-mutation' at layer 0 modified history.x\(0\) in place"),
-        ("bad-scheme-shape", "shape_and_dtype",
-         r"integrator 'bad-scheme-shape' at layer 0: x_\{t\+1\} returned shape \(16,\), expected \(3, 16\)"),
-        ("bad-scheme-upcast", "shape_and_dtype",
-         r"integrator 'bad-scheme-upcast' at layer 0: x_\{t\+1\} returned torch.float64 for a torch.float32 input \(upcast\)"),
-        ("bad-order", "numerical_order",
-         (r"integrator 'bad-order' declares order 2 but its global error on dx/dt = Ax falls with slope 1.0\d in h "
+        ("hno-test-bad-history-mutation", "no_in_place_mutation",
+         r"integrator 'hno-test-bad-history-mutation' at layer 0 modified history.x\(0\) in place"),
+        ("hno-test-bad-scheme-shape", "shape_and_dtype",
+         r"integrator 'hno-test-bad-scheme-shape' at layer 0: x_\{t\+1\} returned shape \(16,\), expected \(3, 16\)"),
+        ("hno-test-bad-scheme-upcast", "shape_and_dtype",
+         r"integrator 'hno-test-bad-scheme-upcast' at layer 0: x_\{t\+1\} returned torch.float64 for a torch.float32 input \(upcast\)"),
+        ("hno-test-bad-order", "numerical_order",
+         (r"integrator 'hno-test-bad-order' declares order 2 but its global error on dx/dt = Ax falls with slope 1.0\d in h "
           r"at its initial \(reference\) coefficients")),
     ],
 )
@@ -197,18 +197,18 @@ def test_bad_integrators_are_caught_naming_component_check_and_cause(bad_registr
 def test_order_is_checked_with_the_options_the_author_passes(bad_registry) -> None:
     """Learnable h (the default) and fixed h are both measured at the initial h."""
     for options in ({}, {"learnable_h": False}, {"learnable_h": True, "h": 0.5}):
-        failure = _failure(bad_registry, integrator="bad-order", integrator_options=options, partners=["ista"])
+        failure = _failure(bad_registry, integrator="hno-test-bad-order", integrator_options=options, partners=["ista"])
         assert failure.check == "numerical_order"
-        assert failure.subject.startswith("integrator 'bad-order'")
+        assert failure.subject.startswith("integrator 'hno-test-bad-order'")
         for key, value in options.items():
             assert f"{key}={value!r}" in failure.subject
 
 
 def test_no_builtin_reduction_runs_without_its_partner(bad_registry) -> None:
-    """partners=["bad-order"]: only the pair and integrator checks of that pair; no euler / 2no reductions."""
+    """partners=["hno-test-bad-order"]: only the pair and integrator checks of that pair; no euler / 2no reductions."""
     from hno_framework.testing import INTEGRATOR_CHECKS, PAIR_CHECKS, plan, select_cases
 
-    runs = plan(select_cases(bad_registry, "ista", None, ["bad-history-mutation"]))
+    runs = plan(select_cases(bad_registry, "ista", None, ["hno-test-bad-history-mutation"]))
     names = {getattr(check, "__name__", "") for check, _, _ in runs}
     assert not {"check_euler_is_plain_dun", "check_2no_reduces_to_euler"} & names
     # ista works through the operator: it is paired on a matrix problem and on an image problem
@@ -222,19 +222,19 @@ def test_raw_torch_errors_name_the_pair_and_the_check(bad_registry) -> None:
     """A check outside the per-layer guard (batch independence) still names pair, check and the torch error."""
     from hno_framework.testing import PAIR_CHECKS
 
-    with pytest.raises(ConsistencyFailure, match=r"pair bad-shape\+euler: check 'batch_independence' failed: RuntimeError: "):
-        PAIR_CHECKS["batch_independence"](Case("bad-shape", "euler"), registry=bad_registry)
+    with pytest.raises(ConsistencyFailure, match=r"pair hno-test-bad-shape\+euler: check 'batch_independence' failed: RuntimeError: "):
+        PAIR_CHECKS["batch_independence"](Case("hno-test-bad-shape", "euler"), registry=bad_registry)
 
 
 def test_determinism_compares_key_sets(make_plugin) -> None:
-    make_plugin("hno-bad-keys-example", '''
+    make_plugin("hno-test-bad-keys-example", '''
 import itertools, torch
 from hno_framework import hookimpl, UnfoldingStep
 COUNTER = itertools.count()
 
 class ExtraBuffer(UnfoldingStep):
     """Identity step with a buffer whose name changes from build to build."""
-    name = "bad-keys"
+    name = "hno-test-bad-keys"
     def __init__(self, problem, options, layer):
         super().__init__(problem, options, layer)
         self.register_buffer(f"b{next(COUNTER)}", torch.zeros(()))
@@ -246,7 +246,7 @@ def register_steps(register):
     register(ExtraBuffer)
 ''')
     with pytest.raises(ConsistencyFailure, match="check 'determinism' failed: two builds with seed 0 have different state_dict keys"):
-        check_determinism(Case("bad-keys", "euler"), registry=Registry())
+        check_determinism(Case("hno-test-bad-keys", "euler"), registry=Registry())
 
 
 def test_snapshot_sees_writes_through_data() -> None:

@@ -14,6 +14,8 @@ f = 0) is preserved. Its reference coefficients α = 1, β¹ = β² = 0 give Eul
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from pydantic import Field
 from torch import Tensor
@@ -33,6 +35,7 @@ class ThreeNO(Integrator):
 
     name = "3no"
     Options = ThreeNOOptions
+    reference_options: ClassVar[dict[str, Any]] = {"alpha_init": 1.0, "beta1_init": 0.0, "beta2_init": 0.0}  # the declared order 1 is Euler's (no option h: the suite scales f)
 
     def __init__(self, options: ThreeNOOptions, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)

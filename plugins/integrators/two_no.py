@@ -9,6 +9,8 @@ preserved for every α, β, because f vanishes there and the ξ weights sum to 1
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from pydantic import Field
 from torch import Tensor
@@ -27,6 +29,7 @@ class TwoNO(Integrator):
 
     name = "2no"
     Options = TwoNOOptions
+    reference_options: ClassVar[dict[str, Any]] = {"alpha_init": 1.0, "beta_init": 0.0}  # the declared order 1 is Euler's (no option h: the suite scales f)
 
     def __init__(self, options: TwoNOOptions, layout: IntegratorLayout) -> None:
         super().__init__(options, layout)

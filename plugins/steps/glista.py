@@ -69,6 +69,9 @@ class GLISTAStep(UnfoldingStep):
     Options = GLISTAOptions
     tieable = ("W",)
     supports_mask = True
+    # Layer 0's gain multiplies x_0 = 0, so with a one-step scheme its μ_0, ν_0 never get a gradient (as in the
+    # reference code); kept, so that checkpoints keep their layout.
+    behaviour = frozenset({"unused-parameters"})
 
     def __init__(self, problem: Problem, options: GLISTAOptions, layer: LayerInfo) -> None:
         super().__init__(problem, options, layer)
