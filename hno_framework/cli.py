@@ -32,6 +32,18 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def check_working_directory() -> None:
+    """Refuse to run from a working directory that was deleted: relative paths cannot resolve there, and torch's
+    math libraries abort the process while loading (a oneMKL fatal error) instead of raising."""
+    import os
+
+    try:
+        os.getcwd()
+    except OSError:
+        raise UserError("the current working directory no longer exists (deleted or moved); cd to an existing "
+                        "folder and run the command again") from None
+
+
 class HNOGroup(click.Group):
     """Turns library errors into one-line messages instead of tracebacks; adds the commands plugins register
     (:mod:`.commands`, loaded on first need)."""
@@ -95,6 +107,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno check DIST-OR-NAME        run the consistency suite on a plugin or component
     Plugins may add commands (hno experiment, from hno-studies).
     """
+    check_working_directory()
     if disabled_plugins:
         from .registry import disable_plugins
 

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .io import file_kind
 
 
 def _not_bool(value: Any) -> Any:
@@ -48,6 +49,10 @@ MAX_LAYERS = 10_000
 (measured for ``lista`` + ``2no``), so millions of layers would exhaust memory and minutes before the first error."""
 Layers = Annotated[int, Strict(), Field(gt=0, le=MAX_LAYERS)]
 """The layer count T: an integer in [1, :data:`MAX_LAYERS`]."""
+MAX_THREADS = 1024
+"""The most torch threads ``training.threads`` may ask for. Above the machine's cores threads only wait on each other
+(:func:`hno_framework.threads.resolve_threads` caps them there); far above, thread creation itself fails (100,000
+threads crashed OpenMP and filled the process table)."""
 Seed = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
 """A random seed: an integer in [0, 2⁶³ − 1], so that seed + the data-split offsets fits torch's 64-bit seeds."""
 
@@ -232,7 +237,8 @@ class TrainingConfig(StrictModel):
     threads: PositiveInt | Literal["auto"] | None = Field(
         "auto",
         description="torch intra-op threads: auto = cores available to the process divided by the training "
-        "processes running beside it (never more threads than cores); an int; or null to leave torch's default",
+        f"processes running beside it (never more threads than cores); an int (at most {MAX_THREADS}, capped at the "
+        "available cores); or null to leave torch's default",
     )
     protocol: Literal["end-to-end", "phases", "stagewise"] = Field(
         "end-to-end",
@@ -256,6 +262,17 @@ class TrainingConfig(StrictModel):
         "at the values where the scheme is forward Euler (euler: the warm-started network then computes what the "
         "source network did)",
     )
+
+    @field_validator("threads")
+    @classmethod
+    def _sane_threads(cls, threads: int | str | None) -> int | str | None:
+        if isinstance(threads, int) and threads > MAX_THREADS:
+            from .threads import available_cores
+
+            raise ValueError(f"{threads} threads is more than the limit of {MAX_THREADS}; threads beyond the cores "
+                             f"only wait on each other (this machine has {available_cores()}): give at most that, "
+                             "or auto")
+        return threads
 
     @model_validator(mode="after")
     def _phases_given(self) -> TrainingConfig:
@@ -427,6 +444,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a dict."""
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give a config file (.yaml, .yml or .toml), e.g. examples/lista.yaml")
+    kind = file_kind(path)
+    if kind is not None:
+        raise ConfigError(f"{path} is {kind}, not a config file; give a .yaml, .yml or .toml file, e.g. examples/lista.yaml")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     if path.suffix not in (".toml", ".yaml", ".yml"):

@@ -121,6 +121,23 @@ def describe_os_error(exc: OSError) -> str:
     return f"{what}: {paths}" if paths else what
 
 
+def file_kind(path: str | Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (``"a FIFO"``, ``"a character device"``, ...,
+    following symlinks); None for a regular file or a missing path. Reading a FIFO blocks until someone writes
+    to it, so readers check this before opening."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write ``path`` through ``write(fh)`` on a temporary file in the same folder, then ``os.replace`` it.
 

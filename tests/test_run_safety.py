@@ -409,3 +409,47 @@ def test_sweep_names_and_grid_keys_are_validated(tmp_path: Path) -> None:
     (tmp_path / "g.yaml").write_text("name: g\nlayerz: 3\n")
     assert "layerz: unknown key (did you mean 'layers'?)" in one_line_error(run("experiment", "synthetic",
                                                                              str(tmp_path / "g.yaml")))
+
+
+# -- the machine: threads, working directory, special files -------------------------------------------
+
+def test_threads_far_beyond_the_cores_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"training\.threads: 100000 threads is more than the limit of 1024.*or auto"):
+        parse_config(cfg(training={"threads": 100_000}))
+    assert parse_config(cfg(training={"threads": 1024})).training.threads == 1024
+
+
+def test_threads_are_capped_at_the_available_cores() -> None:
+    # in a fresh process: torch's thread pool is process-wide, and 4096 threads must never be created
+    code = ("import os, torch; from hno_framework.threads import apply_threads; "
+            "print(apply_threads(1024), len(os.sched_getaffinity(0)))")
+    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    threads, cores = (int(v) for v in res.stdout.split())
+    assert threads == cores
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m hno_framework.cli compose {config}"
+    res = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and res.stdout == "", (res.returncode, res.stderr)
+    assert res.stderr.strip() == ("Error: the current working directory no longer exists (deleted or moved); cd to an "
+                                  "existing folder and run the command again")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "best.pt"
+    os.mkfifo(fifo)
+    res = hno("eval", str(fifo), timeout=60)  # opening a FIFO to read blocks until a writer comes
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (f"Error: {fifo} is a FIFO (named pipe), not a checkpoint; give a best.pt or last.pt "
+                                  "written by hno train")
+    yaml_fifo = tmp_path / "c.yaml"
+    os.mkfifo(yaml_fifo)
+    assert "is a FIFO (named pipe), not a config file" in one_line_error(run("compose", str(yaml_fifo)))
+    assert "is a character device, not a checkpoint" in one_line_error(run("eval", "/dev/null"))
