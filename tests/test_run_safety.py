@@ -453,3 +453,43 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
     os.mkfifo(yaml_fifo)
     assert "is a FIFO (named pipe), not a config file" in one_line_error(run("compose", str(yaml_fifo)))
     assert "is a character device, not a checkpoint" in one_line_error(run("eval", "/dev/null"))
+
+
+# -- runs that blow up to finite values ----------------------------------------------------------------
+
+def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) -> None:
+    config = tiny_config("blowup", iterations=40)
+    res = hno("train", str(config), "--no-progress", "--set", "training.lr=10")
+    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
+    (msg,) = res.stderr.strip().splitlines()
+    assert re.fullmatch(r"Error: blowup: training diverged at iteration \d+: the validation NMSE is \+\d+\.\d dB, "
+                        r"\d+\.\d dB above the -\d+\.\d\d dB it started from(; the loss grew from \S+ to \S+)?; "
+                        r"the first layer above \d+\.\d dB is layer \d+\. The checkpoints in \S+ are the last good "
+                        r"ones; lower training\.lr \(now 10\) or set training\.grad_clip", msg), msg
+    run_dir = config.parent / "runs" / "blowup"
+    assert not (run_dir / "metrics.json").exists()  # no finished run to report
+    c = load_config(config)
+    untrained = compose(c)
+    data = make_test_set(untrained.problem, c)
+    for name in ("best.pt", "last.pt"):  # whatever is on disk is a good network, not the blown-up one
+        if (run_dir / name).is_file():
+            net, _ = load_network(run_dir / name)
+            assert nmse_per_layer(net, data)[-1] <= nmse_per_layer(untrained, data)[-1] + 1.0
+
+
+def test_a_healthy_run_is_not_called_diverged(tiny_config) -> None:
+    c = load_config(tiny_config("healthy", iterations=20))
+    result = train(c, progress=False)
+    assert result.best_validation_nmse_db < 0 and (c.run_dir / "metrics.json").is_file()
+
+
+def test_signals_without_energy_are_a_data_error_not_a_learning_rate(tiny_config) -> None:
+    from hno_framework.errors import DataError
+    from hno_framework.problems.base import SignalBatch
+
+    c = load_config(tiny_config("zeros"))
+    zeros = SignalBatch(torch.zeros(8, c.problem.n), torch.zeros(8, c.problem.m))
+    with pytest.raises(DataError, match=r"the 8 validation signals are all zero \(no signal energy\).*check the data") \
+            as err:
+        Trainer(c, progress=False, validation=zeros)
+    assert "training.lr" not in str(err.value)
