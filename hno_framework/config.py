@@ -10,6 +10,7 @@ options are validated against the component's own options model when the network
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 import typing
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -57,6 +59,41 @@ Seed = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
 """A random seed: an integer in [0, 2⁶³ − 1], so that seed + the data-split offsets fits torch's 64-bit seeds."""
 
 
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and lists a config may have (a real one is 4 or 5 levels deep); thousands of
+levels would exhaust Python's recursion in the parsers and validators."""
+
+
+def check_depth(data: Any, source: str) -> None:
+    """Raise :class:`ConfigError` when ``data`` nests mappings or lists deeper than :data:`MAX_DEPTH`."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{source} nests mappings or lists more than {MAX_DEPTH} levels deep; a config is a "
+                                  "few levels deep (problem, network, training, ...): check it")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+
+
+TOO_DEEP = ("nests mappings or lists thousands of levels deep, more than the parser can follow; a config is a few "
+            "levels deep (problem, network, training, ...): check it")
+
+
+def _finite_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` unless a float anywhere inside it is NaN or ±inf (a component's own model may not refuse them)."""
+    stack: list[tuple[str, Any]] = list(options.items())
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"option '{key}' is {value}; component options must be finite numbers")
+        if isinstance(value, dict):
+            stack.extend((f"{key}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+    return options
+
+
 class StrictModel(BaseModel):
     """Unknown keys forbidden, NaN and ±inf rejected in every float field."""
 
@@ -67,7 +104,7 @@ class ComponentSpec(StrictModel):
     """A component by registry ``name`` with its ``options``; a bare string means no options."""
 
     name: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: Annotated[dict[str, Any], AfterValidator(_finite_options)] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -107,11 +144,12 @@ class ProblemConfig(StrictModel):
     """
 
     kind: str = "lasso"
-    options: dict[str, Any] = Field(default_factory=dict, description="the problem kind's own options (hno show KIND)")
+    options: Annotated[dict[str, Any], AfterValidator(_finite_options)] = Field(
+        default_factory=dict, description="the problem kind's own options (hno show KIND)")
     m: PositiveInt = 250
     n: PositiveInt = 500
     sparsity: Float = Field(0.1, gt=0.0, le=1.0)
-    snr_db: Float | None = None
+    snr_db: Annotated[Float, Field(ge=-100.0, le=300.0)] | None = None
     condition_number: Float = Field(1.0, ge=1.0)
     lam: PositiveFloat = 0.4
     seed: Seed = 0
@@ -318,17 +356,28 @@ class ExperimentConfig(StrictModel):
         return self.output.dir / self.name
 
 
+MAX_NAME_PARTS = 32
+"""The most ``/``-separated parts a run name may have (grid cells use 3: setting/network/seedS)."""
+MAX_NAME_LENGTH = 1024
+"""The longest run name, in characters (file systems allow 255 bytes per part and about 4096 per path)."""
+
+
 def check_run_name(name: str) -> None:
     """Raise ``ValueError`` unless ``name`` is a safe run folder below ``output.dir``: non-empty, relative
-    (POSIX and Windows), no ``.``/``..``/empty component, no backslash or control character.
+    (POSIX and Windows), no ``.``/``..``/empty component, no backslash, control, format or other non-printable
+    character, at most :data:`MAX_NAME_PARTS` parts and :data:`MAX_NAME_LENGTH` characters.
     ``/`` separates sub-folders (grid cells are ``setting/network/seedS``)."""
     if not name.strip():
         raise ValueError("the run name is empty; give a folder name such as 'lista-t16'")
     if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
         raise ValueError(f"the run name '{name}' is an absolute path; give a folder name (runs go to output.dir/name)")
-    if "\\" in name or any(ord(c) < 32 for c in name):
-        raise ValueError(f"the run name {name!r} holds a backslash or control character; use letters, digits, - _ .")
+    if "\\" in name or any(not c.isprintable() for c in name):
+        raise ValueError(f"the run name {name!a} holds a backslash or a control, format or invisible character "
+                         "(such as a right-to-left override or a zero-width space); use letters, digits, - _ .")
     parts = name.split("/")
+    if len(parts) > MAX_NAME_PARTS or len(name) > MAX_NAME_LENGTH or any(len(p.encode()) > 255 for p in parts):
+        raise ValueError(f"the run name is too long ({len(parts)} parts, {len(name)} characters); give at most "
+                         f"{MAX_NAME_PARTS} parts of ≤ 255 bytes, {MAX_NAME_LENGTH} characters in all")
     if any(p in ("", ".", "..") for p in parts) or any(p != p.strip() for p in parts):
         raise ValueError(f"the run name '{name}' must stay inside output.dir: no '..', '.', empty or space-padded parts")
 
@@ -435,9 +484,13 @@ def parse_yaml(text: str, source: str) -> Any:
     """YAML text -> Python data with the safe loader, duplicate keys refused; errors are
     :class:`ConfigError` with line, column and a caret line."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
     except yaml.YAMLError as exc:
         raise YAMLSyntaxError(yaml_error_message(exc, text, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source} {TOO_DEEP}") from None
+    check_depth(data, source)
+    return data
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
@@ -461,6 +514,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"cannot parse {path}: {exc}".replace("\n", " ")) from None
+        except RecursionError:
+            raise ConfigError(f"{path} {TOO_DEEP}") from None
+        check_depth(data, str(path))
     else:
         data = parse_yaml(text, str(path))
     if not isinstance(data, dict):

@@ -493,3 +493,36 @@ def test_signals_without_energy_are_a_data_error_not_a_learning_rate(tiny_config
             as err:
         Trainer(c, progress=False, validation=zeros)
     assert "training.lr" not in str(err.value)
+
+
+# -- files and services that are not what they should be ----------------------------------------------
+
+def test_metrics_that_are_not_an_object_name_the_file(tmp_path: Path) -> None:
+    c = parse_config(cfg(training={"iterations": 2, "validate_every": 1, "validation_size": 8, "test_size": 8,
+                                   "threads": 1}, output={"dir": str(tmp_path)}))
+    train(c, progress=False)
+    (c.run_dir / "metrics.json").write_text("[1, 2]")
+    msg = one_line_error(run("report", str(c.run_dir), "--test-size", "8"))
+    assert f"run metrics {c.run_dir / 'metrics.json'} is corrupt: it holds a JSON list, not an object" in msg
+
+
+@pytest.mark.parametrize(("address", "fix"), [("ray://head:10001", "pip install 'ray[client]'"),
+                                              ("auto", "ray status"), (None, "--executor local")])
+def test_a_ray_that_will_not_start_is_one_line(tmp_path: Path, monkeypatch, address, fix) -> None:
+    import types
+
+    fake = types.ModuleType("ray")
+
+    def init(**kwargs):
+        if str(kwargs.get("address")).startswith("ray://"):
+            raise RuntimeError("Ray Client requires pip package `ray[client]`. If you installed the minimal Ray (e.g. "
+                               "`pip install ray`), please reinstall by executing `pip install ray[client]`.")
+        raise ConnectionError("Could not find any running Ray instance.\nPlease specify the one to connect to.")
+
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+    fake.init = init  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    args = ["compare", str(config), "--executor", "ray", "--no-progress", *(["--address", address] if address else [])]
+    msg = one_line_error(run(*args))
+    assert msg.startswith("Error: cannot ") and fix in msg
