@@ -369,8 +369,11 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
     --resume (continue each from its last.pt; a finished run is evaluated again).
     """
     from .compare import check_run_folders, compare, comparison_configs
-    from .io import write_json
+    from .io import check_output_file, write_json
 
+    for target in (json_path, plot_path):  # refused before anything trains, not after
+        if target is not None:
+            check_output_file(target)
     cfgs = comparison_configs(configs, overrides, sweep)
     check_run_folders(cfgs, force=force, resume=resume)
     pool = build_executor(executor, workers, address, gpus_per_job, jobs=len(cfgs))

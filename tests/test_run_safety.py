@@ -526,3 +526,47 @@ def test_a_ray_that_will_not_start_is_one_line(tmp_path: Path, monkeypatch, addr
     args = ["compare", str(config), "--executor", "ray", "--no-progress", *(["--address", address] if address else [])]
     msg = one_line_error(run(*args))
     assert msg.startswith("Error: cannot ") and fix in msg
+
+
+# -- never through a symlink, never over something that is not a regular file ------------------------
+
+def test_a_lock_symlink_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    (tmp_path / "runs" / "t").mkdir(parents=True)
+    (tmp_path / "runs" / "t" / ".lock").symlink_to(victim)
+    assert "the lock file" in one_line_error(run("train", str(config), "--no-progress"))
+    assert victim.read_text() == "precious\n"
+
+
+def test_atomic_write_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    from hno_framework.io import NotARegularFileError
+
+    victim = tmp_path / "victim.json"
+    victim.write_text("precious\n")
+    link = tmp_path / "out.json"
+    link.symlink_to(victim)
+    with pytest.raises(NotARegularFileError, match=r"out\.json is a symbolic link; hno writes only regular files"):
+        write_json(link, {"a": 1})
+    assert link.is_symlink() and victim.read_text() == "precious\n"
+    assert not list(tmp_path.glob(".out.json.*.tmp"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_outputs_that_are_fifos_are_refused_before_any_work(tmp_path: Path) -> None:
+    c = parse_config(cfg(training={"iterations": 2, "validate_every": 1, "validation_size": 8, "test_size": 8,
+                                   "threads": 1}, output={"dir": str(tmp_path / "runs")}))
+    train(c, progress=False)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    config = write(tmp_path / "c.yaml", cfg(name="other", output={"dir": str(tmp_path / "runs")}))
+    for args in (["compare", str(config), "--json", str(fifo), "--no-progress"],
+                 ["compare", str(config), "--plot", str(fifo), "--no-progress"],
+                 ["report", str(c.run_dir), "-o", str(fifo)],
+                 ["inspect", str(c.run_dir), "--plot", str(fifo)]):
+        msg = one_line_error(run(*args))
+        assert msg == (f"Error: {fifo} is a FIFO (named pipe); hno writes only regular files and never replaces "
+                       "anything else: remove it or give another path"), args
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert not (tmp_path / "runs" / "other").exists()  # refused before anything trained
