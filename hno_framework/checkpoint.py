@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError, UnknownComponentError
-from .io import atomic_write
+from .io import atomic_write, file_kind
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -63,6 +63,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         hint = f"; did you mean {path / 'best.pt'}?" if (path / "best.pt").is_file() else "; give a .pt file"
         raise CheckpointError(f"{path} is a directory, not a checkpoint{hint}")
+    kind = file_kind(path)
+    if kind is not None:
+        raise CheckpointError(f"{path} is {kind}, not a checkpoint; give a best.pt or last.pt written by hno train")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if not zipfile.is_zipfile(path):

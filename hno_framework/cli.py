@@ -32,6 +32,18 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def check_working_directory() -> None:
+    """Refuse to run from a working directory that was deleted: relative paths cannot resolve there, and torch's
+    math libraries abort the process while loading (a oneMKL fatal error) instead of raising."""
+    import os
+
+    try:
+        os.getcwd()
+    except OSError:
+        raise UserError("the current working directory no longer exists (deleted or moved); cd to an existing "
+                        "folder and run the command again") from None
+
+
 class HNOGroup(click.Group):
     """Turns library errors into one-line messages instead of tracebacks; adds the commands plugins register
     (:mod:`.commands`, loaded on first need)."""
@@ -95,6 +107,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno check DIST-OR-NAME        run the consistency suite on a plugin or component
     Plugins may add commands (hno experiment, from hno-studies).
     """
+    check_working_directory()
     if disabled_plugins:
         from .registry import disable_plugins
 
@@ -356,8 +369,11 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
     --resume (continue each from its last.pt; a finished run is evaluated again).
     """
     from .compare import check_run_folders, compare, comparison_configs
-    from .io import write_json
+    from .io import check_output_file, write_json
 
+    for target in (json_path, plot_path):  # refused before anything trains, not after
+        if target is not None:
+            check_output_file(target)
     cfgs = comparison_configs(configs, overrides, sweep)
     check_run_folders(cfgs, force=force, resume=resume)
     pool = build_executor(executor, workers, address, gpus_per_job, jobs=len(cfgs))

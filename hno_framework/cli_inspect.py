@@ -23,7 +23,10 @@ def inspect_cmd(run: Path, test_size: int | None, plot_path: Path | None, no_plo
     from rich.table import Table
 
     from .inspection import inspect_checkpoint, plot_inspection, table_rows
+    from .io import check_output_file
 
+    if plot_path is not None and not no_plot:
+        check_output_file(plot_path)  # before the evaluation, not after
     result = inspect_checkpoint(run, test_size=test_size)
     if plot_path is None and not no_plot and not as_json:
         plot_path = Path(result.checkpoint).parent / "inspection.png"
@@ -72,6 +75,9 @@ def report_cmd(path: Path, output: Path | None, test_size: int | None) -> None:
     """Write one self-contained HTML page (figures embedded, works offline) for PATH, a run folder or a
     folder of runs: config, test NMSE per layer with its 95 % interval, learned coefficients, training
     curves, timings and the machine."""
+    from .io import check_output_file
     from .run_report import write_report
 
+    if output is not None:
+        check_output_file(output)  # before every run is evaluated, not after
     click.echo(f"report: {write_report(path, output, test_size=test_size)}")

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from .executors import Executor
 
 
+MAX_GPUS_PER_JOB = 1024
+"""The most GPUs one network may ask Ray for."""
+
+
 def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add the executor options to a click command (they arrive as ``executor``, ``workers``,
     ``address``, ``gpus_per_job``)."""
@@ -34,7 +38,14 @@ def executor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def build_executor(executor: str | None, workers: int | None, address: str | None, gpus_per_job: float,
                    jobs: int | None = None) -> Executor:
     """The executor the options ask for; never more workers than ``jobs``."""
+    import math
+
+    from .errors import ConfigError
     from .executors import make_executor
+
+    if not math.isfinite(gpus_per_job) or gpus_per_job > MAX_GPUS_PER_JOB:
+        raise ConfigError(f"--gpus-per-job {gpus_per_job}: give the GPUs each network asks for, a finite number from 0 to "
+                          f"{MAX_GPUS_PER_JOB} (fractions pack several networks on one card), e.g. --gpus-per-job 0.5")
 
     if executor is None and jobs is not None and jobs < 2:
         executor = "serial"

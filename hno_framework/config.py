@@ -10,6 +10,7 @@ options are validated against the component's own options model when the network
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 import typing
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,6 +31,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .io import file_kind
 
 
 def _not_bool(value: Any) -> Any:
@@ -48,8 +51,47 @@ MAX_LAYERS = 10_000
 (measured for ``lista`` + ``2no``), so millions of layers would exhaust memory and minutes before the first error."""
 Layers = Annotated[int, Strict(), Field(gt=0, le=MAX_LAYERS)]
 """The layer count T: an integer in [1, :data:`MAX_LAYERS`]."""
+MAX_THREADS = 1024
+"""The most torch threads ``training.threads`` may ask for. Above the machine's cores threads only wait on each other
+(:func:`hno_framework.threads.resolve_threads` caps them there); far above, thread creation itself fails (100,000
+threads crashed OpenMP and filled the process table)."""
 Seed = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
 """A random seed: an integer in [0, 2⁶³ − 1], so that seed + the data-split offsets fits torch's 64-bit seeds."""
+
+
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and lists a config may have (a real one is 4 or 5 levels deep); thousands of
+levels would exhaust Python's recursion in the parsers and validators."""
+
+
+def check_depth(data: Any, source: str) -> None:
+    """Raise :class:`ConfigError` when ``data`` nests mappings or lists deeper than :data:`MAX_DEPTH`."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{source} nests mappings or lists more than {MAX_DEPTH} levels deep; a config is a "
+                                  "few levels deep (problem, network, training, ...): check it")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+
+
+TOO_DEEP = ("nests mappings or lists thousands of levels deep, more than the parser can follow; a config is a few "
+            "levels deep (problem, network, training, ...): check it")
+
+
+def _finite_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` unless a float anywhere inside it is NaN or ±inf (a component's own model may not refuse them)."""
+    stack: list[tuple[str, Any]] = list(options.items())
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"option '{key}' is {value}; component options must be finite numbers")
+        if isinstance(value, dict):
+            stack.extend((f"{key}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+    return options
 
 
 class StrictModel(BaseModel):
@@ -62,7 +104,7 @@ class ComponentSpec(StrictModel):
     """A component by registry ``name`` with its ``options``; a bare string means no options."""
 
     name: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: Annotated[dict[str, Any], AfterValidator(_finite_options)] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -102,11 +144,12 @@ class ProblemConfig(StrictModel):
     """
 
     kind: str = "lasso"
-    options: dict[str, Any] = Field(default_factory=dict, description="the problem kind's own options (hno show KIND)")
+    options: Annotated[dict[str, Any], AfterValidator(_finite_options)] = Field(
+        default_factory=dict, description="the problem kind's own options (hno show KIND)")
     m: PositiveInt = 250
     n: PositiveInt = 500
     sparsity: Float = Field(0.1, gt=0.0, le=1.0)
-    snr_db: Float | None = None
+    snr_db: Annotated[Float, Field(ge=-100.0, le=300.0)] | None = None
     condition_number: Float = Field(1.0, ge=1.0)
     lam: PositiveFloat = 0.4
     seed: Seed = 0
@@ -232,7 +275,8 @@ class TrainingConfig(StrictModel):
     threads: PositiveInt | Literal["auto"] | None = Field(
         "auto",
         description="torch intra-op threads: auto = cores available to the process divided by the training "
-        "processes running beside it (never more threads than cores); an int; or null to leave torch's default",
+        f"processes running beside it (never more threads than cores); an int (at most {MAX_THREADS}, capped at the "
+        "available cores); or null to leave torch's default",
     )
     protocol: Literal["end-to-end", "phases", "stagewise"] = Field(
         "end-to-end",
@@ -256,6 +300,17 @@ class TrainingConfig(StrictModel):
         "at the values where the scheme is forward Euler (euler: the warm-started network then computes what the "
         "source network did)",
     )
+
+    @field_validator("threads")
+    @classmethod
+    def _sane_threads(cls, threads: int | str | None) -> int | str | None:
+        if isinstance(threads, int) and threads > MAX_THREADS:
+            from .threads import available_cores
+
+            raise ValueError(f"{threads} threads is more than the limit of {MAX_THREADS}; threads beyond the cores "
+                             f"only wait on each other (this machine has {available_cores()}): give at most that, "
+                             "or auto")
+        return threads
 
     @model_validator(mode="after")
     def _phases_given(self) -> TrainingConfig:
@@ -301,17 +356,28 @@ class ExperimentConfig(StrictModel):
         return self.output.dir / self.name
 
 
+MAX_NAME_PARTS = 32
+"""The most ``/``-separated parts a run name may have (grid cells use 3: setting/network/seedS)."""
+MAX_NAME_LENGTH = 1024
+"""The longest run name, in characters (file systems allow 255 bytes per part and about 4096 per path)."""
+
+
 def check_run_name(name: str) -> None:
     """Raise ``ValueError`` unless ``name`` is a safe run folder below ``output.dir``: non-empty, relative
-    (POSIX and Windows), no ``.``/``..``/empty component, no backslash or control character.
+    (POSIX and Windows), no ``.``/``..``/empty component, no backslash, control, format or other non-printable
+    character, at most :data:`MAX_NAME_PARTS` parts and :data:`MAX_NAME_LENGTH` characters.
     ``/`` separates sub-folders (grid cells are ``setting/network/seedS``)."""
     if not name.strip():
         raise ValueError("the run name is empty; give a folder name such as 'lista-t16'")
     if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
         raise ValueError(f"the run name '{name}' is an absolute path; give a folder name (runs go to output.dir/name)")
-    if "\\" in name or any(ord(c) < 32 for c in name):
-        raise ValueError(f"the run name {name!r} holds a backslash or control character; use letters, digits, - _ .")
+    if "\\" in name or any(not c.isprintable() for c in name):
+        raise ValueError(f"the run name {name!a} holds a backslash or a control, format or invisible character "
+                         "(such as a right-to-left override or a zero-width space); use letters, digits, - _ .")
     parts = name.split("/")
+    if len(parts) > MAX_NAME_PARTS or len(name) > MAX_NAME_LENGTH or any(len(p.encode()) > 255 for p in parts):
+        raise ValueError(f"the run name is too long ({len(parts)} parts, {len(name)} characters); give at most "
+                         f"{MAX_NAME_PARTS} parts of ≤ 255 bytes, {MAX_NAME_LENGTH} characters in all")
     if any(p in ("", ".", "..") for p in parts) or any(p != p.strip() for p in parts):
         raise ValueError(f"the run name '{name}' must stay inside output.dir: no '..', '.', empty or space-padded parts")
 
@@ -418,15 +484,22 @@ def parse_yaml(text: str, source: str) -> Any:
     """YAML text -> Python data with the safe loader, duplicate keys refused; errors are
     :class:`ConfigError` with line, column and a caret line."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no tags execute code
     except yaml.YAMLError as exc:
         raise YAMLSyntaxError(yaml_error_message(exc, text, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source} {TOO_DEEP}") from None
+    check_depth(data, source)
+    return data
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a dict."""
     if path.is_dir():
         raise ConfigError(f"{path} is a directory; give a config file (.yaml, .yml or .toml), e.g. examples/lista.yaml")
+    kind = file_kind(path)
+    if kind is not None:
+        raise ConfigError(f"{path} is {kind}, not a config file; give a .yaml, .yml or .toml file, e.g. examples/lista.yaml")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     if path.suffix not in (".toml", ".yaml", ".yml"):
@@ -441,6 +514,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"cannot parse {path}: {exc}".replace("\n", " ")) from None
+        except RecursionError:
+            raise ConfigError(f"{path} {TOO_DEEP}") from None
+        check_depth(data, str(path))
     else:
         data = parse_yaml(text, str(path))
     if not isinstance(data, dict):

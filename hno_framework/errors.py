@@ -46,4 +46,9 @@ class CheckpointError(HNOError):
 
 
 class TrainingDivergedError(HNOError):
-    """Training produced a non-finite loss or validation NMSE; the last good checkpoint is kept."""
+    """Training produced a non-finite loss or validation NMSE, or blew up to a validation NMSE far above where it
+    started; the last good checkpoint is kept."""
+
+
+class DataError(HNOError):
+    """The data cannot be trained or evaluated on (e.g. signals without energy)."""

@@ -121,13 +121,52 @@ def describe_os_error(exc: OSError) -> str:
     return f"{what}: {paths}" if paths else what
 
 
+def file_kind(path: str | Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (``"a FIFO"``, ``"a character device"``, ...,
+    following symlinks); None for a regular file or a missing path. Reading a FIFO blocks until someone writes
+    to it, so readers check this before opening."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+class NotARegularFileError(HNOError, OSError):
+    """An output path that exists as something other than a regular file (a symlink, device, FIFO, folder)."""
+
+
+def check_output_file(path: str | Path) -> Path:
+    """``path`` if it is missing or a regular file, else :class:`NotARegularFileError`: the framework never writes
+    through a symbolic link and never replaces a device node, FIFO, socket or folder with a file."""
+    import stat
+
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return path
+    if stat.S_ISREG(mode):
+        return path
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else file_kind(path) or "not a regular file"
+    raise NotARegularFileError(f"{path} is {kind}; hno writes only regular files and never replaces anything else: "
+                               "remove it or give another path")
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Write ``path`` through ``write(fh)`` on a temporary file in the same folder, then ``os.replace`` it.
 
     Raises :class:`DiskFullError` (one line, naming ``path``) when the device is full, whatever
-    error ``write`` turned the failed write into.
+    error ``write`` turned the failed write into, and :class:`NotARegularFileError` when ``path`` exists as a
+    symbolic link, device, FIFO, socket or folder (checked before writing and again before the replace).
     """
-    path = Path(path)
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphaned_tmp(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{host_tag()}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
@@ -140,6 +179,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             write(recorder)
             fh.flush()
             os.fsync(fh.fileno())
+        check_output_file(path)  # nothing put there while writing
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException as exc:

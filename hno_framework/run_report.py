@@ -22,7 +22,7 @@ import yaml
 
 from .errors import CheckpointError
 from .inspection import CHECKPOINT_NAMES, Inspection, inspect_checkpoint, plot_inspection, table_rows
-from .io import read_json
+from .io import CorruptFileError, read_json
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -78,6 +78,9 @@ def collect(run_dir: Path, *, test_size: int | None = None, resamples: int = 100
     seconds = time.perf_counter() - start
     metrics_path = run_dir / "metrics.json"
     metrics = read_json(metrics_path, "run metrics") if metrics_path.is_file() else {}
+    if not isinstance(metrics, dict):
+        raise CorruptFileError(f"run metrics {metrics_path} is corrupt: it holds a JSON {type(metrics).__name__}, not an "
+                               "object; delete it (or restore it) and rerun")
     config = load_checkpoint(inspection.checkpoint)["config"]
     return RunSection(run_dir, inspection, metrics, config, seconds)
 

@@ -45,12 +45,13 @@ def threads_per_worker(workers: int | None = None) -> int:
 
 
 def resolve_threads(threads: int | str | None, workers: int | None = None) -> int | None:
-    """Intra-op threads for ``training.threads``: an int as given; ``"auto"`` = :func:`threads_per_worker`;
-    None leaves torch's setting alone."""
+    """Intra-op threads for ``training.threads``: an int as given, capped at :func:`available_cores` (more threads
+    than cores only wait on each other, and OpenMP crashes when it cannot create them); ``"auto"`` =
+    :func:`threads_per_worker`; None leaves torch's setting alone."""
     if threads is None:
         return None
     if threads != "auto":
-        return int(threads)
+        return max(1, min(int(threads), available_cores()))
     return threads_per_worker(workers)
 
 

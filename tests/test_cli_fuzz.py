@@ -135,6 +135,30 @@ CASES: list[Case] = [
     ("run", "unknown device", with_set("training.device=gpu0", command="train")),
     ("run", "output.dir is a file", lambda tmp: ["train", config_file(tmp, nested("output.dir", config_file(tmp, SMALL)))]),
     ("run", "--resume with nothing", lambda tmp: ["train", config_file(tmp, nested("output.dir", str(tmp / "r"))), "--resume"]),
+    # nesting deeper than Python's recursion limit: parsers and validators must not overflow the stack
+    ("deep nesting", "YAML lists 5,000 deep", with_text("name: " + "[" * 5000 + "]" * 5000 + "\nnetwork: {step: lista}\n")),
+    ("deep nesting", "YAML mappings 5,000 deep", with_text("network: {step: lista}\nx: " + "{a: " * 5000 + "1" + "}" * 5000)),
+    ("deep nesting", "TOML arrays 5,000 deep",
+     lambda tmp: ["compose", config_file(tmp, text="name = " + "[" * 5000 + "]" * 5000 + "\n", suffix=".toml")]),
+    ("deep nesting", "YAML 100 deep in options",
+     with_value("network.step", {"name": "lista", "options": {"x": yaml.safe_load("[" * 100 + "]" * 100)}})),
+    ("deep nesting", "--set value 5,000 deep", with_set("network.step=" + "[" * 5000 + "]" * 5000)),
+    *[("run name", label, with_value("name", v)) for label, v in [
+        ("1,000 'a/' parts", "a/" * 1000 + "a"), ("a part of 300 bytes", "x" * 300), ("6,000 characters", "/".join(["x" * 200] * 30)),
+        ("DEL", "a\x7fb"), ("C1 control", "a\x85b"), ("right-to-left override", "safe\u202egnp.exe"),
+        ("zero-width space", "lista\u200b"), ("byte-order mark", "\ufefflista")]],
+    *[("extreme value", f"{k}={v}", lambda tmp, k=k, v=v: with_set(f"{k}={v}", f"output.dir={tmp / 'r'}", command="train")(tmp))
+      for k, v in [("problem.snr_db", "-1e308"), ("problem.snr_db", "1e308"), ("problem.snr_db", "-101")]],
+    *[("component options", label, with_value("network.integrator", {"name": "2no", "options": options})) for label, options in [
+        ("alpha_init: 1e308", {"alpha_init": 1e308}), ("alpha_init: -1e308", {"alpha_init": -1e308}),
+        ("alpha_init: inf", {"alpha_init": float("inf")}), ("alpha_init: nan", {"alpha_init": float("nan")})]],
+    ("component options", "step option nan",
+     with_value("network.step", {"name": "lista", "options": {"threshold_scale": float("nan")}})),
+    ("component options", "problem option inf", lambda tmp: ["compose", config_file(tmp, nested("problem", {
+        "kind": "blur", "lam": 0.01, "options": {"size": 8, "sigma": float("inf")}}))]),
+    *[("executor", f"--gpus-per-job {v}", lambda tmp, v=v: ["compare", config_file(tmp, nested("output.dir", str(tmp / "r"))),
+                                                            "--gpus-per-job", v, "--no-progress"])
+      for v in ("nan", "inf", "1e308")],
 ]
 
 

@@ -258,3 +258,30 @@ def test_checkers_find_missing_items() -> None:
     assert config_keys(Outer) == ["inner", "inner.a", "opts"]
     assert free_form_prefixes(Outer) == ["opts"]
     assert yaml_key_paths({"inner": {"a": 1}, "l": [{"b": 2}]}) == ["inner", "inner.a", "l", "l.b"]
+
+
+def test_every_option_the_cli_page_documents_exists() -> None:
+    """The converse of the test above: an option named in a bullet of a command's own section (``* `--force`: ...``)
+    is an option of that command, so the page never documents what does not exist."""
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    documented = command_sections(page)
+    ctx = click.Context(cli)
+    invented: list[str] = []
+
+    def leaves(cmd: click.Command, path: tuple[str, ...], context: click.Context) -> list[tuple[str, click.Command]]:
+        if not isinstance(cmd, click.Group):
+            return [(" ".join(path), cmd)]
+        sub = click.Context(cmd, parent=context)
+        return [leaf for name in cmd.list_commands(sub) if (c := cmd.get_command(sub, name)) is not None
+                for leaf in leaves(c, (*path, name), sub)]
+
+    for name, cmd in leaves(cli, ("hno",), ctx):
+        section = documented.get(name)
+        if section is None:
+            continue
+        options = {o for p in cmd.params if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)}
+        for line in section.text.splitlines():
+            if re.match(r"^\s*\* `--", line):
+                head = line.split("`:", 1)[0]
+                invented += [f"{name} {o}" for o in re.findall(r"`(--[\w-]+)", head + "`") if o not in options]
+    assert not invented, f"{CLI_PAGE.relative_to(DOCS.parent)} documents options that do not exist: {'; '.join(invented)}"

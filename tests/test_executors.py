@@ -91,7 +91,8 @@ def test_auto_threads_never_exceed_cores_per_worker(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(os, "getloadavg", lambda: (float(cores + 5), 0.0, 0.0))  # a machine busy with others
     monkeypatch.delenv(WORKERS_ENV)
     assert resolve_threads("auto") == 1
-    assert resolve_threads(3) == 3 and resolve_threads(None) is None
+    assert resolve_threads(3) == min(3, cores) and resolve_threads(None) is None
+    assert resolve_threads(100_000) == cores  # never more threads than cores
 
 
 def test_unknown_executor_and_missing_device_are_one_line_errors() -> None:

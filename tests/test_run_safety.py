@@ -409,3 +409,164 @@ def test_sweep_names_and_grid_keys_are_validated(tmp_path: Path) -> None:
     (tmp_path / "g.yaml").write_text("name: g\nlayerz: 3\n")
     assert "layerz: unknown key (did you mean 'layers'?)" in one_line_error(run("experiment", "synthetic",
                                                                              str(tmp_path / "g.yaml")))
+
+
+# -- the machine: threads, working directory, special files -------------------------------------------
+
+def test_threads_far_beyond_the_cores_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"training\.threads: 100000 threads is more than the limit of 1024.*or auto"):
+        parse_config(cfg(training={"threads": 100_000}))
+    assert parse_config(cfg(training={"threads": 1024})).training.threads == 1024
+
+
+def test_threads_are_capped_at_the_available_cores() -> None:
+    # in a fresh process: torch's thread pool is process-wide, and 4096 threads must never be created
+    code = ("import os, torch; from hno_framework.threads import apply_threads; "
+            "print(apply_threads(1024), len(os.sched_getaffinity(0)))")
+    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    threads, cores = (int(v) for v in res.stdout.split())
+    assert threads == cores
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m hno_framework.cli compose {config}"
+    res = subprocess.run(["sh", "-c", script], check=False, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and res.stdout == "", (res.returncode, res.stderr)
+    assert res.stderr.strip() == ("Error: the current working directory no longer exists (deleted or moved); cd to an "
+                                  "existing folder and run the command again")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "best.pt"
+    os.mkfifo(fifo)
+    res = hno("eval", str(fifo), timeout=60)  # opening a FIFO to read blocks until a writer comes
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == (f"Error: {fifo} is a FIFO (named pipe), not a checkpoint; give a best.pt or last.pt "
+                                  "written by hno train")
+    yaml_fifo = tmp_path / "c.yaml"
+    os.mkfifo(yaml_fifo)
+    assert "is a FIFO (named pipe), not a config file" in one_line_error(run("compose", str(yaml_fifo)))
+    assert "is a character device, not a checkpoint" in one_line_error(run("eval", "/dev/null"))
+
+
+# -- runs that blow up to finite values ----------------------------------------------------------------
+
+def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) -> None:
+    config = tiny_config("blowup", iterations=40)
+    res = hno("train", str(config), "--no-progress", "--set", "training.lr=10")
+    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
+    (msg,) = res.stderr.strip().splitlines()
+    assert re.fullmatch(r"Error: blowup: training diverged at iteration \d+: the validation NMSE is \+\d+\.\d dB, "
+                        r"\d+\.\d dB above the -\d+\.\d\d dB it started from(; the loss grew from \S+ to \S+)?; "
+                        r"the first layer above \d+\.\d dB is layer \d+\. The checkpoints in \S+ are the last good "
+                        r"ones; lower training\.lr \(now 10\) or set training\.grad_clip", msg), msg
+    run_dir = config.parent / "runs" / "blowup"
+    assert not (run_dir / "metrics.json").exists()  # no finished run to report
+    c = load_config(config)
+    untrained = compose(c)
+    data = make_test_set(untrained.problem, c)
+    for name in ("best.pt", "last.pt"):  # whatever is on disk is a good network, not the blown-up one
+        if (run_dir / name).is_file():
+            net, _ = load_network(run_dir / name)
+            assert nmse_per_layer(net, data)[-1] <= nmse_per_layer(untrained, data)[-1] + 1.0
+
+
+def test_a_healthy_run_is_not_called_diverged(tiny_config) -> None:
+    c = load_config(tiny_config("healthy", iterations=20))
+    result = train(c, progress=False)
+    assert result.best_validation_nmse_db < 0 and (c.run_dir / "metrics.json").is_file()
+
+
+def test_signals_without_energy_are_a_data_error_not_a_learning_rate(tiny_config) -> None:
+    from hno_framework.errors import DataError
+    from hno_framework.problems.base import SignalBatch
+
+    c = load_config(tiny_config("zeros"))
+    zeros = SignalBatch(torch.zeros(8, c.problem.n), torch.zeros(8, c.problem.m))
+    with pytest.raises(DataError, match=r"the 8 validation signals are all zero \(no signal energy\).*check the data") \
+            as err:
+        Trainer(c, progress=False, validation=zeros)
+    assert "training.lr" not in str(err.value)
+
+
+# -- files and services that are not what they should be ----------------------------------------------
+
+def test_metrics_that_are_not_an_object_name_the_file(tmp_path: Path) -> None:
+    c = parse_config(cfg(training={"iterations": 2, "validate_every": 1, "validation_size": 8, "test_size": 8,
+                                   "threads": 1}, output={"dir": str(tmp_path)}))
+    train(c, progress=False)
+    (c.run_dir / "metrics.json").write_text("[1, 2]")
+    msg = one_line_error(run("report", str(c.run_dir), "--test-size", "8"))
+    assert f"run metrics {c.run_dir / 'metrics.json'} is corrupt: it holds a JSON list, not an object" in msg
+
+
+@pytest.mark.parametrize(("address", "fix"), [("ray://head:10001", "pip install 'ray[client]'"),
+                                              ("auto", "ray status"), (None, "--executor local")])
+def test_a_ray_that_will_not_start_is_one_line(tmp_path: Path, monkeypatch, address, fix) -> None:
+    import types
+
+    fake = types.ModuleType("ray")
+
+    def init(**kwargs):
+        if str(kwargs.get("address")).startswith("ray://"):
+            raise RuntimeError("Ray Client requires pip package `ray[client]`. If you installed the minimal Ray (e.g. "
+                               "`pip install ray`), please reinstall by executing `pip install ray[client]`.")
+        raise ConnectionError("Could not find any running Ray instance.\nPlease specify the one to connect to.")
+
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+    fake.init = init  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
+    args = ["compare", str(config), "--executor", "ray", "--no-progress", *(["--address", address] if address else [])]
+    msg = one_line_error(run(*args))
+    assert msg.startswith("Error: cannot ") and fix in msg
+
+
+# -- never through a symlink, never over something that is not a regular file ------------------------
+
+def test_a_lock_symlink_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    (tmp_path / "runs" / "t").mkdir(parents=True)
+    (tmp_path / "runs" / "t" / ".lock").symlink_to(victim)
+    assert "the lock file" in one_line_error(run("train", str(config), "--no-progress"))
+    assert victim.read_text() == "precious\n"
+
+
+def test_atomic_write_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    from hno_framework.io import NotARegularFileError
+
+    victim = tmp_path / "victim.json"
+    victim.write_text("precious\n")
+    link = tmp_path / "out.json"
+    link.symlink_to(victim)
+    with pytest.raises(NotARegularFileError, match=r"out\.json is a symbolic link; hno writes only regular files"):
+        write_json(link, {"a": 1})
+    assert link.is_symlink() and victim.read_text() == "precious\n"
+    assert not list(tmp_path.glob(".out.json.*.tmp"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_outputs_that_are_fifos_are_refused_before_any_work(tmp_path: Path) -> None:
+    c = parse_config(cfg(training={"iterations": 2, "validate_every": 1, "validation_size": 8, "test_size": 8,
+                                   "threads": 1}, output={"dir": str(tmp_path / "runs")}))
+    train(c, progress=False)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    config = write(tmp_path / "c.yaml", cfg(name="other", output={"dir": str(tmp_path / "runs")}))
+    for args in (["compare", str(config), "--json", str(fifo), "--no-progress"],
+                 ["compare", str(config), "--plot", str(fifo), "--no-progress"],
+                 ["report", str(c.run_dir), "-o", str(fifo)],
+                 ["inspect", str(c.run_dir), "--plot", str(fifo)]):
+        msg = one_line_error(run(*args))
+        assert msg == (f"Error: {fifo} is a FIFO (named pipe); hno writes only regular files and never replaces "
+                       "anything else: remove it or give another path"), args
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert not (tmp_path / "runs" / "other").exists()  # refused before anything trained

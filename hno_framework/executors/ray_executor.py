@@ -27,6 +27,20 @@ def _import_ray() -> Any:
     return ray
 
 
+def _init_failure(address: str | None, exc: BaseException) -> str:
+    """One line for a Ray that would not start or connect, with the fix for the usual causes."""
+    cause = (str(exc).strip().splitlines() or [""])[0][:300]
+    where = f"join Ray at {address}" if address else "start Ray on this machine"
+    if address and address.startswith("ray://"):
+        fix = ("a ray:// address needs Ray Client: pip install 'ray[client]' (the same Ray version as the cluster), "
+               "and the cluster's head must listen there")
+    elif address:
+        fix = "check that a Ray cluster runs there (ray status), or leave --address out to start Ray here"
+    else:
+        fix = "check the Ray installation (ray --version), or use --executor local"
+    return f"cannot {where}: {type(exc).__name__}: {cause}; {fix}"
+
+
 def _run_in_worker(fn: Callable[[Any], Any], payload: Any, env: dict[str, str]) -> Any:
     set_worker_environment(env)
     return fn(payload)
@@ -47,7 +61,10 @@ class RayExecutor(Executor):
             kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False}
             if address is None:
                 kwargs["num_cpus"] = max(1, int(workers * cores_per_job))
-            self.ray.init(**kwargs)
+            try:
+                self.ray.init(**kwargs)
+            except Exception as exc:  # noqa: BLE001 -- Ray raises many kinds (no ray[client], no cluster, a bad address)
+                raise ConfigError(_init_failure(address, exc)) from None
             self._started = True
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Job]) -> Iterator[JobOutcome]:

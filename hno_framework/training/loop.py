@@ -8,10 +8,14 @@ counts, so a "best" is never worse than where the phase began). A phase ends aft
 ``max_iterations``, or after ``patience`` iterations without an improvement; its best
 parameters are then restored (``restore_best``).
 
-Divergence: a non-finite loss or validation NMSE either stops the run with
-:class:`~hno_framework.errors.TrainingDivergedError` naming the iteration and the first non-finite
+Divergence: a non-finite loss or validation NMSE, or a finite blow-up (the validation NMSE more than
+:data:`DIVERGED_DB` above where the phase started, floored at 0 dB, the zero output's NMSE, at
+:data:`DIVERGED_VALIDATIONS` validations in a row or at the phase's last one; or the loss more than
+:data:`LOSS_GROWTH` times the phase's first loss with the validation NMSE confirming it) either stops the run with
+:class:`~hno_framework.errors.TrainingDivergedError` naming the iteration and the first bad
 layer (end-to-end; the checkpoints on disk stay the last good ones), or ends the phase with its
-best parameters (stage-wise).
+best parameters (stage-wise). Validation signals without energy (all zero: the NMSE is undefined) are
+refused before training, as a data error rather than a divergence.
 
 Files in ``run_dir``: ``last.pt`` (the whole loop state; atomic; see :mod:`.state`), ``best.pt``
 (the finished network, or end-to-end's best so far) and ``metrics.json``.
@@ -38,7 +42,7 @@ from tqdm.auto import tqdm
 from ..composer import compose
 from ..config import ExperimentConfig
 from ..data import make_test_set
-from ..errors import TrainingDivergedError
+from ..errors import DataError, TrainingDivergedError
 from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
@@ -56,6 +60,14 @@ from .result import TrainResult
 from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir
 from .state import LoopState, load_state, save_best, save_state
 from .summary import PhaseSummary
+
+DIVERGED_DB = 20.0
+"""A validation NMSE this many dB above where the phase started (at least 0 dB, what the zero output scores) is a
+blow-up: the error energy is 100× the signal's. Healthy training never goes there."""
+DIVERGED_VALIDATIONS = 2
+"""Validations in a row above the limit that stop the run (one at the phase's last validation)."""
+LOSS_GROWTH = 1e6
+"""The loss this many times the phase's first loss triggers an immediate validation; above the limit, the run stops."""
 
 
 def first_nonfinite_layer(net: UnrolledNetwork, y: Tensor, depth: int) -> int | None:
@@ -87,6 +99,14 @@ def nonfinite_name(net: nn.Module, params: Sequence[nn.Parameter], *, grad: bool
     return f"{name} (layer {parts[1]})" if parts[0] == "layers" and len(parts) > 1 and parts[1].isdigit() else name
 
 
+def check_signal_energy(data: SignalBatch, name: str) -> None:
+    """Raise :class:`~hno_framework.errors.DataError` when the signals of ``data`` are all zero: their NMSE (error
+    energy over signal energy) is undefined, which is a fault of the data, not of the learning rate."""
+    if not bool(data.x.abs().sum() > 0):
+        raise DataError(f"{name}: the {len(data)} validation signals are all zero (no signal energy), so their NMSE is "
+                        "undefined; check the data: problem.sparsity, the images or the problem plugin's signals")
+
+
 class Trainer:
     """Trains the network an :class:`ExperimentConfig` describes with its ``training.protocol``.
 
@@ -116,6 +136,8 @@ class Trainer:
         self.summaries: list[PhaseSummary] = []
         self._last_record = 0
         self.nonfinite: str | None = None  # the parameter whose gradient was not finite at the last step
+        self._blow_up_checked = -math.inf  # the iteration of the last extra validation a loss blow-up triggered
+        check_signal_energy(self.validation, config.name)
         self.enter_phase(0)
 
     # -- position --------------------------------------------------------------------------------
@@ -212,6 +234,7 @@ class Trainer:
         self.callbacks("on_phase_end", self, summary)
         s.phase_iteration, s.phase_best_iteration, s.phase_seconds = 0, 0, 0.0
         s.phase_best = s.phase_start = math.inf
+        s.phase_first_loss, s.bad_validations = 0.0, 0
         self.best_state = None
         if s.phase_index + 1 >= self.protocol.num_phases:
             s.finished = True
@@ -219,21 +242,59 @@ class Trainer:
             self.enter_phase(s.phase_index + 1)
         self.save_last()
 
+    def _where(self) -> str:
+        return f"iteration {self.state.iteration}" + (f" ({self.phase.label})" if self.phase.label else "")
+
     def _diverged(self, what: str) -> str | None:
         """Handle a non-finite loss/NMSE: end the phase (returns its stop reason) or raise."""
-        where = f"iteration {self.state.iteration}" + (f" ({self.phase.label})" if self.phase.label else "")
         layer = first_nonfinite_layer(self.net, self.validation.y[:256], self.phase.depth)
         at_layer = f"; the first non-finite output is layer {layer}" if layer is not None else ""
+        return self._stop_diverged(f"{what} is not finite{at_layer}", "non-finite")
+
+    def _stop_diverged(self, problem: str, reason: str) -> str | None:
+        """Restore the phase's best parameters, then end the phase (stage-wise; returns ``reason``) or raise."""
         if self.best_state is not None:
             self.net.load_state_dict(self.best_state)
+        self.state.bad_validations = 0
         if self.phase.on_nonfinite == "end-phase":
-            warnings.warn(f"{self.config.name}: non-finite {what} at {where}{at_layer}; ending the phase with its best "
-                          "parameters", RuntimeWarning, stacklevel=3)
-            return "non-finite"
+            warnings.warn(f"{self.config.name}: {problem} at {self._where()}; ending the phase with its best parameters",
+                          RuntimeWarning, stacklevel=4)
+            return reason
         raise TrainingDivergedError(
-            f"{self.config.name}: training diverged at {where}: {what} is not finite{at_layer}. The checkpoints in "
-            f"{self.run_dir} are the last good ones; lower training.lr or set training.grad_clip"
+            f"{self.config.name}: training diverged at {self._where()}: {problem}. The checkpoints in "
+            f"{self.run_dir} are the last good ones; lower training.lr (now {self.phase.lr:g}) or set training.grad_clip"
         )
+
+    def _divergence_limit(self) -> float:
+        """The validation NMSE (dB) above which the phase has blown up (see :data:`DIVERGED_DB`)."""
+        return max(self.state.phase_start, 0.0) + DIVERGED_DB
+
+    def _blown_up(self, val: float, loss: float) -> str | None:
+        """A finite blow-up (validation NMSE ``val`` above the limit): end the phase or raise, naming the first layer
+        whose validation NMSE is above the limit and, when it grew by orders of magnitude, the loss."""
+        s, limit = self.state, self._divergence_limit()
+        curve = self.last_validation_curve
+        layer = next((t for t, v in enumerate(curve) if not v <= limit), len(curve) - 1)
+        grew = (f"; the loss grew from {s.phase_first_loss:.3g} to {loss:.3g}"
+                if s.phase_first_loss > 0 and math.isfinite(loss) and loss > 100 * s.phase_first_loss else "")
+        problem = (f"the validation NMSE is {val:+.1f} dB, {val - s.phase_start:.1f} dB above the {s.phase_start:.2f} dB "
+                   f"it started from{grew}; the first layer above {limit:.1f} dB is layer {layer}")
+        return self._stop_diverged(problem, "diverged")
+
+    def _loss_blew_up(self, loss: float) -> str | None:
+        """The loss grew by :data:`LOSS_GROWTH` over the phase's first: validate now (at most every 10 iterations), and
+        stop when the validation NMSE confirms a blow-up. The log-layers loss is a logarithm: it is not compared."""
+        s = self.state
+        if s.phase_iteration == 1:
+            s.phase_first_loss = loss if math.isfinite(loss) and loss > 0 else 0.0
+        if (self.config.training.loss == "log-layers" or s.phase_first_loss <= 0 or not loss > LOSS_GROWTH * s.phase_first_loss
+                or s.iteration - self._blow_up_checked < 10):
+            return None
+        self._blow_up_checked = s.iteration
+        val = self.validate()
+        if not math.isfinite(val):
+            return self._diverged("validation NMSE")
+        return self._blown_up(val, loss) if val > self._divergence_limit() else None
 
     def _validation_due(self) -> bool:
         p, i = self.phase, self.state.phase_iteration
@@ -245,6 +306,12 @@ class Trainer:
         val = self.validate()
         if not math.isfinite(val):
             return self._diverged("validation NMSE")
+        if val > self._divergence_limit():
+            s.bad_validations += 1
+            if s.bad_validations >= DIVERGED_VALIDATIONS or s.phase_iteration >= p.max_iterations:
+                return self._blown_up(val, loss)
+        else:
+            s.bad_validations = 0
         if is_better(val, s.phase_best, p.min_improvement_db):
             s.phase_best_iteration = s.phase_iteration
         if is_better(val, s.phase_best):
@@ -294,7 +361,7 @@ class Trainer:
                 if not math.isfinite(loss):
                     stop = self._diverged(f"the gradient of {self.nonfinite}" if self.nonfinite else "loss")
                 else:
-                    stop = None
+                    stop = self._loss_blew_up(loss)
                 if stop is None and self._validation_due():
                     stop = self._after_validation(loss)
                     label = f"{self.phase.label} " if self.phase.label else ""
@@ -302,7 +369,7 @@ class Trainer:
                 if stop:
                     self._end_phase(stop)
                     tick = time.perf_counter()
-                elif s.phase_iteration % self.phase.checkpoint_every == 0:
+                elif s.phase_iteration % self.phase.checkpoint_every == 0 and not s.bad_validations:
                     bad = nonfinite_name(self.net, self.params)
                     if bad is not None and self._diverged(f"parameter {bad}"):
                         self._end_phase("non-finite")

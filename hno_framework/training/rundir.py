@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
 """Files that make a folder hold a run (what ``--force`` deletes before a new run)."""
 
@@ -65,8 +67,15 @@ class RunLock:
         self.created = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(20):  # retried only when a holder released (unlinked) the file under us
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:  # never through a symlink (its target would be overwritten), never block on a FIFO
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o666)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                    raise
+                raise RunDirError(f"the lock file {self.path} is not a regular file; delete it and rerun") from None
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise RunDirError(f"the lock file {self.path} is not a regular file; delete it and rerun")
                 if not self._lock(fd):
                     pid, host, since = _holder(self.path)
                     raise RunDirError(

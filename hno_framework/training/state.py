@@ -34,7 +34,9 @@ MAY_CHANGE_ON_RESUME = {"device": True, "threads": True}
 @dataclass
 class LoopState:
     """Where a run stands: phase, iterations (in the phase and in total), the phase's best validation
-    NMSE (and where the patience window restarted), seconds trained (all processes) and whether it is done."""
+    NMSE (and where the patience window restarted), seconds trained (all processes) and whether it is done;
+    for the divergence check, the phase's first loss (0: unknown) and how many validations in a row were far
+    above where the phase started."""
 
     phase_index: int = 0
     phase_iteration: int = 0
@@ -45,6 +47,8 @@ class LoopState:
     seconds: float = 0.0
     phase_seconds: float = 0.0
     finished: bool = False
+    phase_first_loss: float = 0.0
+    bad_validations: int = 0
 
 
 def checked_loop_state(data: Any) -> LoopState:

@@ -165,6 +165,25 @@ def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> N
     assert torch.isfinite(trainer.net.layers[0].theta)
 
 
+def test_a_finite_blow_up_ends_the_phase_with_its_best(tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(tmp_path, layers=1, patience=1000, max_iterations=50), progress=False)
+    original = trainer.train_step
+
+    def exploding() -> float:
+        loss = original()
+        if trainer.phase_iteration >= 7:
+            with torch.no_grad():
+                trainer.net.layers[0].W.mul_(1e4)  # finite, but the output is 80 dB off
+        return loss
+
+    trainer.train_step = exploding  # type: ignore[method-assign]
+    with pytest.warns(RuntimeWarning, match=r"the validation NMSE is \+\d.*first layer above .* is layer 1"):
+        trainer.fit()
+    assert trainer.summaries[0].stopped_by == "diverged"
+    assert trainer.summaries[0].best_nmse_db <= trainer.summaries[0].start_nmse_db
+    assert trainer.validate(1) < 0
+
+
 def test_min_improvement_ends_creeping_phases(tmp_path: Path) -> None:
     # no improvement can beat the best by 100 dB: every phase stops once patience has elapsed,
     # yet the best parameters of each phase are still kept
