@@ -1,13 +1,16 @@
 """Checkpoints: a state_dict plus the config that built the network, written atomically.
 
 Format (a dict saved with ``torch.save``, loaded with ``torch.load(weights_only=True)`` so that
-loading never executes code): ``format``, ``config`` (JSON-able dict), ``model`` (state_dict)
-and, for resumable training checkpoints, ``optimizer``, ``scheduler``, ``iteration``,
+loading never executes code): ``format``, ``config`` (JSON-able dict), ``model`` (state_dict),
+``digest`` (SHA-256 of the config and every model tensor, verified on load: a damaged file is refused, not
+evaluated; checkpoints written before it existed load unverified) and, for resumable training checkpoints, ``optimizer``, ``scheduler``, ``iteration``,
 ``generator`` (RNG state of the training batches), ``best`` and ``history``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,12 +34,26 @@ __all__ = [
 FORMAT_VERSION = 1
 
 
+def content_digest(config: Mapping[str, Any], model: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the config (canonical JSON) and every model tensor: name, dtype, shape and raw bytes."""
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for name in sorted(model):
+        tensor = model[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Atomically save ``payload`` (must contain ``config`` and ``model``) with the format version."""
+    """Atomically save ``payload`` (must contain ``config`` and ``model``) with the format version and the content
+    digest of its config and weights."""
     missing = {"config", "model"} - payload.keys()
     if missing:
         raise ValueError(f"checkpoint payload lacks {sorted(missing)}")
-    return atomic_write(path, lambda fh: torch.save({"format": FORMAT_VERSION, **payload}, fh))
+    model = payload["model"]
+    sealed = isinstance(model, Mapping) and all(isinstance(v, torch.Tensor) for v in model.values())
+    digest = {"digest": content_digest(payload["config"], model)} if sealed else {}  # else refused on load anyway
+    return atomic_write(path, lambda fh: torch.save({"format": FORMAT_VERSION, **payload, **digest}, fh))
 
 
 def _describe(value: Any) -> str:
@@ -83,6 +100,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     bad = [k for k, v in payload["model"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{path} is damaged: 'model' entry {bad[0]!r} is not a named tensor")
+    check_fields(path, payload, {"digest": str})
+    if "digest" in payload and content_digest(payload["config"], payload["model"]) != payload["digest"]:
+        raise CheckpointError(f"{path} is damaged: its config or weights do not match the SHA-256 it was saved with; "
+                              "restore the file or train again")
     return payload
 
 

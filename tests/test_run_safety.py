@@ -570,3 +570,31 @@ def test_outputs_that_are_fifos_are_refused_before_any_work(tmp_path: Path) -> N
                        "anything else: remove it or give another path"), args
         assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert not (tmp_path / "runs" / "other").exists()  # refused before anything trained
+
+
+def test_a_checkpoint_whose_weights_changed_is_refused_naming_the_file(tiny_config, tmp_path) -> None:
+    import torch
+
+    from hno_framework.api import train
+    from hno_framework.checkpoint import load_checkpoint, load_network
+    from hno_framework.errors import CheckpointError
+
+    cfg = tiny_config(iterations=5)
+    train(str(cfg), progress=False)
+    best = next((tmp_path / "runs").rglob("best.pt"))
+    payload = torch.load(best, weights_only=True)
+    assert len(payload["digest"]) == 64
+    key = next(k for k, v in payload["model"].items() if v.numel() > 4 and not k.startswith("problem"))
+    flipped = payload["model"][key].clone().contiguous()
+    flipped.view(torch.uint8).reshape(-1)[:64] ^= 0xFF  # 64 flipped bytes, as a damaged disk would
+    damaged = tmp_path / "damaged.pt"
+    torch.save({**payload, "model": {**payload["model"], key: flipped}}, damaged)
+    with pytest.raises(CheckpointError, match=r"damaged\.pt is damaged: its config or weights do not match the SHA-256"):
+        load_network(damaged)
+    config_changed = tmp_path / "config.pt"
+    torch.save({**payload, "config": {**payload["config"], "name": "other"}}, config_changed)
+    with pytest.raises(CheckpointError, match=r"config\.pt is damaged"):
+        load_checkpoint(config_changed)
+    old = tmp_path / "old.pt"  # written before checkpoints carried a digest: loads, unverified
+    torch.save({k: v for k, v in payload.items() if k != "digest"}, old)
+    load_network(old)
