@@ -23,6 +23,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +71,12 @@ def _composed_count(config: ExperimentConfig, m: int, n: int, layers: int) -> in
         "problem": type(config.problem).model_validate(problem),
         "network": config.network.model_copy(update={"layers": layers}),
     })
-    net = compose(probe)
-    # by storage: a tied W is one tensor in every layer, and a step keeping a view of Φ adds nothing
+    return own_tensor_count(compose(probe))
+
+
+def own_tensor_count(net: Any) -> int:
+    """Values in a network's own tensors, by storage: a tied W is one tensor in every layer, and the problem's
+    tensors (Φ, D, a kernel; also a step's view of them) are left out."""
     seen = {t.untyped_storage().data_ptr() for t in net.problem.state_dict(keep_vars=True).values()}
     count = 0
     for tensor in net.state_dict(keep_vars=True).values():
@@ -118,17 +123,9 @@ def _matrix_free_weight_count(config: ExperimentConfig) -> int | None:
     small = {**block, "kind": config.problem.kind, "seed": config.problem.seed,
              "options": {**config.problem.options, **block.get("options", {})}}
     try:
-        net = compose(config.model_copy(update={"problem": type(config.problem).model_validate(small)}))
+        return own_tensor_count(compose(config.model_copy(update={"problem": type(config.problem).model_validate(small)})))
     except Exception:  # noqa: BLE001 - a plugin that cannot be built small: its weights are not counted
         return None
-    seen = {t.untyped_storage().data_ptr() for t in net.problem.state_dict(keep_vars=True).values()}
-    count = 0
-    for tensor in net.state_dict(keep_vars=True).values():
-        key = tensor.untyped_storage().data_ptr()
-        if key not in seen:
-            seen.add(key)
-            count += tensor.numel()
-    return count
 
 
 def weight_count(config: ExperimentConfig) -> int | None:

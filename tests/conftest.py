@@ -75,3 +75,34 @@ def tiny_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def install_guide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """:func:`install_guide_package` into this test's ``tmp_path`` (taken off ``sys.path`` after the test)."""
+
+    def install(guide: Path, files: dict[str, str], package: str, dist: str, entry_point: str) -> None:
+        install_guide_package(guide, files, package, dist, entry_point, tmp_path, monkeypatch)
+
+    return install
+
+
+def install_guide_package(guide: Path, files: dict[str, str], package: str, dist: str, entry_point: str,
+                          root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write the package ``package`` from the Python blocks of a Markdown ``guide`` (``files``: file name -> the
+    text just before its block), with a ``dist`` distribution whose ``hno_framework`` entry point ``entry_point``
+    names ``package.plugin``, and put it on ``sys.path`` (as ``pip install`` of the guide's example would)."""
+    import re
+
+    text = guide.read_text()
+    (root / package).mkdir()
+    (root / package / "__init__.py").write_text("")
+    for name, marker in files.items():
+        match = re.search(r"```python\n(.*?)```", text[text.index(marker):], re.DOTALL)
+        assert match, f"no python block after {marker!r} in {guide}"
+        (root / package / name).write_text(match.group(1))
+    info = root / f"{package}-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(f"[hno_framework]\n{entry_point} = {package}.plugin\n")
+    monkeypatch.syspath_prepend(str(root))

@@ -3,7 +3,6 @@ run through the consistency suite exactly as the guide says (so the guide's code
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -20,26 +19,10 @@ FILES = {
 }
 
 
-def python_block_after(text: str, marker: str) -> str:
-    start = text.index(marker)
-    match = re.search(r"```python\n(.*?)```", text[start:], re.DOTALL)
-    assert match, f"no python block after {marker!r} in {GUIDE}"
-    return match.group(1)
-
 
 @pytest.fixture
-def guide_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    text = GUIDE.read_text()
-    package = tmp_path / "hno_example_relax"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    for name, marker in FILES.items():
-        (package / name).write_text(python_block_after(text, marker))
-    info = tmp_path / "hno_example_relax-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hno-example-relax\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[hno_framework]\nexample-relax = hno_example_relax.plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def guide_registry(install_guide) -> Registry:
+    install_guide(GUIDE, FILES, "hno_example_relax", "hno-example-relax", "example-relax")
     yield Registry(strict=True)
     for module in [m for m in sys.modules if m.startswith("hno_example_relax")]:
         del sys.modules[module]

@@ -4,7 +4,6 @@ checked, composed with the matrix-free steps under Euler and 2NO, and trained (s
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -23,26 +22,10 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins" / "writing-a-pr
 FILES = {"superres.py": "Write `hno_example_sr/superres.py`:", "plugin.py": "`hno_example_sr/plugin.py` is the module"}
 
 
-def python_block_after(text: str, marker: str) -> str:
-    start = text.index(marker)
-    match = re.search(r"```python\n(.*?)```", text[start:], re.DOTALL)
-    assert match, f"no python block after {marker!r} in {GUIDE}"
-    return match.group(1)
-
 
 @pytest.fixture
-def guide_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    text = GUIDE.read_text()
-    package = tmp_path / "hno_example_sr"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    for name, marker in FILES.items():
-        (package / name).write_text(python_block_after(text, marker))
-    info = tmp_path / "hno_example_sr-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hno-example-sr\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[hno_framework]\nexample-superres = hno_example_sr.plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def guide_registry(install_guide):
+    install_guide(GUIDE, FILES, "hno_example_sr", "hno-example-sr", "example-superres")
     get_registry.cache_clear()
     yield Registry(strict=True)
     get_registry.cache_clear()
