@@ -104,3 +104,15 @@ def test_plugins_can_be_listed_without_importing_them(make_plugin, tmp_path) -> 
                    "status": "not imported"}
     table = hno(tmp_path, [module], "list", "plugins", "--no-import")
     assert table.returncode == 0 and "hno-test-exiting" in table.stdout and "hno-framework" in table.stdout
+
+
+def test_a_command_plugin_that_prints_or_raises_keyboard_interrupt_does_not_break_hno(make_plugin, tmp_path) -> None:
+    loud = make_plugin("hno-test-loud-commands", "print('hello from the plugin')\n"
+                       "from hno_framework import hookimpl\n@hookimpl\ndef register_commands(cli):\n    pass\n")
+    raising = make_plugin("hno-test-raising-commands", "raise KeyboardInterrupt('at import')  # register_commands\n")
+    result = hno(tmp_path, [loud, raising], "--help")
+    assert result.returncode == 0 and "list" in result.stdout, result.stderr
+    assert "hello from the plugin" not in result.stdout
+    assert any("hno-test-loud-commands" in line and "hello from the plugin" in line for line in result.stderr.splitlines())
+    assert any("hno-test-raising-commands" in line and "KeyboardInterrupt" in line and "broken" in line
+               for line in result.stderr.splitlines()), result.stderr
