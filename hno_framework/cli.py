@@ -66,10 +66,20 @@ class HNOGroup(click.Group):
         return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .errors import HNOError
+        import warnings
+
+        from .errors import HNOError, PluginWarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, PluginWarning):  # one line per plugin, not the raw warning with a source line
+                click.secho(f"Warning: {one_line(str(message))}", fg="yellow", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
 
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                shown, warnings.showwarning = warnings.showwarning, show
+                return super().invoke(ctx)
         except HNOError as exc:
             raise UserError(str(exc) if getattr(exc, "keeps_lines", False) else one_line(str(exc))) from None
         except FileNotFoundError as exc:
@@ -135,22 +145,38 @@ LIST_WHAT = ("all", "steps", "integrators", "loggers", "problems", "plugins")
 @click.argument("what", default="all", metavar="[all|steps|integrators|loggers|problems|plugins]")
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def list_cmd(what: str, pattern: str | None, as_json: bool) -> None:
+@click.option("--no-import", "no_import", is_flag=True,
+              help="with plugins: list the entry points from their metadata only, importing no plugin")
+def list_cmd(what: str, pattern: str | None, as_json: bool, no_import: bool) -> None:
     """List registered components or plugins; PATTERN keeps the names it matches (fnmatch: 'lista*').
 
     \b
     hno list "lista*"          like hno list all "lista*"
     hno list plugins           every entry point: ok, warning, conflict, broken or disabled
+    hno list plugins --no-import   distribution, version and entry point of each, no plugin
+                               imported (for a plugin that exits or crashes the process)
     Broken and disabled plugins and name conflicts (with the qualified names DIST:NAME that
     resolve them) are listed too.
     """
-    from .listing import component_rows, notes, plugin_rows
+    from .listing import component_rows, entry_point_rows, notes, plugin_rows
     from .registry import get_registry
 
     if what not in LIST_WHAT:
         if pattern is not None:
             raise UserError(f"hno list {what}: choose one of {', '.join(LIST_WHAT)}, then an optional PATTERN")
         what, pattern = "all", what
+    if no_import:
+        if what != "plugins":
+            raise UserError("--no-import lists plugins only: hno list plugins --no-import")
+        rows = entry_point_rows()
+        if as_json:
+            return _echo_json(rows)
+        from rich.table import Table
+
+        table = Table("plugin", "version", "entry point", "status", title="hno plugins (not imported)")
+        for r in rows:
+            table.add_row(r["plugin"], r["version"], r["entry_point"], r["status"])
+        return _console().print(table)
     reg = get_registry()
     kind = {"steps": "step", "integrators": "integrator", "loggers": "logger", "problems": "problem"}.get(what)
     rows = plugin_rows(reg) if what == "plugins" else component_rows(reg, kind, pattern)  # type: ignore[arg-type]

@@ -3,7 +3,9 @@
 
 Only modules whose source defines ``register_commands`` are imported (a plugin of steps and integrators
 is not, so ``hno --help`` imports neither torch nor component plugins). A plugin that fails to load or
-to register is reported as broken (one warning line) and the other commands still work.
+to register (with any exception, ``BaseException`` included; a real Ctrl-C still interrupts, see
+:mod:`.plugin_import`) is reported as broken (one warning line) and the other commands still work. What it
+prints while loading is kept off stdout and, with its warnings, reported as one warning line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import click
 import pluggy
 
 from . import hookspecs
+from .plugin_import import guarded
 
 HOOK = "register_commands"
 DISABLE_ENV = "HNO_DISABLE_PLUGINS"
@@ -77,14 +80,20 @@ def plugin_commands(taken: Iterable[str], disabled: Iterable[str] = (), *,
         if not _defines_hook(ep.module):
             continue
         group = click.Group(ep.name)
-        try:
+
+        def load(ep: md.EntryPoint = ep, dist: str = dist, group: click.Group = group) -> None:
             manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
             manager.add_hookspecs(hookspecs)
             manager.register(ep.load(), name=f"{dist}:{ep.name}")
             manager.check_pending()
             manager.hook.register_commands(cli=group)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not break the command line
-            warn(f"plugin {dist} ({ep.name} = {ep.value}) is broken: {_error_text(exc)}; its commands are not available")
+
+        outcome = guarded(load)  # a broken plugin must not break the command line (a real Ctrl-C raises)
+        if outcome.warnings:
+            warn(f"plugin {dist} ({ep.name} = {ep.value}): {'; '.join(outcome.warnings)}")
+        if outcome.error is not None:
+            warn(f"plugin {dist} ({ep.name} = {ep.value}) is broken: {_error_text(outcome.error)}; "
+                 "its commands are not available")
             continue
         for name, command in group.commands.items():
             if name in taken or name in found:

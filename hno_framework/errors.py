@@ -37,6 +37,11 @@ class PluginError(HNOError):
     """A plugin failed to load or registered something invalid."""
 
 
+class PluginWarning(UserWarning):
+    """A plugin's warnings (it registers nothing, warned or printed while loading), one per plugin; ``hno`` prints
+    it as one ``Warning:`` line on stderr."""
+
+
 class ProblemMismatchError(HNOError):
     """A step needs something (a basis D, an image operator) the problem does not provide."""
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import DISABLE_ENV, KINDS, ComponentInfo, Kind, Registry, name_matches
+from .registry import (
+    DISABLE_ENV,
+    KINDS,
+    ComponentInfo,
+    Kind,
+    Registry,
+    entry_point_provider,
+    entry_points,
+    is_blocked,
+    name_matches,
+)
 
 
 def component_row(registry: Registry, info: ComponentInfo) -> dict[str, Any]:
@@ -65,6 +75,13 @@ def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
         rows.append({**d.as_dict(), "module": None, **empty, "commands": False, "status": "disabled", "error": None, "warnings": [],
                      "conflicts": []})
     return rows
+
+
+def entry_point_rows() -> list[dict[str, Any]]:
+    """``hno list plugins --no-import``: each entry point's ``plugin`` (distribution), ``version``, ``entry_point``,
+    ``module`` and ``status`` (``not imported`` or ``disabled``), read from metadata only: no plugin is imported."""
+    return [{**entry_point_provider(ep).as_dict(), "module": ep.module,
+             "status": "disabled" if is_blocked(ep) else "not imported"} for ep in entry_points()]
 
 
 def notes(registry: Registry) -> list[str]:

@@ -1,11 +1,14 @@
 """The component registry: entry points -> pluggy -> named steps, integrators, loggers and problem kinds.
 
 Every plugin, our built-ins included, is a module named by an entry point in the
-``hno_framework`` group. Each entry point is loaded in its own ``try``: a plugin that fails
-to import (even one calling ``sys.exit``), names something that is not a module, implements
+``hno_framework`` group. Each entry point is loaded through :func:`.plugin_import.guarded`: a
+plugin that fails to import (with any ``BaseException``: ``sys.exit``, ``GeneratorExit``, a
+``KeyboardInterrupt`` it raises itself; a real Ctrl-C still interrupts), names something that is not a module, implements
 a hook that does not exist (pluggy's ``check_pending``) or registers an invalid class is
 recorded as a :class:`BrokenPlugin` with its distribution and error, and everything else still
-works. A plugin that registers nothing gets a warning. Set ``HNO_STRICT_PLUGINS=1`` to make
+works. What a plugin prints while loading is kept off stdout and, with the warnings it raises, becomes
+a plugin warning; a plugin's warnings are emitted as one :class:`PluginWarning` per plugin. A plugin
+that registers nothing gets a warning. Set ``HNO_STRICT_PLUGINS=1`` to make
 all of these raise (useful while writing a plugin).
 
 A name registered by two providers is a conflict: the plain name is refused with
@@ -21,6 +24,7 @@ and :data:`BASES` (and, optionally, a class check in :data:`CLASS_CHECKS`).
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata as md
 import os
@@ -36,7 +40,8 @@ from typing import Any, Literal
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicateComponentError, PluginError, UnknownComponentError
+from .errors import DuplicateComponentError, PluginError, PluginWarning, UnknownComponentError
+from .plugin_import import guarded
 
 Kind = Literal["step", "integrator", "logger", "problem"]
 KINDS: tuple[Kind, ...] = ("step", "integrator", "logger", "problem")
@@ -68,6 +73,8 @@ def _norm(name: str) -> str:
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit: the plugin called sys.exit({exc.code!r}) while being loaded"
+    if not isinstance(exc, Exception):
+        return f"{type(exc).__name__} raised by the plugin while being loaded" + (f": {exc}" if str(exc) else "")
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -141,13 +148,15 @@ class ComponentInfo:
 
 @dataclass(frozen=True)
 class BrokenPlugin:
-    """A plugin that could not be loaded: ``provider`` and the ``error`` (``Type: message``)."""
+    """A plugin that could not be loaded: ``provider``, the ``error`` (``Type: message``) and ``warnings``
+    (what it warned or printed before failing)."""
 
     provider: Provider
     error: str
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.provider.as_dict(), "error": self.error}
+        return {**self.provider.as_dict(), "error": self.error, "warnings": list(self.warnings)}
 
 
 @dataclass
@@ -276,6 +285,32 @@ def _hook_hints(module: ModuleType) -> list[str]:
     return hints
 
 
+def entry_points(group: str = hookspecs.ENTRY_POINT_GROUP) -> list[md.EntryPoint]:
+    """The entry points of ``group``, once each, by distribution and name; read from metadata, nothing imported."""
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for ep in md.entry_points(group=group):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        key = (dist, ep.name, ep.value)
+        if key not in seen:  # the same distribution found twice on sys.path
+            seen.add(key)
+            unique.append(ep)
+    return sorted(unique, key=lambda e: (e.dist.name if e.dist else "", e.name))
+
+
+def entry_point_provider(ep: md.EntryPoint) -> Provider:
+    """The :class:`Provider` an entry point names (from its distribution's metadata)."""
+    return Provider(distribution=ep.dist.name if ep.dist is not None else "(unknown distribution)",
+                    version=ep.dist.version if ep.dist is not None else "?", entry_point=f"{ep.name} = {ep.value}")
+
+
+def is_blocked(ep: md.EntryPoint, disabled: Iterable[str] | None = None) -> bool:
+    """Whether ``ep`` is blocked by ``disabled`` (default: ``HNO_DISABLE_PLUGINS`` and :func:`disable_plugins`)."""
+    names = disabled if disabled is not None else [*os.environ.get(DISABLE_ENV, "").split(","), *_disabled_here]
+    blocked = {_norm(n.strip()) for n in names if n.strip()}
+    return bool({_norm(entry_point_provider(ep).distribution), _norm(ep.name)} & blocked)
+
+
 class Registry:
     """Named components of every kind in :data:`KINDS`, gathered from entry points in ``group``.
 
@@ -303,42 +338,45 @@ class Registry:
 
     # -- loading -------------------------------------------------------------------------
     def _entry_points(self) -> list[md.EntryPoint]:
-        seen: set[tuple[str, str, str]] = set()
-        unique = []
-        for ep in md.entry_points(group=self.group):
-            dist = ep.dist.name if ep.dist is not None else "?"
-            key = (dist, ep.name, ep.value)
-            if key not in seen:  # the same distribution found twice on sys.path
-                seen.add(key)
-                unique.append(ep)
-        return sorted(unique, key=lambda e: (e.dist.name if e.dist else "", e.name))
+        return entry_points(self.group)
 
     def _load_entry_points(self) -> None:
         for ep in self._entry_points():
-            provider = Provider(
-                distribution=ep.dist.name if ep.dist is not None else "(unknown distribution)",
-                version=ep.dist.version if ep.dist is not None else "?",
-                entry_point=f"{ep.name} = {ep.value}",
-            )
+            provider = entry_point_provider(ep)
             if {_norm(provider.distribution), _norm(ep.name)} & self._blocked:
                 self.disabled.append(provider)
                 continue
-            try:
-                module = ep.load()
-                if not isinstance(module, ModuleType):
-                    raise PluginError(f"entry point '{provider.entry_point}' names a {type(module).__name__}, not a "
-                                      "module; point it at the module that holds the @hookimpl functions")
-                self.add_plugin(module, provider)
-            except (Exception, SystemExit) as exc:  # a broken plugin must not break the others, nor exit
-                if self.strict:
-                    raise PluginError(f"plugin {provider} failed to load: {_error_text(exc)}") from exc
-                self.broken.append(BrokenPlugin(provider, _error_text(exc)))
+            outcome = guarded(functools.partial(self._load, ep, provider))  # a real Ctrl-C raises
+            exc = outcome.error
+            if exc is None and outcome.value is not None:
+                outcome.value.warnings[:0] = outcome.warnings
+                self._warn(outcome.value)
+                continue
+            if self.strict:  # a broken plugin must not break the others, nor exit, unless asked to
+                raise PluginError(f"plugin {provider} failed to load: {_error_text(exc)}") from exc  # type: ignore[arg-type]
+            self.broken.append(BrokenPlugin(provider, _error_text(exc), tuple(outcome.warnings)))  # type: ignore[arg-type]
+
+    def _load(self, ep: md.EntryPoint, provider: Provider) -> PluginRecord:
+        module = ep.load()
+        if not isinstance(module, ModuleType):
+            raise PluginError(f"entry point '{provider.entry_point}' names a {type(module).__name__}, not a "
+                              "module; point it at the module that holds the @hookimpl functions")
+        return self._add_plugin(module, provider)
 
     def add_plugin(self, module: ModuleType, provider: Provider) -> PluginRecord:
         """Register ``module``'s hook implementations under ``provider`` (what entry points do).
 
         All or nothing: a plugin with an unknown hook or an invalid class registers nothing.
         """
+        return self._warn(self._add_plugin(module, provider))
+
+    def _warn(self, record: PluginRecord) -> PluginRecord:
+        """One :class:`PluginWarning` for all of a plugin's warnings (the CLI prints it as one line)."""
+        if record.warnings:
+            warnings.warn(PluginWarning(f"hno plugin {record.provider}: {'; '.join(record.warnings)}"), stacklevel=3)
+        return record
+
+    def _add_plugin(self, module: ModuleType, provider: Provider) -> PluginRecord:
         plugin_name = f"{provider.distribution}:{provider.entry_point}"
         try:
             self._pm.register(module, name=plugin_name)  # pluggy checks each hook's argument names
@@ -361,8 +399,6 @@ class Registry:
             hooks = ", ".join(f"{h}(register)" for h in HOOKS.values())
             record.warnings.append(f"registers nothing (implement {hooks} with @hookimpl)")
         record.warnings.extend(hints)
-        for message in record.warnings:
-            warnings.warn(f"hno plugin {provider}: {message}", stacklevel=2)
         self.plugins.append(record)
         return record
 
