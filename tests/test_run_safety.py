@@ -598,3 +598,21 @@ def test_a_checkpoint_whose_weights_changed_is_refused_naming_the_file(tiny_conf
     old = tmp_path / "old.pt"  # written before checkpoints carried a digest: loads, unverified
     torch.save({k: v for k, v in payload.items() if k != "digest"}, old)
     load_network(old)
+
+
+def test_resume_of_a_finished_run_says_so_and_trains_nothing(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    run_dir = tmp_path / "runs" / "t"
+    before = {f: (run_dir / f).read_bytes() for f in ("best.pt", "last.pt", "metrics.json")}
+    res = run("train", str(config), "--resume", "--no-progress")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already finished after 6 iterations" in lines[0] and "training.iterations" in lines[0]
+    assert {f: (run_dir / f).read_bytes() for f in before} == before  # nothing trained, nothing rewritten
+    res = run("train", str(config), "--resume", "--no-progress", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["iterations"] == 6
+    res = run("train", str(config), "--resume", "--no-progress", "--json", "--set", "training.iterations=9")
+    assert res.exit_code == 0 and json.loads(res.stdout)["iterations"] == 9  # raised limits: it trains on
+    assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 9

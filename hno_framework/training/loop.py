@@ -57,7 +57,7 @@ from .prepare import build_for_training
 from .protocol_factory import make_protocol
 from .protocols import Phase, TrainingProtocol, is_better
 from .result import TrainResult
-from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir
+from .rundir import RunAlreadyFinished, RunLock, check_output_dir, check_run_dir, clear_run_dir
 from .state import LoopState, load_state, save_best, save_state
 from .summary import PhaseSummary
 
@@ -404,7 +404,8 @@ class Trainer:
 
 def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
                  callbacks: Sequence[Callback] = (), overwrite: bool = True, network: UnrolledNetwork | None = None,
-                 prepare: Callable[[UnrolledNetwork], dict[str, str] | None] | None = None) -> TrainResult:
+                 prepare: Callable[[UnrolledNetwork], dict[str, str] | None] | None = None,
+                 skip_finished: bool = False) -> TrainResult:
     """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
     ``training.protocol``, watched by ``callbacks`` (the caller builds loggers; :func:`hno_framework.api.train`
     is the public entry point).
@@ -415,6 +416,11 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
     deleted first. The memory the sizes need is checked before anything is allocated. ``prepare`` (not on resume)
     is called with the network before training starts (a warm start) and returns what the checkpoints record as
     ``init_from``.
+
+    ``resume`` of a finished run (its ``last.pt`` at the config's iteration limits) evaluates it again and rewrites
+    ``best.pt`` and ``metrics.json`` (what ``hno compare --resume`` reports); with ``skip_finished`` it raises
+    :class:`~.rundir.RunAlreadyFinished` instead, having trained and written nothing (``hno train --resume``). A
+    finished run resumed with higher limits (more ``training.iterations``) trains on to them either way.
     """
     main = is_main_process()
     check_memory(config)
@@ -434,6 +440,8 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
             trainer = Trainer(config, progress=progress, callbacks=callbacks, network=net, origin=origin)
             if resume:
                 trainer.resume()
+                if skip_finished and trainer.finished:
+                    raise RunAlreadyFinished(config.name, config.run_dir, trainer.iteration)
             return trainer.fit()
     finally:
         leave()  # the process group join() created under torchrun

@@ -40,6 +40,16 @@ class RunDirError(HNOError):
     """The run folder cannot be used as asked: locked by another run, holds a run, nothing to resume."""
 
 
+class RunAlreadyFinished(Exception):  # not an error: the run is done, there is nothing to train
+    """``--resume`` of a run that already reached its iteration limits (:func:`~.loop.run_training` with
+    ``skip_finished``): nothing was trained or written; ``iterations`` is where the run stopped."""
+
+    def __init__(self, name: str, run_dir: Path, iterations: int) -> None:
+        self.name, self.run_dir, self.iterations = name, run_dir, iterations
+        super().__init__(f"{name}: already finished after {iterations} iterations ({run_dir / 'best.pt'}); nothing "
+                         "to train. Raise training.iterations to train on, or pass --force to start over")
+
+
 def _holder(path: Path) -> tuple[int, str, str]:
     """``(pid, host, since)`` written in a lock file (``(0, "?", "?")`` when unreadable)."""
     try:
