@@ -7,6 +7,7 @@ subprocesses (``python -m hno_framework.cli``); the rest runs in process.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -616,3 +617,28 @@ def test_resume_of_a_finished_run_says_so_and_trains_nothing(tmp_path: Path) -> 
     res = run("train", str(config), "--resume", "--no-progress", "--json", "--set", "training.iterations=9")
     assert res.exit_code == 0 and json.loads(res.stdout)["iterations"] == 9  # raised limits: it trains on
     assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 9
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    res = hno("train", str(config), "--progress", "--set", "training.iterations=40", "--set", "training.validate_every=5")
+    assert res.returncode == 0, res.stderr
+    assert "\r" not in res.stderr and "\x1b" not in res.stderr  # no redraws, no cursor movement in a log
+    lines = [line for line in res.stderr.splitlines() if line.startswith("t: ")]
+    assert len(lines) == 10, res.stderr  # one per tenth
+    assert lines[0].startswith("t: 4/40 it (10%)") and lines[-1].startswith("t: 40/40 it (100%)")
+    assert "best" in lines[-1] and "dB" in lines[-1]
+
+
+def test_progress_is_a_bar_on_a_terminal(monkeypatch) -> None:
+    from tqdm.auto import tqdm
+
+    from hno_framework import progress
+
+    monkeypatch.setattr(progress, "is_terminal", lambda stream=None: True)
+    bar = progress.progress_bar(total=10, enabled=True, desc="x", file=io.StringIO())
+    assert isinstance(bar, tqdm)
+    bar.close()
+    monkeypatch.setattr(progress, "is_terminal", lambda stream=None: False)
+    assert isinstance(progress.progress_bar(total=10, enabled=True), progress.PlainProgress)
+    assert progress.progress_bar(total=10, enabled=False).disable

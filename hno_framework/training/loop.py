@@ -37,7 +37,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ..composer import compose
 from ..config import ExperimentConfig
@@ -47,6 +46,7 @@ from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
+from ..progress import progress_bar
 from ..registry import network_providers
 from ..resources import check_memory
 from .callbacks import Callback, CallbackList
@@ -338,8 +338,8 @@ class Trainer:
         more iterations (as if killed), leaving a resumable ``last.pt``."""
         s = self.state
         end = math.inf if stop_after is None else s.iteration + stop_after
-        bar = tqdm(total=self.protocol.progress_total, initial=s.iteration, disable=not self.progress,
-                   desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=self.protocol.progress_total, initial=s.iteration, enabled=self.progress,
+                           desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)
         self.callbacks("on_train_start", self)
         tick = time.perf_counter()
         try:
