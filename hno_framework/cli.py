@@ -81,6 +81,9 @@ class HNOGroup(click.Group):
         except MemoryError:
             raise UserError(OUT_OF_MEMORY) from None
         except RuntimeError as exc:  # torch's allocator reports an impossible allocation as a RuntimeError
+            if "can't start new thread" in str(exc):  # the process or user limit on threads is reached
+                raise UserError("cannot start another thread (the limit on processes and threads is reached); "
+                                "lower --workers or training.threads, or stop other processes") from None
             if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
                 raise
             raise UserError(OUT_OF_MEMORY) from None

@@ -642,3 +642,17 @@ def test_progress_is_a_bar_on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(progress, "is_terminal", lambda stream=None: False)
     assert isinstance(progress.progress_bar(total=10, enabled=True), progress.PlainProgress)
     assert progress.progress_bar(total=10, enabled=False).disable
+
+
+def test_no_thread_to_start_a_pool_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    import hno_framework.compare
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(hno_framework.compare, "compare", refuse)
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    res = run("compare", str(config), "--executor", "local", "--workers", "2", "--no-progress")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "cannot start another thread" in errors[0] and "--workers" in errors[0]
