@@ -656,3 +656,39 @@ def test_no_thread_to_start_a_pool_is_one_line(tmp_path: Path, monkeypatch) -> N
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     errors = [line for line in res.output.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "cannot start another thread" in errors[0] and "--workers" in errors[0]
+
+
+def test_a_run_killed_before_its_first_last_pt_is_started_over_by_a_plain_rerun(tmp_path: Path) -> None:
+    long = {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}}
+    long["training"] = {**TINY["training"], "iterations": 1_000_000, "validate_every": 1_000_000}
+    config = write(tmp_path / "c.yaml", long)
+    run_dir = tmp_path / "runs" / "t"
+    first = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "train", str(config), "--no-progress"],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "best.pt").is_file():  # training started; its first last.pt is far away
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        first.kill()
+        first.wait()
+    assert not (run_dir / "last.pt").exists()
+    short = ("--set", "training.iterations=6", "--set", "training.validate_every=3")
+    msg = one_line_error(run("train", str(config), "--resume", *short))
+    assert "nothing to resume" in msg and "drop --resume" in msg
+    res = run("train", str(config), "--no-progress", *short)  # what that message says works
+    assert res.exit_code == 0, res.output
+    assert (run_dir / "last.pt").is_file()
+
+
+def test_refusals_never_point_at_an_option_that_is_refused_in_turn(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    (tmp_path / "runs" / "t" / "last.pt").unlink()  # a finished run without its resumable state
+    plain = one_line_error(run("train", str(config), "--no-progress"))
+    assert "already holds a run" in plain and "--force" in plain and "--resume" not in plain
+    resume = one_line_error(run("train", str(config), "--no-progress", "--resume"))
+    assert "nothing to resume" in resume and "--force" in resume and "drop --resume" not in resume
+    assert run("train", str(config), "--no-progress", "--force").exit_code == 0
