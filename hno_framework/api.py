@@ -42,7 +42,7 @@ def with_init_from(config: ExperimentConfig, init_from: str | Path | None) -> Ex
 
 def train(config: ConfigLike, network: UnrolledNetwork | None = None, init_from: str | Path | None = None, *,
           resume: bool = False, progress: bool = True, callbacks: Sequence[Callback] = (),
-          overwrite: bool = True) -> TrainResult:
+          overwrite: bool = True, skip_finished: bool = False) -> TrainResult:
     """Train the network ``config`` describes (or ``network``, a network you built, with the config's training,
     data and output settings) and return its :class:`~hno_framework.training.result.TrainResult`.
 
@@ -50,7 +50,8 @@ def train(config: ConfigLike, network: UnrolledNetwork | None = None, init_from:
     starts from (:mod:`hno_framework.warm_start`; ``training.init_integrator`` says where the integrator starts);
     the checkpoints record its path and SHA-256 as ``init_from``. ``resume`` continues from ``last.pt`` (a warm
     start is not repeated); ``overwrite`` False refuses a folder that already holds a run. The config's loggers
-    run beside ``callbacks``.
+    run beside ``callbacks``. ``skip_finished`` with ``resume``: a run already at its iteration limits raises
+    :class:`~hno_framework.training.rundir.RunAlreadyFinished` instead of being evaluated again.
     """
     cfg = with_init_from(as_config(config), init_from)
     loggers = LoggingCallback.from_config(cfg) if is_main_process() else None
@@ -60,6 +61,7 @@ def train(config: ConfigLike, network: UnrolledNetwork | None = None, init_from:
         return warm_start(net, source, how) if source is not None else None
 
     return run_training(cfg, resume=resume, progress=progress, overwrite=overwrite, network=network,
+                        skip_finished=skip_finished,
                         callbacks=[*callbacks, *([loggers] if loggers else [])],
                         prepare=prepare if source is not None else None)
 

@@ -91,6 +91,9 @@ class HNOGroup(click.Group):
         except MemoryError:
             raise UserError(OUT_OF_MEMORY) from None
         except RuntimeError as exc:  # torch's allocator reports an impossible allocation as a RuntimeError
+            if "can't start new thread" in str(exc):  # the process or user limit on threads is reached
+                raise UserError("cannot start another thread (the limit on processes and threads is reached); "
+                                "lower --workers or training.threads, or stop other processes") from None
             if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
                 raise
             raise UserError(OUT_OF_MEMORY) from None
@@ -323,7 +326,8 @@ def _nmse_table(columns: dict[str, list[float]], title: str):
 @cli.command("train")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
-@click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt")
+@click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt (a finished run is left as it "
+                                            "is, unless training.iterations was raised)")
 @click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its best.pt, last.pt)")
 @click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None, metavar="CHECKPOINT",
               help="warm start: copy the step and problem tensors of this trained checkpoint (e.g. a LISTA's best.pt "
@@ -338,7 +342,8 @@ def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, force: boo
     """Train a network; writes best.pt, last.pt and metrics.json under output.dir/name.
 
     A folder that already holds a run is refused unless --resume (continue it) or --force (replace it);
-    a second run into a folder in use is refused with the PID of the first.
+    a second run into a folder in use is refused with the PID of the first. --resume of a finished run says
+    so and trains nothing (exit status 0), unless training.iterations was raised: then it trains on.
 
     Under torchrun (torchrun --nproc_per_node=N -m hno_framework.cli train CONFIG) the N processes train
     the one network on shards of each batch; only rank 0 writes and prints.
@@ -346,10 +351,20 @@ def train_cmd(config: Path, overrides: tuple[str, ...], resume: bool, force: boo
     --init-from CHECKPOINT starts from a trained network (its steps and problem; the integrator may differ)."""
     from .api import train
     from .training.distributed import is_main_process
+    from .training.rundir import RunAlreadyFinished
 
     extra = (f"training.init_integrator={init_integrator}",) if init_integrator else ()
-    result = train(_load(config, (*overrides, *extra)), init_from=init_from, resume=resume, progress=progress,
-                   overwrite=force)
+    try:
+        result = train(_load(config, (*overrides, *extra)), init_from=init_from, resume=resume, progress=progress,
+                       overwrite=force, skip_finished=True)
+    except RunAlreadyFinished as done:
+        if is_main_process():
+            click.echo(one_line(str(done)), err=True)
+            if as_json and (done.run_dir / "metrics.json").is_file():
+                from .io import read_json
+
+                _echo_json(read_json(done.run_dir / "metrics.json"))
+        return None
     if not is_main_process():
         return None
     if as_json:

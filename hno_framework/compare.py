@@ -12,7 +12,7 @@ from .config import ExperimentConfig, load_config, parse_config
 from .errors import ConfigError
 from .executors import Executor
 from .training.result import TrainResult
-from .training.rundir import RUN_FILES, check_output_dir
+from .training.rundir import check_output_dir, held_run_files
 
 
 @dataclass
@@ -53,7 +53,7 @@ def check_run_folders(cfgs: Sequence[ExperimentConfig], *, force: bool = False, 
     held = []
     for cfg in cfgs:
         check_output_dir(cfg.run_dir)
-        found = [f for f in RUN_FILES if (cfg.run_dir / f).is_file()]
+        found = held_run_files(cfg.run_dir)  # a run killed before its first last.pt is started over
         if found:
             held.append(f"{cfg.run_dir} ({', '.join(found)})")
     if held and not (force or resume):

@@ -104,3 +104,109 @@ def test_unknown_executor_and_missing_device_are_one_line_errors() -> None:
             resolve_device("cuda")
     with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
         resolve_device("gpu0")
+
+
+# -- workers die with their parent (subprocesses) ----------------------------------------------------
+
+LONG_RUN = """name: {name}
+problem: {{kind: lasso, m: 6, n: 12, sparsity: 0.2, seed: 3}}
+network: {{step: lista, integrator: euler, layers: 2}}
+training: {{iterations: 1000000, batch_size: 8, validate_every: 1000, validation_size: 16, test_size: 16, threads: 1}}
+output: {{dir: "{out}"}}
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """The live (not zombie) processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _killpg(pgid: int) -> None:
+    import contextlib
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_killing_compare_kills_its_workers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    configs = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(LONG_RUN.format(name=name, out=tmp_path / "runs"))
+        configs.append(str(path))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "compare", *configs, "--executor", "local",
+                               "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not all((tmp_path / "runs" / n / ".lock").exists() for n in ("a", "b")):  # both workers train
+            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
+            assert time.monotonic() < deadline, "the workers never started training"
+            time.sleep(0.2)
+        children = _children(parent.pid)
+        assert len(children) >= 2
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [c for c in children if _alive(c)], "workers outlived the killed hno compare"
+    finally:
+        _killpg(parent.pid)  # whatever the old code left behind
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_a_pool_that_fails_to_start_cleans_up(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import concurrent.futures.process as p\n"
+        "def refuse(self): raise RuntimeError(\"can't start new thread\")\n"
+        "p._ExecutorManagerThread.start = refuse\n"
+        "from hno_framework.executors import LocalExecutor\n"
+        "try:\n"
+        "    list(LocalExecutor(2).map(abs, [('a', -1), ('b', -2)]))\n"
+        "except RuntimeError as exc:\n"
+        "    print('refused:', exc)\n"
+        "import multiprocessing\n"
+        "print('leftover workers:', len(multiprocessing.active_children()))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=60)  # before: the leftover workers kept it from ever exiting
+    except subprocess.TimeoutExpired:
+        _killpg(child.pid)
+        child.communicate()
+        pytest.fail("the process never exited: a worker of the pool that failed to start kept it alive")
+    assert child.returncode == 0, err
+    assert "refused: can't start new thread" in out
+    assert "leftover workers: 0" in out, out

@@ -7,6 +7,7 @@ subprocesses (``python -m hno_framework.cli``); the rest runs in process.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -598,3 +599,96 @@ def test_a_checkpoint_whose_weights_changed_is_refused_naming_the_file(tiny_conf
     old = tmp_path / "old.pt"  # written before checkpoints carried a digest: loads, unverified
     torch.save({k: v for k, v in payload.items() if k != "digest"}, old)
     load_network(old)
+
+
+def test_resume_of_a_finished_run_says_so_and_trains_nothing(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    run_dir = tmp_path / "runs" / "t"
+    before = {f: (run_dir / f).read_bytes() for f in ("best.pt", "last.pt", "metrics.json")}
+    res = run("train", str(config), "--resume", "--no-progress")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already finished after 6 iterations" in lines[0] and "training.iterations" in lines[0]
+    assert {f: (run_dir / f).read_bytes() for f in before} == before  # nothing trained, nothing rewritten
+    res = run("train", str(config), "--resume", "--no-progress", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["iterations"] == 6
+    res = run("train", str(config), "--resume", "--no-progress", "--json", "--set", "training.iterations=9")
+    assert res.exit_code == 0 and json.loads(res.stdout)["iterations"] == 9  # raised limits: it trains on
+    assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 9
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    res = hno("train", str(config), "--progress", "--set", "training.iterations=40", "--set", "training.validate_every=5")
+    assert res.returncode == 0, res.stderr
+    assert "\r" not in res.stderr and "\x1b" not in res.stderr  # no redraws, no cursor movement in a log
+    lines = [line for line in res.stderr.splitlines() if line.startswith("t: ")]
+    assert len(lines) == 10, res.stderr  # one per tenth
+    assert lines[0].startswith("t: 4/40 it (10%)") and lines[-1].startswith("t: 40/40 it (100%)")
+    assert "best" in lines[-1] and "dB" in lines[-1]
+
+
+def test_progress_is_a_bar_on_a_terminal(monkeypatch) -> None:
+    from tqdm.auto import tqdm
+
+    from hno_framework import progress
+
+    monkeypatch.setattr(progress, "is_terminal", lambda stream=None: True)
+    bar = progress.progress_bar(total=10, enabled=True, desc="x", file=io.StringIO())
+    assert isinstance(bar, tqdm)
+    bar.close()
+    monkeypatch.setattr(progress, "is_terminal", lambda stream=None: False)
+    assert isinstance(progress.progress_bar(total=10, enabled=True), progress.PlainProgress)
+    assert progress.progress_bar(total=10, enabled=False).disable
+
+
+def test_no_thread_to_start_a_pool_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    import hno_framework.compare
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(hno_framework.compare, "compare", refuse)
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    res = run("compare", str(config), "--executor", "local", "--workers", "2", "--no-progress")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "cannot start another thread" in errors[0] and "--workers" in errors[0]
+
+
+def test_a_run_killed_before_its_first_last_pt_is_started_over_by_a_plain_rerun(tmp_path: Path) -> None:
+    long = {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}}
+    long["training"] = {**TINY["training"], "iterations": 1_000_000, "validate_every": 1_000_000}
+    config = write(tmp_path / "c.yaml", long)
+    run_dir = tmp_path / "runs" / "t"
+    first = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "train", str(config), "--no-progress"],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "best.pt").is_file():  # training started; its first last.pt is far away
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        first.kill()
+        first.wait()
+    assert not (run_dir / "last.pt").exists()
+    short = ("--set", "training.iterations=6", "--set", "training.validate_every=3")
+    msg = one_line_error(run("train", str(config), "--resume", *short))
+    assert "nothing to resume" in msg and "drop --resume" in msg
+    res = run("train", str(config), "--no-progress", *short)  # what that message says works
+    assert res.exit_code == 0, res.output
+    assert (run_dir / "last.pt").is_file()
+
+
+def test_refusals_never_point_at_an_option_that_is_refused_in_turn(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    (tmp_path / "runs" / "t" / "last.pt").unlink()  # a finished run without its resumable state
+    plain = one_line_error(run("train", str(config), "--no-progress"))
+    assert "already holds a run" in plain and "--force" in plain and "--resume" not in plain
+    resume = one_line_error(run("train", str(config), "--no-progress", "--resume"))
+    assert "nothing to resume" in resume and "--force" in resume and "drop --resume" not in resume
+    assert run("train", str(config), "--no-progress", "--force").exit_code == 0

@@ -1,6 +1,10 @@
 """The local executor: a pool of worker processes on this machine, one torch thread per core share.
 
-Workers are started with ``spawn`` (no inherited torch thread pools or locks). When a worker
+Workers are started with ``spawn`` (no inherited torch thread pools or locks) and die with the process that
+started them: each watches its parent (:func:`watch_parent`) and exits within :data:`PARENT_POLL_S` once that
+process is gone (``kill -9`` of ``hno compare``), so no worker trains on for nobody; their run folders stay
+resumable. A pool that fails to start, or a caller interrupted while it runs, kills its workers instead of
+waiting for them. When a worker
 dies (``kill -9``, out of memory) the pool breaks: the jobs that had not finished are submitted
 again to a fresh pool and resume from their checkpoints. Only the jobs that were running when the
 pool broke (each marks its start in a scratch folder) use up one of their ``retries``; queued jobs
@@ -9,8 +13,12 @@ that never started are not charged.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +26,42 @@ from pathlib import Path
 from typing import Any
 
 from .base import Executor, Job, JobFailure, JobOutcome, set_worker_environment, worker_environment
+
+PARENT_POLL_S = 0.5
+"""How often a worker checks that the process that started it is still there (seconds)."""
+
+
+def watch_parent(parent: int) -> None:
+    """Exit this process (at once, no cleanup: checkpoints are atomic, the kernel drops the run locks) as soon as its
+    parent is no longer ``parent``: that process died and this one was handed to init."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before this worker started
+        os._exit(1)
+    with contextlib.suppress(RuntimeError):  # no thread to spare: the worker runs unwatched rather than not at all
+        threading.Thread(target=watch, name="hno-watch-parent", daemon=True).start()
+
+
+def _start_worker(env: dict[str, str], parent: int) -> None:
+    """Pool initializer: die with ``parent``, then :func:`set_worker_environment`."""
+    watch_parent(parent)
+    set_worker_environment(env)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes and reap them (a pool that failed to start, or an interrupted caller: the
+    workers would otherwise wait on their queue, or train on, and keep this process from exiting)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
+            process.join(timeout=5)
 
 
 def _tracked(fn: Callable[[Any], Any], key: str, payload: Any, started: str) -> Any:
@@ -37,7 +81,7 @@ class LocalExecutor(Executor):
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=set_worker_environment, initargs=(worker_environment(self.workers),))
+                                   initializer=_start_worker, initargs=(worker_environment(self.workers), os.getpid()))
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Job]) -> Iterator[JobOutcome]:
         pending = dict(jobs)
@@ -60,9 +104,11 @@ class LocalExecutor(Executor):
                started: str) -> Generator[JobOutcome, None, list[str]]:
         """Submit every pending job to a fresh pool; yield outcomes; return the keys lost to a broken pool."""
         pool = self._pool()
-        futures: dict[Future[Any], str] = {pool.submit(_tracked, fn, k, pending[k], started): k for k in pending}
+        futures: dict[Future[Any], str] = {}
         broken: list[str] = []
         try:
+            for k in pending:  # inside the try: a pool that fails to start ("can't start new thread") is cleaned up
+                futures[pool.submit(_tracked, fn, k, pending[k], started)] = k
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -78,6 +124,10 @@ class LocalExecutor(Executor):
                         continue
                     del pending[key]
                     yield JobOutcome(key, result)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # failed to start, interrupted (Ctrl-C), or the consumer stopped early: no waiting
+            _kill_workers(pool)
+            with contextlib.suppress(RuntimeError):  # its manager thread may never have started
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True, cancel_futures=True)
         return broken

@@ -37,7 +37,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ..composer import compose
 from ..config import ExperimentConfig
@@ -47,6 +46,7 @@ from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
 from ..problems.base import SignalBatch
+from ..progress import progress_bar
 from ..registry import network_providers
 from ..resources import check_memory
 from .callbacks import Callback, CallbackList
@@ -57,7 +57,7 @@ from .prepare import build_for_training
 from .protocol_factory import make_protocol
 from .protocols import Phase, TrainingProtocol, is_better
 from .result import TrainResult
-from .rundir import RunLock, check_output_dir, check_run_dir, clear_run_dir
+from .rundir import RunAlreadyFinished, RunLock, check_output_dir, check_run_dir, clear_run_dir
 from .state import LoopState, load_state, save_best, save_state
 from .summary import PhaseSummary
 
@@ -338,8 +338,8 @@ class Trainer:
         more iterations (as if killed), leaving a resumable ``last.pt``."""
         s = self.state
         end = math.inf if stop_after is None else s.iteration + stop_after
-        bar = tqdm(total=self.protocol.progress_total, initial=s.iteration, disable=not self.progress,
-                   desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=self.protocol.progress_total, initial=s.iteration, enabled=self.progress,
+                           desc=self.config.name, unit="it", dynamic_ncols=True, leave=False)
         self.callbacks("on_train_start", self)
         tick = time.perf_counter()
         try:
@@ -404,7 +404,8 @@ class Trainer:
 
 def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bool = True,
                  callbacks: Sequence[Callback] = (), overwrite: bool = True, network: UnrolledNetwork | None = None,
-                 prepare: Callable[[UnrolledNetwork], dict[str, str] | None] | None = None) -> TrainResult:
+                 prepare: Callable[[UnrolledNetwork], dict[str, str] | None] | None = None,
+                 skip_finished: bool = False) -> TrainResult:
     """Train (or, with ``resume``, continue training) the experiment ``config`` describes, with its
     ``training.protocol``, watched by ``callbacks`` (the caller builds loggers; :func:`hno_framework.api.train`
     is the public entry point).
@@ -415,6 +416,11 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
     deleted first. The memory the sizes need is checked before anything is allocated. ``prepare`` (not on resume)
     is called with the network before training starts (a warm start) and returns what the checkpoints record as
     ``init_from``.
+
+    ``resume`` of a finished run (its ``last.pt`` at the config's iteration limits) evaluates it again and rewrites
+    ``best.pt`` and ``metrics.json`` (what ``hno compare --resume`` reports); with ``skip_finished`` it raises
+    :class:`~.rundir.RunAlreadyFinished` instead, having trained and written nothing (``hno train --resume``). A
+    finished run resumed with higher limits (more ``training.iterations``) trains on to them either way.
     """
     main = is_main_process()
     check_memory(config)
@@ -434,6 +440,8 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
             trainer = Trainer(config, progress=progress, callbacks=callbacks, network=net, origin=origin)
             if resume:
                 trainer.resume()
+                if skip_finished and trainer.finished:
+                    raise RunAlreadyFinished(config.name, config.run_dir, trainer.iteration)
             return trainer.fit()
     finally:
         leave()  # the process group join() created under torchrun

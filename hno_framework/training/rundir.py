@@ -8,7 +8,8 @@
   checked instead (same host: stale when that PID is gone).
 * :func:`check_run_dir` — before a run: ``output.dir`` must be a folder (not a file); a folder that
   already holds a run is refused unless it is resumed (``--resume``) or overwritten (``--force``);
-  ``--resume`` with no ``last.pt`` is an error, not a silent fresh start.
+  ``--resume`` with no ``last.pt`` is an error, not a silent fresh start. A run killed before its first
+  ``last.pt`` left nothing to resume or keep: a plain rerun starts it over (:func:`held_run_files`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.json")
 
 class RunDirError(HNOError):
     """The run folder cannot be used as asked: locked by another run, holds a run, nothing to resume."""
+
+
+class RunAlreadyFinished(Exception):  # not an error: the run is done, there is nothing to train
+    """``--resume`` of a run that already reached its iteration limits (:func:`~.loop.run_training` with
+    ``skip_finished``): nothing was trained or written; ``iterations`` is where the run stopped."""
+
+    def __init__(self, name: str, run_dir: Path, iterations: int) -> None:
+        self.name, self.run_dir, self.iterations = name, run_dir, iterations
+        super().__init__(f"{name}: already finished after {iterations} iterations ({run_dir / 'best.pt'}); nothing "
+                         "to train. Raise training.iterations to train on, or pass --force to start over")
 
 
 def _holder(path: Path) -> tuple[int, str, str]:
@@ -150,21 +161,32 @@ def check_output_dir(run_dir: Path) -> None:
             return
 
 
+def held_run_files(run_dir: str | Path) -> list[str]:
+    """The files of an earlier run in ``run_dir`` that a new run must not silently replace (:data:`RUN_FILES`), or
+    ``[]`` when there is nothing to keep: no ``last.pt`` and no ``metrics.json`` is a run killed before its first
+    resumable checkpoint, whose ``best.pt`` (if any) is the network it started from; such a folder is started over."""
+    run_dir = Path(run_dir)
+    found = [f for f in RUN_FILES if (run_dir / f).is_file()]
+    return found if {"last.pt", "metrics.json"} & set(found) else []
+
+
 def check_run_dir(run_dir: str | Path, *, resume: bool, force: bool) -> None:
     """Before a run in ``run_dir``: refuse a file in the way, ``resume`` without ``last.pt``, and a folder
-    that holds a run unless ``resume`` or ``force`` (module docstring)."""
+    that holds a run (:func:`held_run_files`) unless ``resume`` or ``force`` (module docstring). Each refusal names
+    the option that works for that folder, never one that is refused in turn."""
     run_dir = Path(run_dir)
     check_output_dir(run_dir)
+    held = held_run_files(run_dir)
     if resume:
         if not (run_dir / "last.pt").is_file():
-            raise RunDirError(f"nothing to resume: {run_dir / 'last.pt'} does not exist; drop --resume to start a new run")
+            fix = (f"pass --force instead of --resume to replace the run there ({', '.join(held)})" if held
+                   else "drop --resume to start a new run")
+            raise RunDirError(f"nothing to resume: {run_dir / 'last.pt'} does not exist; {fix}")
         return
-    found = [f for f in RUN_FILES if (run_dir / f).is_file()]
-    if found and not force:
-        raise RunDirError(
-            f"{run_dir} already holds a run ({', '.join(found)}); pass --resume to continue it, --force to replace "
-            "it, or choose another name or output.dir"
-        )
+    if held and not force:
+        how = "pass --resume to continue it, --force to replace it" if "last.pt" in held else \
+            "it cannot be resumed (no last.pt); pass --force to replace it"
+        raise RunDirError(f"{run_dir} already holds a run ({', '.join(held)}); {how}, or choose another name or output.dir")
 
 
 def clear_run_dir(run_dir: str | Path) -> list[Path]:

@@ -36,6 +36,7 @@ from hno_framework.images.quality import bootstrap_psnr
 from hno_framework.io import atomic_write, read_json, write_json
 from hno_framework.network import UnrolledNetwork, count_learnable
 from hno_framework.problems import fixed_set, make_sampler
+from hno_framework.progress import progress_bar
 from hno_framework.training import apply_threads
 
 from .errors import ExperimentError
@@ -170,8 +171,8 @@ def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool =
         else:
             jobs.append((cell.config.name, {"study": study.model_dump(mode="json"), "index": index, "resume": resume,
                                             "progress": progress and executor.name == "serial"}))
-    bar = tqdm(total=len(cells), initial=len(run.reused), disable=not progress, desc=study.name, unit="cell",
-               dynamic_ncols=True)
+    bar = progress_bar(total=len(cells), initial=len(run.reused), enabled=progress, desc=study.name, unit="cell",
+                       dynamic_ncols=True)
     for outcome in executor.map(run_cell_job, jobs):
         if outcome.ok:
             done = outcome.result

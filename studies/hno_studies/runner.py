@@ -27,6 +27,7 @@ from hno_framework.executors import Executor, SerialExecutor
 from hno_framework.io import read_json, write_json
 from hno_framework.machine import machine_info
 from hno_framework.network import count_learnable
+from hno_framework.progress import progress_bar
 from hno_framework.registry import Registry, get_registry
 from hno_framework.training import Trainer, apply_threads
 from hno_framework.training.rundir import RunLock
@@ -193,8 +194,8 @@ class GridRunner:
                     run.reused.append(cell.config.name)
                 else:
                     jobs.append(self.cell_job(cell))
-        outer = tqdm(total=len(cells), initial=len(run.reused), disable=not self.progress, desc=self.grid.name,
-                     unit="cell", dynamic_ncols=True)
+        outer = progress_bar(total=len(cells), initial=len(run.reused), enabled=self.progress, desc=self.grid.name,
+                             unit="cell", dynamic_ncols=True)
         for outcome in self.executor.map(run_grid_job, jobs):
             if outcome.ok and outcome.key.endswith(CLASSICAL_FILE):
                 self.log(f"{outcome.key}: ISTA/FISTA tuned ({outcome.result['seconds']:.1f} s)")
@@ -316,8 +317,8 @@ def run_classical_job(payload: dict[str, Any]) -> dict[str, Any]:
     tune_set = data.validation.slice(0, ccfg.tune_size or len(data.validation))
     tune_iterations = ccfg.tune_iterations or ccfg.iterations
     solvers: dict[str, Any] = {}
-    bar = tqdm(total=len(ccfg.algorithms) * (len(ccfg.lambdas) + 1), disable=not payload["progress"], leave=False,
-               desc=f"{payload['setting']}: ISTA/FISTA", unit="run", dynamic_ncols=True)
+    bar = progress_bar(total=len(ccfg.algorithms) * (len(ccfg.lambdas) + 1), enabled=bool(payload["progress"]),
+                       leave=False, desc=f"{payload['setting']}: ISTA/FISTA", unit="run", dynamic_ncols=True)
     start = time.perf_counter()
     for algorithm in ccfg.algorithms:
         table: dict[float, float] = {}
