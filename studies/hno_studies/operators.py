@@ -195,8 +195,9 @@ def evaluate_cell(net: Any, test: SignalBatch, chunk: int = 64, problem: Any = N
 
 
 def evaluate_transfer(cfg: OperatorStudyConfig, task: str, net: Any, config: ExperimentConfig) -> list[dict[str, Any]]:
-    """The trained network on each transfer operator of the task (test crops measured through that operator): mean
-    PSNR and SSIM with bootstrap intervals, and the per-crop values."""
+    """The trained network on each transfer operator of the task: the task's own test crops (the same images and noise
+    draws as the main evaluation) measured through that operator; mean PSNR and SSIM with bootstrap intervals, and
+    the per-crop values."""
     from hno_framework.data import make_test_set
     from hno_framework.problems import build_problem
 
@@ -204,7 +205,7 @@ def evaluate_transfer(cfg: OperatorStudyConfig, task: str, net: Any, config: Exp
     for spec in cfg.tasks[task].transfer:
         other_cfg = transfer_config(config, spec)
         other = build_problem(other_cfg.problem).to(net.problem.dtype)
-        test = make_test_set(other, other_cfg)
+        test = make_test_set(other, config)  # the task's own test crops and noise draws, measured through `other`
         metrics = evaluate_cell(net, test, problem=other)
         psnr, ssim = metrics["psnr"].numpy(), metrics["ssim"].numpy()
         rows.append({"title": spec.title, "options": spec.options, "seed": spec.seed,

@@ -54,6 +54,10 @@ def network_row(task: str, network: str, results: list[dict[str, Any]], resample
 def comparison(task: str, base: str, other: str, a: list[dict[str, Any]], b: list[dict[str, Any]],
                resamples: int) -> dict[str, Any]:
     out: dict[str, Any] = {"task": task, "base": base, "network": other}
+    shared = sorted(set(_seeds_of(a)) & set(_seeds_of(b)))  # identical training: the seeds both networks have
+    a = [r for r in a if int(r.get("seed", 0)) in shared]
+    b = [r for r in b if int(r.get("seed", 0)) in shared]
+    out["seeds"] = shared
     for key, unit in (("psnr", "psnr_difference_db"), ("ssim", "ssim_difference")):
         out[unit] = paired_difference(_per_crop(a, key).mean(axis=0), _per_crop(b, key).mean(axis=0), resamples)
         field = "psnr_db" if key == "psnr" else "ssim"
@@ -189,7 +193,8 @@ def write_report(cfg: OperatorStudyConfig, config_path: str = "examples/operator
                          f"{r['learnable_parameters']:,} | {r['core_hours_per_seed']:.3f} |")
         comps = [c for c in summary["comparisons"] if c["task"] == task]
         if comps:
-            lines += ["", "Against the first network (paired; the crops' interval, then the seed level):", "",
+            lines += ["", ("Against the first network, over the training seeds both have (paired over the same test crops; "
+                       "then the seed level):"), "",
                       ("| network − base | PSNR dB [crops] | higher on | same-seed PSNR differences | seed level | "
                        "SSIM [crops] | seed level |"), "|---|---|---|---|---|---|---|"]
             for c in comps:
@@ -200,7 +205,8 @@ def write_report(cfg: OperatorStudyConfig, config_path: str = "examples/operator
         moved = [r for r in summary["transfer"] if r["task"] == task]
         if moved:
             lines += ["", ("The same trained networks on operators they were not trained on (called with "
-                           "`net(y, problem=other)`; test crops measured through that operator):"), "",
+                           "`net(y, problem=other)`; the same test crops and noise draws, measured through that "
+                           "operator):"), "",
                       "| operator | network | PSNR dB [95 %] | − first network [crops] | SSIM | measurement PSNR |",
                       "|---|---|---|---|---|---|"]
             for r in moved:

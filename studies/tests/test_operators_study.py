@@ -25,7 +25,7 @@ def tiny(tmp_path: Path, cells: str = "[[deblur, Euler], [deblur, 2NO]]"):
         "training.iterations=6", "training.validate_every=3", "training.validation_size=8", "test_crops=6", "crop=24",
         f"output.results={tmp_path / 'results'}", f"output.runs={tmp_path / 'runs'}", f"cells={cells}",
         "step.options.width=4", "seeds=[0, 1]",
-        'tasks.deblur.transfer=[{title: "σ = 1.2", options: {sigma: 1.2}}]'])
+        'tasks.deblur.transfer=[{title: "σ = 1.2", options: {sigma: 1.2}}, {title: "same", options: {sigma: 1.6}}]'])
 
 
 def test_a_tiny_study_writes_each_cell_and_a_report(tmp_path: Path) -> None:
@@ -35,8 +35,10 @@ def test_a_tiny_study_writes_each_cell_and_a_report(tmp_path: Path) -> None:
     for r in results:
         assert r["test_crops"] == 6 and math.isfinite(r["psnr_db"]) and 0 < r["ssim"] <= 1
         assert r["psnr_ci_db"][0] <= r["psnr_db"] <= r["psnr_ci_db"][1]
-        (moved,) = r["transfer"]
+        moved, same = r["transfer"]
         assert moved["title"] == "σ = 1.2" and len(moved["psnr_per_crop"]) == 6 and math.isfinite(moved["psnr_db"])
+        # the task's own operator as a "transfer": the same crops and noise, so the same numbers as the cell's
+        assert same["psnr_db"] == pytest.approx(r["psnr_db"], abs=1e-4)
     assert run_study(cfg, resume=True, progress=False, log=lambda m: None) == [], "finished cells are skipped"
     readme = write_report(cfg)
     text = readme.read_text()
@@ -54,7 +56,7 @@ def test_a_tiny_study_writes_each_cell_and_a_report(tmp_path: Path) -> None:
     # paired t over S = 2 seeds: d̄ ± t(0.975, 1) · sd / √2, sd = |d₀ − d₁| / √2
     mean, half = sum(same_seed) / 2, 12.706204736174698 * abs(same_seed[0] - same_seed[1]) / 2
     assert psnr["seed_level_ci"] == pytest.approx([mean - half, mean + half], abs=1e-4)
-    assert [r["network"] for r in summary["transfer"]] == ["Euler", "2NO"]
+    assert [r["network"] for r in summary["transfer"]] == ["Euler", "2NO", "Euler", "2NO"]
     assert summary["unfinished"] == []
 
 
