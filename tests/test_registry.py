@@ -28,7 +28,7 @@ from hno_framework import hookimpl, Integrator, IntegratorMetadata
 
 class Leaky(Integrator):
     """Inconsistent on purpose: x_{t+1} = 0.9 x_t + f(x_t) + (batch mean of x_t)."""
-    name = "leaky"
+    name = "hno-test-leaky"
     @classmethod
     def describe(cls, options):
         return IntegratorMetadata(family="one-step")
@@ -43,44 +43,44 @@ def register_integrators(register):
 
 
 def test_fake_plugin_is_discovered_with_its_distribution(make_plugin) -> None:
-    make_plugin("acme-dun", GOOD_STEP.format(name="damped"), version="2.3")
+    make_plugin("hno-test-acme-dun", GOOD_STEP.format(name="hno-test-damped"), version="2.3")
     reg = Registry()
-    info = reg.step("damped")
-    assert info.provider.distribution == "acme-dun" and info.provider.version == "2.3"
+    info = reg.step("hno-test-damped")
+    assert info.provider.distribution == "hno-test-acme-dun" and info.provider.version == "2.3"
     assert info.summary.startswith("Damped identity")
     assert {"ista", "lista"} <= set(reg.names("step")), "built-ins must still be registered"
-    assert any(p.provider.distribution == "acme-dun" and p.steps == ["damped"] for p in reg.plugins)
-    assert run_consistency_suite(step="damped", registry=reg, seeds=(0,)) > 0
+    assert any(p.provider.distribution == "hno-test-acme-dun" and p.steps == ["hno-test-damped"] for p in reg.plugins)
+    assert run_consistency_suite(step="hno-test-damped", registry=reg, seeds=(0,)) > 0
 
 
 def test_broken_plugin_is_reported_and_does_not_break_others(make_plugin) -> None:
-    make_plugin("broken-dist", "import not_a_real_module_xyz\n", version="0.9")
+    make_plugin("hno-test-broken-dist", "import not_a_real_module_xyz\n", version="0.9")
     reg = Registry(strict=False)
     assert "lista" in reg.names("step")
-    (broken,) = [b for b in reg.broken if b.provider.distribution == "broken-dist"]
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "hno-test-broken-dist"]
     assert broken.provider.version == "0.9"
     assert "ModuleNotFoundError" in broken.error and "not_a_real_module_xyz" in broken.error
 
 
 def test_strict_mode_makes_broken_plugins_fatal(make_plugin, monkeypatch) -> None:
-    make_plugin("broken-dist", "raise RuntimeError('boom at import')\n")
+    make_plugin("hno-test-broken-dist", "raise RuntimeError('boom at import')\n")
     monkeypatch.setenv("HNO_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match=r"broken-dist.*boom at import"):
         Registry()
 
 
 def test_duplicate_names_name_both_providers(make_plugin) -> None:
-    make_plugin("first-dist", GOOD_STEP.format(name="twin"))
-    make_plugin("second-dist", GOOD_STEP.format(name="twin"))
+    make_plugin("hno-test-first-dist", GOOD_STEP.format(name="hno-test-twin"))
+    make_plugin("hno-test-second-dist", GOOD_STEP.format(name="hno-test-twin"))
     reg = Registry()
     with pytest.raises(DuplicateComponentError) as err:
-        reg.step("twin")
-    assert "first-dist" in str(err.value) and "second-dist" in str(err.value)
-    assert "twin" not in reg.names("step"), "a conflicting name must never silently resolve"
+        reg.step("hno-test-twin")
+    assert "hno-test-first-dist" in str(err.value) and "hno-test-second-dist" in str(err.value)
+    assert "hno-test-twin" not in reg.names("step"), "a conflicting name must never silently resolve"
 
 
 def test_duplicate_of_a_builtin_is_reported(make_plugin) -> None:
-    make_plugin("shadow-dist", GOOD_STEP.format(name="lista"))
+    make_plugin("hno-test-shadow-dist", GOOD_STEP.format(name="lista"))
     reg = Registry()
     with pytest.raises(DuplicateComponentError, match=r"hno-framework.*shadow-dist|shadow-dist.*hno-framework"):
         reg.step("lista")
@@ -88,16 +88,16 @@ def test_duplicate_of_a_builtin_is_reported(make_plugin) -> None:
 
 @pytest.mark.parametrize("bad", ["Bad_Name", "with space", "", "-dash"])
 def test_invalid_names_are_rejected(make_plugin, bad) -> None:
-    make_plugin("naming-dist", GOOD_STEP.format(name=bad))
+    make_plugin("hno-test-naming-dist", GOOD_STEP.format(name=bad))
     reg = Registry()
-    (broken,) = [b for b in reg.broken if b.provider.distribution == "naming-dist"]
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "hno-test-naming-dist"]
     assert "not a valid name" in broken.error
 
 
 def test_registering_a_non_component_is_an_error(make_plugin) -> None:
-    make_plugin("odd-dist", "from hno_framework import hookimpl\n@hookimpl\ndef register_steps(register):\n    register(int)\n")
+    make_plugin("hno-test-odd-dist", "from hno_framework import hookimpl\n@hookimpl\ndef register_steps(register):\n    register(int)\n")
     reg = Registry()
-    (broken,) = [b for b in reg.broken if b.provider.distribution == "odd-dist"]
+    (broken,) = [b for b in reg.broken if b.provider.distribution == "hno-test-odd-dist"]
     assert "expected a subclass of UnfoldingStep" in broken.error
 
 
@@ -114,9 +114,9 @@ def test_unknown_name_suggests_the_closest() -> None:
 def test_the_suite_catches_a_wrong_integrator(make_plugin) -> None:
     """The consistency checks must be able to fail: an integrator that mixes the batch and
     leaks mass fails batch independence and the fixed-point property."""
-    make_plugin("leaky-dist", BROKEN_INTEGRATOR)
+    make_plugin("hno-test-leaky-dist", BROKEN_INTEGRATOR)
     reg = Registry()
-    case = Case("lista", "leaky")
+    case = Case("lista", "hno-test-leaky")
     with pytest.raises(AssertionError, match=r"running the batch in two halves .* changes the outputs"):
         check_batch_independence(case, registry=reg)
     with pytest.raises(AssertionError, match="moves a fixed point"):
@@ -144,10 +144,10 @@ import torch
 
 class Twin(ProblemKind):
     """A 3 × 4 matrix problem whose Φ entries are all {value}."""
-    name = "twin-problem"
+    name = "hno-test-twin-problem"
 
     def build(self, cfg):
-        return MatrixProblem(torch.full((3, 4), {value}), cfg.lam, kind="twin-problem")
+        return MatrixProblem(torch.full((3, 4), {value}), cfg.lam, kind="hno-test-twin-problem")
 
     def sampler(self, problem, cfg):
         raise NotImplementedError
@@ -162,13 +162,13 @@ def test_problem_kinds_clash_qualify_and_disable_like_other_kinds(make_plugin, m
     from hno_framework.config import ProblemConfig
     from hno_framework.problems import build_problem
 
-    make_plugin("first-problems", PROBLEM_KIND.format(value=1.0))
-    make_plugin("second-problems", PROBLEM_KIND.format(value=2.0))
+    make_plugin("hno-test-first-problems", PROBLEM_KIND.format(value=1.0))
+    make_plugin("hno-test-second-problems", PROBLEM_KIND.format(value=2.0))
     reg = Registry()
-    with pytest.raises(DuplicateComponentError, match=r"problem 'twin-problem' is registered twice.*first-problems.*second-problems"):
-        build_problem(ProblemConfig(kind="twin-problem"), reg)
-    assert float(build_problem(ProblemConfig(kind="second-problems:twin-problem"), reg).phi[0, 0]) == 2.0
-    monkeypatch.setenv("HNO_DISABLE_PLUGINS", "first-problems")
+    with pytest.raises(DuplicateComponentError, match=r"problem 'hno-test-twin-problem' is registered twice.*first-problems.*second-problems"):
+        build_problem(ProblemConfig(kind="hno-test-twin-problem"), reg)
+    assert float(build_problem(ProblemConfig(kind="hno-test-second-problems:hno-test-twin-problem"), reg).phi[0, 0]) == 2.0
+    monkeypatch.setenv("HNO_DISABLE_PLUGINS", "hno-test-first-problems")
     only = Registry()
-    assert float(build_problem(ProblemConfig(kind="twin-problem"), only).phi[0, 0]) == 2.0
-    assert any(p.distribution == "first-problems" for p in only.disabled)
+    assert float(build_problem(ProblemConfig(kind="hno-test-twin-problem"), only).phi[0, 0]) == 2.0
+    assert any(p.distribution == "hno-test-first-problems" for p in only.disabled)
