@@ -204,3 +204,16 @@ def test_a_trained_network_runs_on_another_operator_of_the_same_kind_at_call_tim
     lista = compose({"problem": {"kind": "lasso", "m": 8, "n": 16}, "network": {"step": "lista", "layers": 2}})
     with pytest.raises(ValueError, match=r"step 'lista' reads the network's own matrix Φ"):
         lista(torch.randn(1, 8), problem=lista.problem)
+
+
+def test_noise_lands_only_on_measured_entries() -> None:
+    for kind, options in (("mri", {"size": 16, "noise_sigma": 0.1}), ("image-inpainting", {"size": 16, "mask": "fixed",
+                                                                                            "noise_sigma": 0.1})):
+        cfg = ProblemConfig(kind=kind, options=options)
+        problem = build_problem(cfg).to(F64)
+        data = make_sampler(problem, cfg).sample(3, torch.Generator().manual_seed(0))
+        noise = data.y - problem.measure(data.x)
+        support = problem.noise_support()
+        assert support is not None and support.shape == (1, *problem.measurement_shape)
+        assert float(noise[(support == 0).expand_as(noise)].abs().max()) == 0.0, kind
+        assert float(noise[(support == 1).expand_as(noise)].std()) == pytest.approx(0.1, rel=0.1), kind

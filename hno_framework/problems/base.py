@@ -140,6 +140,17 @@ class Problem(nn.Module):
             )
         return self._lipschitz
 
+    def draw_masks(self, batch: int, generator: torch.Generator) -> Tensor | None:
+        """Fresh per-sample 0/1 masks ``(batch, *measurement_shape)`` for a problem with ``per_sample_mask`` (what a
+        sampler applies before hiding the unobserved entries of ``y`` as NaN); None for a shared operator.
+        Optional to override; the default is None."""
+        return None
+
+    def noise_support(self) -> Tensor | None:
+        """``(1, *measurement_shape)`` 0/1: the entries of a measurement that carry data and so receive noise (e.g.
+        the sampled k-space columns); None: every entry. Optional to override; the default is None."""
+        return None
+
     def split_measurements(self, y: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(y, None)`` for a shared operator; with per-sample masks, ``(y with NaN → 0, μ = 1[y observed])``,
         both ``(batch, *measurement_shape)``."""

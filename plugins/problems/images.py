@@ -60,11 +60,12 @@ class OperatorSampler:
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:
         problem = self.problem
         x = self.source.draw(batch, generator, self.split)  # float64, CPU
-        mask = problem.draw_masks(batch, generator) if isinstance(problem, MaskProblem) and problem.per_sample_mask else None
+        mask = problem.draw_masks(batch, generator)  # per-sample masks, or None
         with torch.no_grad():  # A in the problem's own dtype and device
             device_mask = None if mask is None else mask.to(problem.device, problem.dtype)
             clean = problem.measure(x.to(problem.device, problem.dtype), device_mask).cpu().double()
-        support = problem.support().cpu().double() if isinstance(problem, MRIProblem) else torch.ones_like(clean[:1])
+        where = problem.noise_support()
+        support = torch.ones_like(clean[:1]) if where is None else where.cpu().double()
         if self.snr_db is not None:  # per image: the mean energy of the measured entries over 10^(SNR/10)
             energy = clean.flatten(1).pow(2).sum(1) / support.flatten().sum().clamp_min(1)
             sigma = energy.sqrt().view(-1, *[1] * (clean.ndim - 1)) * 10.0 ** (-self.snr_db / 20.0)

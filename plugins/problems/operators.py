@@ -26,13 +26,24 @@ class MaskProblem(Problem):
                  generator: torch.Generator) -> None:
         super().__init__(shape, shape, lam, kind="image-inpainting", per_sample_mask=per_sample)
         self.keep = keep
-        self.register_buffer("mask", None if per_sample else self.draw_masks(1, generator)[0])
+        self.register_buffer("mask", None if per_sample else self._draw(1, generator)[0])
 
-    def draw_masks(self, batch: int, generator: torch.Generator) -> Tensor:
-        """``(batch, C, H, W)`` 0/1 float64: each pixel observed with probability ``keep`` (shared by channels)."""
+    def draw_masks(self, batch: int, generator: torch.Generator) -> Tensor | None:
+        """``(batch, C, H, W)`` 0/1 float64: each pixel observed with probability ``keep`` (shared by channels); None
+        for a fixed mask (it is part of the operator)."""
+        if not self.per_sample_mask and self.mask is not None:
+            return None
+        return self._draw(batch, generator)
+
+    def _draw(self, batch: int, generator: torch.Generator) -> Tensor:
         c, h, w = self.signal_shape
         observed = torch.rand(batch, 1, h, w, generator=generator, dtype=torch.float64) < self.keep
         return observed.to(torch.float64).expand(batch, c, h, w).contiguous()
+
+    def noise_support(self) -> Tensor | None:
+        """The fixed mask ``(1, C, H, W)`` (noise only on observed pixels); None with per-sample masks (the sampler
+        hides the unobserved entries as NaN)."""
+        return None if self.mask is None else self.mask[None]
 
     def measure(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         fixed = self.mask
@@ -125,10 +136,10 @@ class MRIProblem(Problem):
         super().__init__(shape, (*shape, 2), lam, kind="mri")
         self.register_buffer("columns", columns)
 
-    def support(self) -> Tensor:
-        """``(1, H, W, 2)`` 0/1: the measured entries (noise is added there only)."""
+    def noise_support(self) -> Tensor:
+        """``(1, 1, H, W, 2)`` 0/1: the measured entries, the sampled k-space columns (noise is added there only)."""
         _, h, _ = self.signal_shape
-        return self.columns.view(1, 1, -1, 1).expand(1, h, -1, 2).to(self.dtype)
+        return self.columns.view(1, 1, 1, -1, 1).expand(1, 1, h, -1, 2).to(self.dtype)
 
     def measure(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         k = torch.fft.fft2(x, norm="ortho") * self.columns.to(x.dtype)
