@@ -295,6 +295,15 @@ class TrainingConfig(StrictModel):
         None, description="warm start: a trained checkpoint (best.pt) whose step and problem tensors are copied into "
         "the new network, e.g. a LISTA into 2NO-LISTA; every key and shape must match (hno train --init-from)",
     )
+    compile: Annotated[bool, Strict()] = Field(
+        False, description="run the network's layer loop through torch.compile (training, validation and test); "
+        "compiles on first use and again for each new batch shape or depth; where compiling fails the run warns once "
+        "and goes on eagerly",
+    )
+    compile_backend: Literal["inductor", "aot_eager", "eager", "cudagraphs"] = Field(
+        "inductor", description="with compile: the torch.compile backend (inductor generates fused kernels; "
+        "aot_eager only traces, for checking that a network compiles)",
+    )
     init_integrator: Literal["own", "euler"] = Field(
         "own", description="with init_from: the integrator's coefficients start at their own initial values (own) or "
         "at the values where the scheme is forward Euler (euler: the warm-started network then computes what the "

@@ -5,7 +5,7 @@ Layer ``t`` of the unrolled network is one step of the scheme. The network loop 
 ``f(x_{t−i} | Θ_{t−i})`` evaluated when each state was current, and hands the integrator a
 :class:`VectorField` for layer ``t``. So
 
-* a one-step scheme (Euler) uses ``history.x(0)`` and ``history.f(0)``;
+* a one-step scheme (Euler) uses ``history.x(0)`` and ``history.f(0)`` (or the map ``history.g(0) = G(x_t)``);
 * an r-step linear multistep scheme (seed eq. 6/10) looks back ``history.x(i)``, ``history.f(i)``
   for ``i < r``, reusing stored values (no recomputation);
 * a Runge-Kutta scheme (seed eqs. 4-5) calls ``field(x)`` for its extra stages, each of which
@@ -32,8 +32,13 @@ from .registry import Registry, get_registry
 class History:
     """The last ``past_states`` (r) states and their derivatives, newest first.
 
-    ``x(i)`` is ``x_{t−i}`` and ``f(i)`` is ``f(x_{t−i} | Θ_{t−i})``, each ``(batch, n)``;
-    ``len(history)`` is how many are available (``min(t + 1, r)``). Memory is O(r).
+    ``x(i)`` is ``x_{t−i}``, ``f(i)`` is ``f(x_{t−i} | Θ_{t−i})`` and ``g(i)`` is the layer map
+    ``G(x_{t−i} | Θ_{t−i}) = x_{t−i} + f(i)`` (seed eq. 8), each ``(batch, *state_shape)``; ``len(history)`` is
+    how many are available (``min(t + 1, r)``). Memory is O(r).
+
+    A state enters with its derivative (:meth:`push`) or with its map (:meth:`push_map`, what the network does for
+    a step that defines ``G``); the other one is computed on first use and kept, so a scheme that is written in
+    ``G`` (Euler at h = 1: ``x_{t+1} = G(x_t)``) does no ``x + (G − x)`` round trip.
     """
 
     def __init__(self, past_states: int) -> None:
@@ -41,7 +46,8 @@ class History:
             raise ValueError(f"a history keeps past_states ≥ 1 states, got {past_states}")
         self.past_states = past_states
         self._x: deque[Tensor] = deque(maxlen=past_states)
-        self._f: deque[Tensor] = deque(maxlen=past_states)
+        self._f: deque[Tensor | None] = deque(maxlen=past_states)
+        self._g: deque[Tensor | None] = deque(maxlen=past_states)
 
     @property
     def depth(self) -> int:
@@ -52,12 +58,32 @@ class History:
         """Make ``x`` the current state ``x_t`` with derivative ``fx = f(x_t | Θ_t)``."""
         self._x.appendleft(x)
         self._f.appendleft(fx)
+        self._g.appendleft(None)
+
+    def push_map(self, x: Tensor, gx: Tensor) -> None:
+        """Make ``x`` the current state ``x_t`` with its map ``gx = G(x_t | Θ_t)`` (so ``f = gx − x``)."""
+        self._x.appendleft(x)
+        self._f.appendleft(None)
+        self._g.appendleft(gx)
 
     def x(self, i: int = 0) -> Tensor:
         return self._x[i]
 
     def f(self, i: int = 0) -> Tensor:
-        return self._f[i]
+        fx = self._f[i]
+        if fx is None:
+            gx = self._g[i]
+            assert gx is not None
+            fx = self._f[i] = gx - self._x[i]
+        return fx
+
+    def g(self, i: int = 0) -> Tensor:
+        gx = self._g[i]
+        if gx is None:
+            fx = self._f[i]
+            assert fx is not None
+            gx = self._g[i] = self._x[i] + fx
+        return gx
 
     def __len__(self) -> int:
         return len(self._x)

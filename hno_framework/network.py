@@ -7,7 +7,8 @@ and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plai
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -44,6 +45,8 @@ class UnrolledNetwork(nn.Module):
         self.problem = problem
         self.layers = nn.ModuleList(layers)
         self.integrator = integrator
+        self._compile_options: dict[str, Any] | None = None  # enable_compile(): torch.compile options
+        self._compiled: Any = None  # the compiled layer loop, built on first use
 
     @property
     def num_layers(self) -> int:
@@ -124,9 +127,17 @@ class UnrolledNetwork(nn.Module):
         if problem is not None:
             self.check_operator(problem)
         values, mask = (problem or self.problem).split_measurements(y)  # per-sample masks ride in y as NaN
+        x = y.new_zeros(state_shape) if x0 is None else x0
+        if self._compile_options is None:
+            return self._run_layers(values, mask, problem, x, depth, keep_trajectory)
+        return self._run_compiled(values, mask, problem, x, depth, keep_trajectory)
+
+    def _run_layers(self, values: Tensor, mask: Tensor | None, problem: Problem | None, x0: Tensor, depth: int,
+                    keep_trajectory: bool) -> UnrollResult:
+        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles)."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         first = cast(UnfoldingStep, self.layers[0])  # a state of several variables: the step's own layout
-        x = first.initial_state(y.new_zeros(state_shape) if x0 is None else x0)
+        x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
         states = [first.estimate(x)] if keep_trajectory else []
         for t in range(depth):
@@ -135,13 +146,60 @@ class UnrolledNetwork(nn.Module):
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
                 return _layer.f(z, ctx)
 
-            history.push(x, field(x))
+            if type(layer).f is UnfoldingStep.f:  # f = G − x: keep G(x_t) itself, f follows only when a scheme asks
+                history.push_map(x, layer(x, ctx))
+            else:
+                history.push(x, field(x))
             x = self.integrator.advance(t, history, field)
             if keep_trajectory:
                 states.append(first.estimate(x))
-        aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else y.new_zeros(())
+        aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else values.new_zeros(())
         trajectory = torch.stack(states, dim=1) if keep_trajectory else None
         return UnrollResult(first.estimate(x), trajectory, aux)
+
+    # -- torch.compile ----------------------------------------------------------------------------
+    def enable_compile(self, **options: Any) -> UnrolledNetwork:
+        """Run the layer loop of :meth:`unroll` (and so :meth:`forward`, training and evaluation) through
+        ``torch.compile(**options)``; the input checks stay eager. Compilation happens on first use, once per new
+        shape, depth or trajectory setting. Where compiling or running the compiled loop fails, the network warns
+        once with the reason and runs eagerly from then on (an error the eager loop raises as well is raised).
+        Parameters and the ``state_dict`` are the same as without compiling. Returns ``self``."""
+        self._compile_options = dict(options)
+        self._compiled = None
+        return self
+
+    def disable_compile(self) -> UnrolledNetwork:
+        """Undo :meth:`enable_compile`. Returns ``self``."""
+        self._compile_options = None
+        self._compiled = None
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the layer loop runs through ``torch.compile`` (:meth:`enable_compile`, not fallen back)."""
+        return self._compile_options is not None
+
+    def _run_compiled(self, *args: Any) -> UnrollResult:
+        import warnings
+
+        if self._compiled is None:
+            self._compiled = torch.compile(_private_method(self, "_run_layers"), **(self._compile_options or {}))
+        try:
+            with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+                return cast(UnrollResult, self._compiled(*args))
+        except Exception as error:  # noqa: BLE001 - any compiler failure falls back; a real error recurs eagerly
+            result = self._run_layers(*args)
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()][:2]  # dynamo: what raised, why
+            reason = f"{type(error).__name__}: {' '.join(lines)}"
+            warnings.warn(f"torch.compile failed for this network ({reason[:300]}); it runs eagerly instead",
+                          RuntimeWarning, stacklevel=3)
+            self.disable_compile()
+            return result
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # a compiled function does not copy or pickle: compile again on use
+        state["_compiled"] = None
+        return state
 
     def forward(self, y: Tensor, problem: Problem | None = None) -> Tensor:
         """The estimate ``x_T`` ``(batch, *signal_shape)`` for measurements ``y`` ``(batch, *measurement_shape)``, on
@@ -153,6 +211,20 @@ class UnrolledNetwork(nn.Module):
         result = self.unroll(y, keep_trajectory=True, problem=problem)
         assert result.trajectory is not None
         return result.trajectory
+
+
+RECOMPILE_LIMIT = 64
+"""Graphs one compiled network may build (one per batch-shape family, depth and trajectory setting; a stage-wise
+run needs two per stage) before torch.compile runs it eagerly; torch's default of 8 is shared by every network."""
+
+
+def _private_method(obj: object, name: str) -> Callable[..., Any]:
+    """``obj.name`` bound to a private copy of its code object. torch.compile keeps its compiled graphs and its
+    recompile limit per code object, so without a copy every network in a process would share one limit."""
+    function = getattr(type(obj), name)
+    private = types.FunctionType(function.__code__.replace(), function.__globals__, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    return types.MethodType(private, obj)
 
 
 def _merged_spec(integrator: str | ComponentSpec | Mapping[str, Any], options: Mapping[str, Any]) -> ComponentSpec:

@@ -43,4 +43,6 @@ def build_for_training(config: ExperimentConfig, network: UnrolledNetwork | None
     apply_threads(tcfg.threads)
     device = rank_device(resolve_device(tcfg.device))
     net = (network if network is not None else compose(config)).to(device)
+    if config.training.compile:
+        net.enable_compile(backend=config.training.compile_backend)
     return net, make_splits(net.problem, config), device

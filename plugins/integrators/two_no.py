@@ -43,9 +43,10 @@ class TwoNO(Integrator):
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
         if t == 0 or len(history) < 2:
-            return history.x(0) + history.f(0)
+            return history.g(0)  # x_0 + f(x_0) = G(x_0)
         a, b = self.alpha[t - 1], self.beta[t - 1]
-        return (1 - b) * history.x(0) + b * history.x(1) + a * history.f(0)
+        # (1 − β)x_t + βx_{t−1} + α(G(x_t) − x_t), gathered as (1 − α − β)x_t + βx_{t−1} + αG(x_t): one pass fewer
+        return (1 - a - b) * history.x(0) + b * history.x(1) + a * history.g(0)
 
     def inspect_coefficients(self) -> dict[str, Tensor]:
         """α_t, β_t for t = 0..T−1, shape ``(T,)``; layer 0 is Euler (α_0 = 1, β_0 = 0, fixed)."""

@@ -1,0 +1,207 @@
+"""Framework overhead and compiled networks, side by side in one process (one thread).
+
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,compile] [--device cpu]
+
+1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
+   against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
+   batch 64 and 1,024. The two are timed **interleaved** (ours, plain, ours, plain, …) and the speed is the
+   median over repeats of the per-pair ratio plain / ours (≥ 1: no overhead). A bare-matmul roofline of the
+   same FLOPs is timed beside them.
+2. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
+   (forward + backward) and evaluation (forward under ``torch.no_grad``), interleaved; the compile time is
+   reported separately.
+
+Prints tables and writes JSON (default ``benchmarks/results/overhead.json``, with the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hno_framework import compose
+
+ROOT = Path(__file__).resolve().parents[1]
+M, N, T = 250, 500, 16
+
+
+def hand_written(phi: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor | None,
+                 beta: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+    """T layers of LISTA, ``x_{t+1} = η_θt(x_t + W(y − Φx_t))`` (x_0 = 0), with the 2NO update (seed eq. 11)
+    ``x_{t+1} = (1 − β_t)x_t + β_tx_{t−1} + α_t(G(x_t) − x_t)`` for t ≥ 1 when ``alpha``/``beta`` are given."""
+    x = y.new_zeros(y.shape[0], phi.shape[1])
+    prev = x
+    for t in range(theta.shape[0]):
+        z = x + (y - x @ phi.T) @ W.T
+        g = torch.sign(z) * torch.relu(z.abs() - theta[t])
+        if alpha is None or beta is None or t == 0:
+            new = g
+        else:
+            new = (1 - beta[t - 1]) * x + beta[t - 1] * prev + alpha[t - 1] * (g - x)
+        prev, x = x, new
+    return x
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.device) -> dict[str, list[float]]:
+    """Seconds of each function per round, the functions run one after another in every round (after a warm-up)."""
+    def once(fn: Callable[[], Any]) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            times[name].append(once(fn))
+    return times
+
+
+def median_ratio(slow: list[float], fast: list[float]) -> float:
+    """Median over rounds of ``fast / slow`` (the speed of ``slow``'s code relative to ``fast``'s)."""
+    return statistics.median(f / s for s, f in zip(slow, fast, strict=True))
+
+
+def network(integrator: str, device: torch.device) -> torch.nn.Module:
+    net = compose({"problem": {"m": M, "n": N},
+                   "network": {"step": "lista", "integrator": integrator, "layers": T, "tied": True}})
+    return net.to(device)
+
+
+def overhead_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for integrator in ("euler", "2no"):
+        net = network(integrator, device)
+        phi = net.problem.phi
+        W = net.layers[0].W.detach().clone().requires_grad_(True)
+        theta = torch.stack([layer.theta.detach() for layer in net.layers]).clone().requires_grad_(True)
+        alpha = beta = None
+        if integrator == "2no":
+            alpha = net.integrator.alpha.detach().clone().requires_grad_(True)
+            beta = net.integrator.beta.detach().clone().requires_grad_(True)
+        for batch in (64, 1024):
+            y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
+            with torch.no_grad():
+                same = bool(torch.allclose(net(y), hand_written(phi, W, theta, alpha, beta, y), atol=1e-5))
+            a, b1, b2 = torch.randn(batch, N, device=device), phi.T.contiguous(), W.detach().T.contiguous()
+
+            def ours(y: torch.Tensor = y, net: Any = net) -> None:
+                net.zero_grad(set_to_none=True)
+                net(y).square().mean().backward()
+
+            def plain(y: torch.Tensor = y, args: tuple[Any, ...] = (phi, W, theta, alpha, beta)) -> None:
+                for p in args[1:]:
+                    if p is not None:
+                        p.grad = None
+                hand_written(*args, y).square().mean().backward()
+
+            def matmuls(a: torch.Tensor = a, b1: torch.Tensor = b1, b2: torch.Tensor = b2) -> None:
+                for _ in range(3 * T):  # forward Φx, Wr and, in backward, about twice that: 3 pairs per layer
+                    (a @ b1) @ b2
+
+            times = interleaved({"ours": ours, "plain": plain, "matmul": matmuls}, repeat, device)
+            flops = 3 * T * 2 * (2 * batch * M * N)
+            row = {"integrator": integrator, "batch": batch, "ours_ms": 1e3 * statistics.median(times["ours"]),
+                   "plain_ms": 1e3 * statistics.median(times["plain"]),
+                   "relative_speed": median_ratio(times["ours"], times["plain"]),
+                   "relative_speed_q25_q75": quartiles([p / o for o, p in zip(times["ours"], times["plain"], strict=True)]),
+                   "ours_gflops": flops / statistics.median(times["ours"]) / 1e9,
+                   "matmul_gflops": flops / statistics.median(times["matmul"]) / 1e9, "same_output": same}
+            rows.append(row)
+            print(f"lista+{integrator:<5} batch {batch:>5}: ours {row['ours_ms']:8.2f} ms, plain {row['plain_ms']:8.2f} "
+                  f"ms, speed {row['relative_speed']:.3f}× of hand-written (IQR {row['relative_speed_q25_q75'][0]:.3f}"
+                  f"–{row['relative_speed_q25_q75'][1]:.3f}); {row['ours_gflops']:.1f} GFLOP/s vs matmul "
+                  f"{row['matmul_gflops']:.1f}", flush=True)
+    return rows
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def compile_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for integrator in ("euler", "2no"):
+        for batch in (64, 1024):
+            eager = network(integrator, device)
+            compiled_net = network(integrator, device)
+            compiled_net.load_state_dict(eager.state_dict())
+            compiled = torch.compile(compiled_net)
+            y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
+            start = time.perf_counter()
+            compiled(y).square().mean().backward()
+            with torch.no_grad():
+                compiled(y)
+            compile_s = time.perf_counter() - start
+            with torch.no_grad():
+                agree = bool(torch.allclose(compiled(y), eager(y), rtol=1e-4, atol=1e-5))
+
+            def train_step(net: Any, y: torch.Tensor = y) -> Callable[[], None]:
+                def run() -> None:
+                    net.zero_grad(set_to_none=True)
+                    net(y).square().mean().backward()
+                return run
+
+            def evaluate(net: Any, y: torch.Tensor = y) -> Callable[[], None]:
+                def run() -> None:
+                    with torch.no_grad():
+                        net(y)
+                return run
+
+            times = interleaved({"train eager": train_step(eager), "train compiled": train_step(compiled),
+                                 "eval eager": evaluate(eager), "eval compiled": evaluate(compiled)}, repeat, device)
+            row = {"integrator": integrator, "batch": batch, "compile_seconds": compile_s, "agree": agree,
+                   **{f"{k.replace(' ', '_')}_ms": 1e3 * statistics.median(v) for k, v in times.items()},
+                   "train_speedup": median_ratio(times["train compiled"], times["train eager"]),
+                   "eval_speedup": median_ratio(times["eval compiled"], times["eval eager"])}
+            rows.append(row)
+            print(f"lista+{integrator:<5} batch {batch:>5}: train {row['train_eager_ms']:8.2f} → "
+                  f"{row['train_compiled_ms']:8.2f} ms ({row['train_speedup']:.2f}×), eval {row['eval_eager_ms']:8.2f} → "
+                  f"{row['eval_compiled_ms']:8.2f} ms ({row['eval_speedup']:.2f}×); compile {compile_s:.1f} s, "
+                  f"agree {agree}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="overhead,compile")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    device = torch.device(args.device)
+    machine: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor(),
+                               "cores": os.cpu_count(), "torch": torch.__version__, "threads": 1,
+                               "load_average": os.getloadavg(), "device": str(device)}
+    if device.type == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    report: dict[str, Any] = {"machine": machine}
+    parts = args.parts.split(",")
+    if "overhead" in parts:
+        report["overhead"] = overhead_part(args.repeat, device)
+    if "compile" in parts:
+        report["compile"] = compile_part(args.repeat, device)
+    report["machine"]["load_average_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
