@@ -30,6 +30,7 @@ a read-only folder) is ignored: the listing is then built by importing the plugi
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata as md
 import json
 import os
 import sys
@@ -97,12 +98,10 @@ def _stamp(path: str | os.PathLike[str]) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
-def _distributions() -> list[list[Any]]:
+def _distributions(entry_points: list[md.EntryPoint]) -> list[list[Any]]:
     """Each entry point of the group with its distribution's name, version and metadata files, as found on sys.path."""
-    import importlib.metadata as md
-
     found = []
-    for ep in md.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+    for ep in entry_points:
         dist = ep.dist
         location = getattr(dist, "_path", None)  # the *.dist-info / *.egg-info folder of a distribution on sys.path
         folder = os.path.abspath(location) if location is not None else None
@@ -128,12 +127,10 @@ def _top_level_locations(module: str) -> list[str]:
     return [os.path.abspath(spec.origin)] if spec.origin and os.path.isabs(spec.origin) else []
 
 
-def _source_roots() -> list[str]:
+def _source_roots(entry_points: list[md.EntryPoint]) -> list[str]:
     """The folders (or files) of the plugins' top-level packages and of hno_framework."""
-    import importlib.metadata as md
-
     roots = {os.path.dirname(os.path.abspath(__file__))}
-    for ep in md.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+    for ep in entry_points:
         roots.update(_top_level_locations(ep.module))
     return sorted(roots)
 
@@ -158,14 +155,15 @@ def cache_key(blocked: frozenset[str]) -> str | None:
     """The digest of everything a snapshot depends on (see the module documentation); None when it cannot be
     computed trustworthily (too many files to watch)."""
     budget = [MAX_SOURCE_FILES]
+    entry_points = list(md.entry_points(group=hookspecs.ENTRY_POINT_GROUP))  # read from metadata: nothing imported
     parts = {
         "format": FORMAT,
         "hno_framework": __version__,
         "python": [sys.version, sys.executable, sys.prefix],
         "blocked": sorted(blocked),
         "sys.path": [[entry, os.path.abspath(entry), _stamp(os.path.abspath(entry))] for entry in sys.path],
-        "distributions": _distributions(),
-        "sources": [_tree(root, budget) for root in _source_roots()],
+        "distributions": _distributions(entry_points),
+        "sources": [_tree(root, budget) for root in _source_roots(entry_points)],
     }
     if budget[0] < 0:
         return None
