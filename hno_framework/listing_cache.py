@@ -7,7 +7,8 @@ key that describes everything it was taken from, and read back while the key is 
 * the Python interpreter (version, executable, prefix) and the blocked plugins (``HNO_DISABLE_PLUGINS``,
   ``--disable-plugin``);
 * every ``sys.path`` entry with its modification time: installing or uninstalling any distribution adds or
-  removes a ``*.dist-info`` folder there, which changes the folder's time;
+  removes a ``*.dist-info`` folder there, which changes the folder's time (``python -m`` and ``python -c`` put
+  the working folder on ``sys.path``: run that way, any file added there rebuilds the cache);
 * every distribution with an entry point in the ``hno_framework`` group: name, version, the entry point, and
   the path and times of its metadata folder and of its ``entry_points.txt`` and ``METADATA``/``PKG-INFO``;
 * the source of every plugin and of ``hno_framework`` itself: the path, time and size of each file below the
