@@ -162,7 +162,7 @@ def list_cmd(what: str, pattern: str | None, as_json: bool, no_import: bool) -> 
     resolve them) are listed too.
     """
     from .listing import component_rows, entry_point_rows, notes, plugin_rows
-    from .registry import get_registry
+    from .listing_cache import listing_index
 
     if what not in LIST_WHAT:
         if pattern is not None:
@@ -180,7 +180,7 @@ def list_cmd(what: str, pattern: str | None, as_json: bool, no_import: bool) -> 
         for r in rows:
             table.add_row(r["plugin"], r["version"], r["entry_point"], r["status"])
         return _console().print(table)
-    reg = get_registry()
+    reg = listing_index()  # from the listing cache while the installed plugins are unchanged
     kind = {"steps": "step", "integrators": "integrator", "loggers": "logger", "problems": "problem"}.get(what)
     rows = plugin_rows(reg) if what == "plugins" else component_rows(reg, kind, pattern)  # type: ignore[arg-type]
     if as_json:
@@ -213,25 +213,6 @@ def _plugins_table(rows: list[dict[str, Any]]) -> Any:
     return table
 
 
-def _component_details(info: Any) -> str:
-    """The details column: an integrator's metadata, a logger's options, a step's tieable parameters and needs,
-    a problem kind's operator."""
-    if info.kind == "integrator":
-        m = info.metadata() or {}
-        learnable = ", learnable" if m["learnable"] else ""
-        return f"{m['family']}, past_states={m['past_states']}, stages={m['stages']}, order={m['order']}{learnable}"
-    if info.kind == "logger":
-        fields = info.cls.Options.model_fields
-        return ("options: " + ", ".join(fields)) if fields else ""
-    if info.kind == "problem":
-        operator = "matrix-free" if info.cls.matrix_free else "matrix Φ"
-        fields = info.cls.Options.model_fields
-        return f"{operator}, {info.cls.signal}" + (("; options: " + ", ".join(fields)) if fields else "")
-    parts = [("tieable: " + ",".join(info.cls.tieable)) if info.cls.tieable else "",
-             ("requires: " + ",".join(sorted(info.cls.requires))) if info.cls.requires else ""]
-    return "; ".join(p for p in parts if p)
-
-
 def _components_table(reg: Any, components: list[Any]) -> Any:
     """The ``hno list [steps|integrators|loggers|problems]`` table; a name two plugins provide is shown qualified, in red."""
     from rich.table import Table
@@ -239,7 +220,7 @@ def _components_table(reg: Any, components: list[Any]) -> Any:
     table = Table("name", "kind", "plugin", "version", "details", "summary", title="hno components")
     for c in components:
         name = f"[red]{c.qualified_name}[/]" if (c.kind, c.name) in reg.conflicts else c.name
-        table.add_row(name, c.kind, c.provider.distribution, c.provider.version, _component_details(c), c.summary)
+        table.add_row(name, c.kind, c.provider.distribution, c.provider.version, c.details, c.summary)
     return table
 
 
@@ -250,12 +231,10 @@ def _components_table(reg: Any, components: list[Any]) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
     """Show one component: provider, documentation, options (with defaults) and metadata."""
-    import inspect
-
     from .errors import UnknownComponentError
-    from .registry import get_registry
+    from .listing_cache import listing_index
 
-    reg = get_registry()
+    reg = listing_index()  # from the listing cache while the installed plugins are unchanged
     found = []
     for k in ([kind] if kind else ["step", "integrator", "logger", "problem"]):
         try:
@@ -270,22 +249,14 @@ def show_cmd(name: str, kind: str | None, as_json: bool) -> None:
         return _echo_json(info.as_dict())
     con = _console()
     con.print(f"[bold]{info.name}[/] ({info.kind}) from {info.provider}")
-    con.print(inspect.getdoc(info.cls) or "", markup=False)  # docs hold [brackets]: extras, maths
-    module_doc = inspect.getdoc(sys.modules[info.cls.__module__])
-    if module_doc:
-        con.print("\n" + module_doc, markup=False)
-    if info.kind == "integrator":
-        con.print("\nmetadata (default options): " + json.dumps(info.metadata()))
-    elif info.kind == "step":
-        con.print(f"\ntieable parameters: {list(info.cls.tieable) or 'none'}; requires: {sorted(info.cls.requires) or 'nothing extra'}")
-    elif info.kind == "problem":
-        con.print(f"\noperator: {'matrix-free' if info.cls.matrix_free else 'a matrix Φ'}; signals: {info.cls.signal}; "
-                  "set in a config as problem: {kind: " + info.name + ", options: {...}}")
-    fields = info.cls.Options.model_fields
-    con.print("\noptions:" if fields else "\noptions: none")
-    for fname, f in fields.items():
-        default = f.get_default(call_default_factory=True)
-        con.print(f"  {fname} = {default!r}  {f.description or ''}")
+    con.print(info.doc, markup=False)  # docs hold [brackets]: extras, maths
+    if info.module_doc:
+        con.print("\n" + info.module_doc, markup=False)
+    if info.note:
+        con.print("\n" + info.note)
+    con.print("\noptions:" if info.options else "\noptions: none")
+    for option in info.options:
+        con.print(f"  {option.name} = {option.default}  {option.description}")
 
 
 def _load(config: Path, overrides: tuple[str, ...]):

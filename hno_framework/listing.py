@@ -10,25 +10,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from .listing_snapshot import ComponentView
 from .registry import (
     DISABLE_ENV,
     KINDS,
+    ComponentIndex,
     ComponentInfo,
     Kind,
-    Registry,
     entry_point_provider,
     entry_points,
     is_blocked,
     name_matches,
 )
 
+Index = ComponentIndex[Any]
+"""A loaded :class:`~.registry.Registry` or a :class:`~.listing_snapshot.ListingSnapshot` (what ``hno list`` reads)."""
 
-def component_row(registry: Registry, info: ComponentInfo) -> dict[str, Any]:
+
+def component_row(registry: Index, info: ComponentInfo | ComponentView) -> dict[str, Any]:
     """``info.as_dict()`` plus ``conflict``: whether another plugin registers the same name."""
     return {**info.as_dict(), "conflict": (info.kind, info.name) in registry.conflicts}
 
 
-def conflict_rows(registry: Registry, kind: Kind | None = None, pattern: str | None = None) -> list[dict[str, Any]]:
+def conflict_rows(registry: Index, kind: Kind | None = None, pattern: str | None = None) -> list[dict[str, Any]]:
     """One row per conflicting name: its providers with the qualified name that selects each."""
     rows = []
     for (k, name), providers in registry.conflicts.items():
@@ -44,20 +48,20 @@ def conflict_rows(registry: Registry, kind: Kind | None = None, pattern: str | N
     return rows
 
 
-def trouble_rows(registry: Registry) -> list[dict[str, Any]]:
+def trouble_rows(registry: Index) -> list[dict[str, Any]]:
     """Plugins that failed to load (``broken-plugin``, with ``error``) or were blocked (``disabled-plugin``)."""
     rows = [{"kind": "broken-plugin", **b.as_dict()} for b in registry.broken]
     rows += [{"kind": "disabled-plugin", **p.as_dict(), "error": None} for p in registry.disabled]
     return rows
 
 
-def component_rows(registry: Registry, kind: Kind | None = None, pattern: str | None = None) -> list[dict[str, Any]]:
+def component_rows(registry: Index, kind: Kind | None = None, pattern: str | None = None) -> list[dict[str, Any]]:
     """``hno list --json``: every component (both providers of a conflict), then conflicts and plugin trouble."""
     rows = [component_row(registry, info) for info in registry.components(kind, pattern)]
     return rows + conflict_rows(registry, kind, pattern) + trouble_rows(registry)
 
 
-def plugin_rows(registry: Registry) -> list[dict[str, Any]]:
+def plugin_rows(registry: Index) -> list[dict[str, Any]]:
     """``hno list plugins --json``: one row per entry point with ``status`` ok, warning, conflict, broken or
     disabled; ``error``, ``warnings`` and ``conflicts`` (``"step lista"`` names it shares) explain it."""
     conflicts = registry.conflicts
@@ -84,7 +88,7 @@ def entry_point_rows() -> list[dict[str, Any]]:
              "status": "disabled" if is_blocked(ep) else "not imported"} for ep in entry_points()]
 
 
-def notes(registry: Registry) -> list[str]:
+def notes(registry: Index) -> list[str]:
     """One line per problem, for under the ``hno list`` tables (rich markup)."""
     lines = [f"[red]broken plugin[/] {b.provider}: {b.error}" for b in registry.broken]
     lines += [f"[yellow]disabled plugin[/] {p} ({DISABLE_ENV} / --disable-plugin)" for p in registry.disabled]

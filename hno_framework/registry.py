@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import pluggy
 
@@ -304,14 +304,128 @@ def entry_point_provider(ep: md.EntryPoint) -> Provider:
                     version=ep.dist.version if ep.dist is not None else "?", entry_point=f"{ep.name} = {ep.value}")
 
 
+def blocked_names(disabled: Iterable[str] | None = None) -> frozenset[str]:
+    """The normalised names of the blocked plugins: ``disabled``, by default ``HNO_DISABLE_PLUGINS`` and
+    :func:`disable_plugins`."""
+    names = disabled if disabled is not None else [*os.environ.get(DISABLE_ENV, "").split(","), *_disabled_here]
+    return frozenset(_norm(n.strip()) for n in names if n.strip())
+
+
+def strict_from_environment() -> bool:
+    """Whether ``HNO_STRICT_PLUGINS`` asks for strict mode (any value but empty or ``0``)."""
+    return os.environ.get(STRICT_ENV, "") not in ("", "0")
+
+
 def is_blocked(ep: md.EntryPoint, disabled: Iterable[str] | None = None) -> bool:
     """Whether ``ep`` is blocked by ``disabled`` (default: ``HNO_DISABLE_PLUGINS`` and :func:`disable_plugins`)."""
-    names = disabled if disabled is not None else [*os.environ.get(DISABLE_ENV, "").split(","), *_disabled_here]
-    blocked = {_norm(n.strip()) for n in names if n.strip()}
-    return bool({_norm(entry_point_provider(ep).distribution), _norm(ep.name)} & blocked)
+    return bool({_norm(entry_point_provider(ep).distribution), _norm(ep.name)} & blocked_names(disabled))
 
 
-class Registry:
+class _Listed(Protocol):
+    """What :class:`ComponentIndex` needs of a component: :class:`ComponentInfo` or a cached view of one."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def qualified_name(self) -> str: ...
+
+
+C = TypeVar("C", bound=_Listed)
+
+
+class ComponentIndex(Generic[C]):
+    """Components by kind and name, with the plugins they came from, and the lookup rules: plain names,
+    qualified ``DIST:NAME``, conflicts, unknown names with the closest match. :class:`Registry` fills one by
+    importing the plugins; ``hno list`` and ``hno show`` may read one from the listing cache instead."""
+
+    def __init__(self) -> None:
+        self._components: dict[Kind, dict[str, list[C]]] = {k: {} for k in KINDS}
+        self.plugins: list[PluginRecord] = []
+        self.broken: list[BrokenPlugin] = []
+        self.disabled: list[Provider] = []
+
+    # -- conflicts -----------------------------------------------------------------------------
+    @property
+    def conflicts(self) -> dict[tuple[Kind, str], list[Provider]]:
+        """``(kind, name) -> providers`` for every name registered more than once."""
+        return {(k, n): [i.provider for i in infos] for k in KINDS
+                for n, infos in sorted(self._components[k].items()) if len(infos) > 1}
+
+    def _duplicate_error(self, kind: Kind, name: str) -> DuplicateComponentError:
+        infos = self._components[kind][name]
+        providers = " and by ".join(str(i.provider) for i in infos)
+        qualified = " or ".join(f"'{i.qualified_name}'" for i in infos)
+        return DuplicateComponentError(
+            f"{kind} '{name}' is registered twice: by {providers}. Choose one with its qualified name ({qualified}) "
+            f"in the config, or block a plugin with {DISABLE_ENV}=DIST (hno --disable-plugin DIST); "
+            "or uninstall one of these distributions."
+        )
+
+    # -- lookup ----------------------------------------------------------------------------
+    def get(self, kind: Kind, name: str) -> C:
+        """The component ``name`` (or ``DIST:NAME``, which picks the provider) of ``kind``."""
+        dist, qualified, plain = name.rpartition(QUALIFIER)
+        infos = self._components[kind].get(plain, [])
+        if qualified:
+            chosen = [i for i in infos if _norm(i.provider.distribution) == _norm(dist)]
+            if chosen:
+                return chosen[0]
+        elif len(infos) == 1:
+            return infos[0]
+        elif infos:
+            raise self._duplicate_error(kind, plain)
+        raise UnknownComponentError(kind, name, self.names(kind), note=self.trouble_note())
+
+    def trouble_note(self) -> str:
+        """`` Note: plugin X failed to load (...); ...`` for error messages, or "" when every plugin loaded."""
+        notes = [f"plugin {b.provider.distribution} failed to load ({b.error.splitlines()[0] if b.error else ''})"
+                 for b in self.broken]
+        notes += [f"plugin {p.distribution} is disabled ({DISABLE_ENV})" for p in self.disabled]
+        return (" Note: " + "; ".join(notes) + "; see hno list plugins.") if notes else ""
+
+    def step(self, name: str) -> C:
+        return self.get("step", name)
+
+    def integrator(self, name: str) -> C:
+        return self.get("integrator", name)
+
+    def names(self, kind: Kind, pattern: str | None = None) -> list[str]:
+        """Usable names of ``kind``: each plain name, or ``DIST:NAME`` for each provider of a conflicting
+        one; with ``pattern``, those matching it (``fnmatch``: ``"lista*"``, ``"*:lista"``)."""
+        out = []
+        for name, infos in self._components[kind].items():
+            out += [name] if len(infos) == 1 else [i.qualified_name for i in infos]
+        return sorted(n for n in out if pattern is None or name_matches(n, pattern))
+
+    def components(self, kind: Kind | None = None, pattern: str | None = None) -> list[C]:
+        """Every registered component (both providers of a conflicting name), by kind and name."""
+        kinds: tuple[Kind, ...] = (kind,) if kind else KINDS
+        return [info for k in kinds for n in sorted(self._components[k]) for info in self._components[k][n]
+                if pattern is None or name_matches(info.qualified_name, pattern)]
+
+    def resolve(self, kind: Kind, name: str, distribution: str | None) -> str:
+        """``name`` made unambiguous: ``DIST:NAME`` when ``name`` is a conflict and ``distribution`` (e.g.
+        recorded in a checkpoint) is one of its providers; otherwise ``name`` unchanged."""
+        infos = self._components[kind].get(name, [])
+        if distribution and len(infos) > 1 and any(_norm(i.provider.distribution) == _norm(distribution) for i in infos):
+            return f"{distribution}{QUALIFIER}{name}"
+        return name
+
+    def provider_of(self, kind: Kind, name: str) -> dict[str, str]:
+        """What a checkpoint records about the component ``name``: ``name``, ``plugin`` (distribution),
+        ``version`` and ``entry_point`` of the provider the name resolves to."""
+        info = self.get(kind, name)
+        return {"name": info.name, **info.provider.as_dict()}
+
+
+class Registry(ComponentIndex[ComponentInfo]):
     """Named components of every kind in :data:`KINDS`, gathered from entry points in ``group``.
 
     Lookup: :meth:`get` (``kind``, ``name`` or ``DIST:NAME``) raises :class:`UnknownComponentError`
@@ -323,15 +437,11 @@ class Registry:
     def __init__(self, group: str = hookspecs.ENTRY_POINT_GROUP, *, strict: bool | None = None,
                  disabled: Iterable[str] | None = None) -> None:
         self.group = group
-        self.strict = os.environ.get(STRICT_ENV, "") not in ("", "0") if strict is None else strict
-        blocked = disabled if disabled is not None else [*os.environ.get(DISABLE_ENV, "").split(","), *_disabled_here]
-        self._blocked = {_norm(n.strip()) for n in blocked if n.strip()}
+        super().__init__()
+        self.strict = strict_from_environment() if strict is None else strict
+        self._blocked = blocked_names(disabled)
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
-        self._components: dict[Kind, dict[str, list[ComponentInfo]]] = {k: {} for k in KINDS}
-        self.plugins: list[PluginRecord] = []
-        self.broken: list[BrokenPlugin] = []
-        self.disabled: list[Provider] = []
         self._load_entry_points()
         if self.strict and self.conflicts:
             raise self._duplicate_error(*next(iter(self.conflicts)))
@@ -428,79 +538,6 @@ class Registry:
 
         return register
 
-    # -- conflicts -----------------------------------------------------------------------------
-    @property
-    def conflicts(self) -> dict[tuple[Kind, str], list[Provider]]:
-        """``(kind, name) -> providers`` for every name registered more than once."""
-        return {(k, n): [i.provider for i in infos] for k in KINDS
-                for n, infos in sorted(self._components[k].items()) if len(infos) > 1}
-
-    def _duplicate_error(self, kind: Kind, name: str) -> DuplicateComponentError:
-        infos = self._components[kind][name]
-        providers = " and by ".join(str(i.provider) for i in infos)
-        qualified = " or ".join(f"'{i.qualified_name}'" for i in infos)
-        return DuplicateComponentError(
-            f"{kind} '{name}' is registered twice: by {providers}. Choose one with its qualified name ({qualified}) "
-            f"in the config, or block a plugin with {DISABLE_ENV}=DIST (hno --disable-plugin DIST); "
-            "or uninstall one of these distributions."
-        )
-
-    # -- lookup ----------------------------------------------------------------------------
-    def get(self, kind: Kind, name: str) -> ComponentInfo:
-        """The component ``name`` (or ``DIST:NAME``, which picks the provider) of ``kind``."""
-        dist, qualified, plain = name.rpartition(QUALIFIER)
-        infos = self._components[kind].get(plain, [])
-        if qualified:
-            chosen = [i for i in infos if _norm(i.provider.distribution) == _norm(dist)]
-            if chosen:
-                return chosen[0]
-        elif len(infos) == 1:
-            return infos[0]
-        elif infos:
-            raise self._duplicate_error(kind, plain)
-        raise UnknownComponentError(kind, name, self.names(kind), note=self.trouble_note())
-
-    def trouble_note(self) -> str:
-        """`` Note: plugin X failed to load (...); ...`` for error messages, or "" when every plugin loaded."""
-        notes = [f"plugin {b.provider.distribution} failed to load ({b.error.splitlines()[0] if b.error else ''})"
-                 for b in self.broken]
-        notes += [f"plugin {p.distribution} is disabled ({DISABLE_ENV})" for p in self.disabled]
-        return (" Note: " + "; ".join(notes) + "; see hno list plugins.") if notes else ""
-
-    def step(self, name: str) -> ComponentInfo:
-        return self.get("step", name)
-
-    def integrator(self, name: str) -> ComponentInfo:
-        return self.get("integrator", name)
-
-    def names(self, kind: Kind, pattern: str | None = None) -> list[str]:
-        """Usable names of ``kind``: each plain name, or ``DIST:NAME`` for each provider of a conflicting
-        one; with ``pattern``, those matching it (``fnmatch``: ``"lista*"``, ``"*:lista"``)."""
-        out = []
-        for name, infos in self._components[kind].items():
-            out += [name] if len(infos) == 1 else [i.qualified_name for i in infos]
-        return sorted(n for n in out if pattern is None or name_matches(n, pattern))
-
-    def components(self, kind: Kind | None = None, pattern: str | None = None) -> list[ComponentInfo]:
-        """Every registered component (both providers of a conflicting name), by kind and name."""
-        kinds: tuple[Kind, ...] = (kind,) if kind else KINDS
-        return [info for k in kinds for n in sorted(self._components[k]) for info in self._components[k][n]
-                if pattern is None or name_matches(info.qualified_name, pattern)]
-
-    def resolve(self, kind: Kind, name: str, distribution: str | None) -> str:
-        """``name`` made unambiguous: ``DIST:NAME`` when ``name`` is a conflict and ``distribution`` (e.g.
-        recorded in a checkpoint) is one of its providers; otherwise ``name`` unchanged."""
-        infos = self._components[kind].get(name, [])
-        if distribution and len(infos) > 1 and any(_norm(i.provider.distribution) == _norm(distribution) for i in infos):
-            return f"{distribution}{QUALIFIER}{name}"
-        return name
-
-    def provider_of(self, kind: Kind, name: str) -> dict[str, str]:
-        """What a checkpoint records about the component ``name``: ``name``, ``plugin`` (distribution),
-        ``version`` and ``entry_point`` of the provider the name resolves to."""
-        info = self.get(kind, name)
-        return {"name": info.name, **info.provider.as_dict()}
-
 
 def name_matches(qualified: str, pattern: str) -> bool:
     """``fnmatch`` of a plain or ``DIST:NAME`` name: the pattern may match either form."""
@@ -512,6 +549,11 @@ def name_matches(qualified: str, pattern: str) -> bool:
 def get_registry() -> Registry:
     """The process-wide registry, loaded on first use (``get_registry.cache_clear()`` reloads)."""
     return Registry()
+
+
+def registry_loaded() -> bool:
+    """Whether this process has loaded the process-wide registry (imported the plugins) already."""
+    return get_registry.cache_info().currsize > 0
 
 
 def disable_plugins(names: Iterable[str]) -> None:

@@ -105,15 +105,17 @@ def test_unmarked_hook_is_named(make_plugin) -> None:
 
 
 def run_cli_with(reg: Registry, *args: str) -> str:
-    """``hno ARGS`` with ``reg`` as the process-wide registry."""
+    """``hno ARGS`` with ``reg`` as the process-wide registry (and no listing cache, which would not know it)."""
     get_registry.cache_clear()
     original = registry_module.get_registry
-    try:
-        registry_module.get_registry = lambda: reg  # type: ignore[assignment]
-        return run_cli(*args)
-    finally:
-        registry_module.get_registry = original
-        get_registry.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HNO_NO_CACHE", "1")
+        try:
+            registry_module.get_registry = lambda: reg  # type: ignore[assignment]
+            return run_cli(*args)
+        finally:
+            registry_module.get_registry = original
+            get_registry.cache_clear()
 
 
 # -- isolation ------------------------------------------------------------------------------------
