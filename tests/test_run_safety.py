@@ -478,6 +478,37 @@ def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) 
             assert nmse_per_layer(net, data)[-1] <= nmse_per_layer(untrained, data)[-1] + 1.0
 
 
+def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
+    # adam at lr 0.3 on the tiny problem: every validation is worse than the untrained network's, yet none is 20 dB
+    # worse, so no divergence stops it; it used to exit 0 reporting the untrained network's NMSE as its best
+    config = tiny_config("stuck", iterations=40)
+    res = hno("train", str(config), "--no-progress", "--set", "training.lr=0.3", "--set", "training.schedule=constant")
+    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
+    (msg,) = res.stderr.strip().splitlines()
+    assert re.fullmatch(r"Error: stuck: the network never improved on its initial validation NMSE \(-\d+\.\d\d dB\) in 40 "
+                        r"iterations, so best\.pt is the network it started from; its validations went up to [+-]\d+\.\d\d "
+                        r"dB, so the learning rate is likely too large: lower training\.lr \(now 0\.3; try 0\.03\) and "
+                        r"rerun with --force", msg), msg
+    metrics = read_json(config.parent / "runs" / "stuck" / "metrics.json")
+    assert metrics["improved"] is False
+    (phase,) = metrics["phases"]
+    assert phase["best_iteration"] == 0 and metrics["best_validation_nmse_db"] == pytest.approx(phase["start_nmse_db"])
+    # the same run at a sane learning rate improves, exits 0 and says so in metrics.json
+    res = hno("train", str(config), "--no-progress", "--force", "--set", "training.schedule=constant")
+    assert res.returncode == 0, res.stderr
+    assert read_json(config.parent / "runs" / "stuck" / "metrics.json")["improved"] is True
+
+
+def test_a_run_whose_gradients_are_zero_is_not_blamed_on_the_learning_rate(tiny_config) -> None:
+    # thresholds so large that every output is zero: the validation NMSE sits at 0 dB and nothing trains
+    config = tiny_config("dead", iterations=20)
+    res = hno("train", str(config), "--no-progress", "--set", "network.step={name: lista, options: {threshold_scale: 1e4}}")
+    msg = res.stderr.strip()
+    assert res.returncode == 2 and len(msg.splitlines()) == 1, (res.returncode, msg)
+    assert "never improved on its initial validation NMSE" in msg and "never moved, so the gradients are zero" in msg
+    assert "training.lr" not in msg
+
+
 def test_a_healthy_run_is_not_called_diverged(tiny_config) -> None:
     c = load_config(tiny_config("healthy", iterations=20))
     result = train(c, progress=False)
