@@ -328,7 +328,8 @@ def _nmse_table(columns: dict[str, list[float]], title: str):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt (a finished run is left as it "
                                             "is, unless training.iterations was raised)")
-@click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its best.pt, last.pt)")
+@click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its checkpoints, "
+                                           "metrics, figures, report and logger files first)")
 @click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None, metavar="CHECKPOINT",
               help="warm start: copy the step and problem tensors of this trained checkpoint (e.g. a LISTA's best.pt "
                    "into 2NO-LISTA); keys and shapes must match (training.init_from)")
@@ -397,7 +398,8 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-@click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their best.pt, last.pt)")
+@click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their checkpoints, "
+                                           "metrics, figures, report and logger files first)")
 @click.option("--resume", is_flag=True, help="continue runs already in <output.dir>/<name> from their last.pt")
 @executor_options
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,

@@ -723,3 +723,37 @@ def test_refusals_never_point_at_an_option_that_is_refused_in_turn(tmp_path: Pat
     resume = one_line_error(run("train", str(config), "--no-progress", "--resume"))
     assert "nothing to resume" in resume and "--force" in resume and "drop --resume" not in resume
     assert run("train", str(config), "--no-progress", "--force").exit_code == 0
+
+
+def test_force_removes_every_output_of_the_old_run_and_nothing_outside_it(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    run_dir = tmp_path / "runs" / "t"
+    assert run("inspect", str(run_dir), "--test-size", "8").exit_code == 0
+    assert run("report", str(run_dir), "--test-size", "8").exit_code == 0
+    assert (run_dir / "inspection.png").is_file() and (run_dir / "report.html").is_file()
+    (run_dir / "tensorboard").mkdir()
+    (run_dir / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old events")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n")
+    (run_dir / "linked-folder").symlink_to(outside, target_is_directory=True)
+    (run_dir / "linked-file").symlink_to(outside / "keep.txt")
+    (run_dir / "tensorboard" / "link").symlink_to(outside, target_is_directory=True)
+    nested = write(tmp_path / "n.yaml", {"name": "t/sub", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(nested), "--no-progress").exit_code == 0  # a run whose name continues this one's
+    old_metrics = (run_dir / "metrics.json").read_bytes()
+
+    assert run("train", str(config), "--no-progress", "--force", "--set", "training.lr=0.003").exit_code == 0
+    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "last.pt", "metrics.json", "sub"]
+    assert (run_dir / "metrics.json").read_bytes() != old_metrics
+    assert (outside / "keep.txt").read_text() == "precious\n" and sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert {"best.pt", "last.pt", "metrics.json"} <= {p.name for p in (run_dir / "sub").iterdir()}
+
+
+def test_a_first_run_into_a_folder_without_a_run_deletes_nothing(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    (tmp_path / "runs" / "t").mkdir(parents=True)
+    (tmp_path / "runs" / "t" / "notes.txt").write_text("mine\n")
+    assert run("train", str(config), "--no-progress", "--force").exit_code == 0
+    assert (tmp_path / "runs" / "t" / "notes.txt").read_text() == "mine\n"
