@@ -65,6 +65,24 @@ class HNOGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The ``Commands:`` section; a group of commands (``hno experiment``) lists its subcommands first, whole,
+        as they are registered, then its own short help."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+            text = command.get_short_help_str(limit)
+            if isinstance(command, click.Group):
+                subs = [n for n in command.list_commands(ctx) if not getattr(command.get_command(ctx, n), "hidden", True)]
+                text = f"{', '.join(subs)}: {text}" if subs else text
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
 
@@ -118,7 +136,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno inspect RUN               learned coefficients and parameters per layer
       hno report PATH               one HTML page of a run or a folder of runs
       hno check DIST-OR-NAME        run the consistency suite on a plugin or component
-    Plugins may add commands (hno experiment, from hno-studies).
+    Plugins may add commands (hno experiment, from hno-studies: its studies are listed below).
     """
     check_working_directory()
     if disabled_plugins:
