@@ -425,12 +425,17 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
                 executor: str | None, workers: int | None, address: str | None, gpus_per_job: float) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say).
 
-    The networks train in parallel (--executor local, the default when more than one core is free).
+    The networks train in parallel (--executor local, the default when more than one core is free), shown as one
+    progress bar over all of them (plain lines when standard error is not a terminal) and one line per finished
+    network with its final NMSE and the time left.
     Folders that already hold a run are refused, all named at once, unless --force (replace them) or
     --resume (continue each from its last.pt; a finished run is evaluated again).
     """
-    from .compare import check_run_folders, compare, comparison_configs
+    import contextlib
+
+    from .compare import check_run_folders, compare, comparison_configs, progress_totals
     from .io import check_output_file, write_json
+    from .job_progress import JobsProgress
 
     for target in (json_path, plot_path):  # refused before anything trains, not after
         if target is not None:
@@ -442,16 +447,20 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "
                    f"T={cfg.network.layers}, {cfg.training.iterations} iterations", err=True)
 
-    def on_done(name: str, error: str | None) -> None:
-        if error is None:
-            click.echo(f"{name}: done", err=True)
-        else:
-            click.secho(f"{name}: FAILED: {error}", fg="red", err=True)
+    watch = JobsProgress(progress_totals(cfgs)) if progress and pool.name != "serial" else None
 
-    with pool:
+    def on_done(name: str, error: str | None) -> None:  # with watch: the result, how many are done, the time left
+        say = watch.echo if watch is not None else lambda line: click.echo(line, err=True)
+        status = f" ({watch.status(name)})" if watch is not None else ""
+        if error is None:
+            say(f"{name}: done{status}")
+        else:
+            say(click.style(f"{name}: FAILED: {error}{status}", fg="red"))
+
+    with pool, watch if watch is not None else contextlib.nullcontext():
         if pool.name != "serial":
             click.echo(f"{len(cfgs)} networks on {pool.workers} {pool.name} workers", err=True)
-        run = compare(cfgs, pool, resume=resume, progress=progress, on_done=on_done)
+        run = compare(cfgs, pool, resume=resume, progress=progress, on_done=on_done, watch=watch)
     results, failed = run.results, run.failed
     if not results:
         raise UserError("every network failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
