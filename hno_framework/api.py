@@ -68,7 +68,13 @@ def train(config: ConfigLike, network: UnrolledNetwork | None = None, init_from:
 
 def train_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Executor job: train ``payload["config"]`` (a config dict), resuming from a ``last.pt`` a killed attempt
-    left when ``payload["resume"]``; returns :meth:`TrainResult.as_dict`."""
+    left when ``payload["resume"]``, reporting its iterations to ``payload["progress_file"]`` when given
+    (:class:`~hno_framework.job_progress.ProgressReporter`); returns :meth:`TrainResult.as_dict`."""
     config = parse_config(payload["config"], f"of job {payload['config'].get('name', '?')}")
     resume = bool(payload.get("resume")) and (config.run_dir / "last.pt").is_file()  # killed before a checkpoint
-    return train(config, resume=resume, progress=bool(payload.get("progress"))).as_dict()
+    callbacks: list[Callback] = []
+    if payload.get("progress_file"):  # the parent shows one bar over all jobs (hno_framework.job_progress)
+        from .job_progress import ProgressReporter
+
+        callbacks.append(ProgressReporter(payload["progress_file"]))
+    return train(config, resume=resume, progress=bool(payload.get("progress")), callbacks=callbacks).as_dict()

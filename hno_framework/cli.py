@@ -65,6 +65,24 @@ class HNOGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The ``Commands:`` section; a group of commands (``hno experiment``) lists its subcommands first, whole,
+        as they are registered, then its own short help."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+            text = command.get_short_help_str(limit)
+            if isinstance(command, click.Group):
+                subs = [n for n in command.list_commands(ctx) if not getattr(command.get_command(ctx, n), "hidden", True)]
+                text = f"{', '.join(subs)}: {text}" if subs else text
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
 
@@ -118,7 +136,7 @@ def cli(disabled_plugins: tuple[str, ...]) -> None:
       hno inspect RUN               learned coefficients and parameters per layer
       hno report PATH               one HTML page of a run or a folder of runs
       hno check DIST-OR-NAME        run the consistency suite on a plugin or component
-    Plugins may add commands (hno experiment, from hno-studies).
+    Plugins may add commands (hno experiment, from hno-studies: its studies are listed below).
     """
     check_working_directory()
     if disabled_plugins:
@@ -299,7 +317,8 @@ def _nmse_table(columns: dict[str, list[float]], title: str):
 @click.option("--set", "overrides", multiple=True, help=SET_HELP)
 @click.option("--resume", is_flag=True, help="continue from <output.dir>/<name>/last.pt (a finished run is left as it "
                                             "is, unless training.iterations was raised)")
-@click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its best.pt, last.pt)")
+@click.option("--force", is_flag=True, help="replace a run already in <output.dir>/<name> (deletes its checkpoints, "
+                                           "metrics, figures, report and logger files first)")
 @click.option("--init-from", "init_from", type=click.Path(path_type=Path), default=None, metavar="CHECKPOINT",
               help="warm start: copy the step and problem tensors of this trained checkpoint (e.g. a LISTA's best.pt "
                    "into 2NO-LISTA); keys and shapes must match (training.init_from)")
@@ -368,7 +387,8 @@ def eval_cmd(checkpoint: Path, test_size: int | None, as_json: bool) -> None:
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
               help="train every config once per value of KEY, e.g. --sweep network.integrator=euler,2no,rk4")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-@click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their best.pt, last.pt)")
+@click.option("--force", is_flag=True, help="replace runs already in <output.dir>/<name> (deletes their checkpoints, "
+                                           "metrics, figures, report and logger files first)")
 @click.option("--resume", is_flag=True, help="continue runs already in <output.dir>/<name> from their last.pt")
 @executor_options
 def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path: Path | None,
@@ -376,12 +396,17 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
                 executor: str | None, workers: int | None, address: str | None, gpus_per_job: float) -> None:
     """Train several configs and print their test NMSE per layer side by side (LISTA vs 2NO-LISTA, say).
 
-    The networks train in parallel (--executor local, the default when more than one core is free).
+    The networks train in parallel (--executor local, the default when more than one core is free), shown as one
+    progress bar over all of them (plain lines when standard error is not a terminal) and one line per finished
+    network with its final NMSE and the time left.
     Folders that already hold a run are refused, all named at once, unless --force (replace them) or
     --resume (continue each from its last.pt; a finished run is evaluated again).
     """
-    from .compare import check_run_folders, compare, comparison_configs
+    import contextlib
+
+    from .compare import check_run_folders, compare, comparison_configs, progress_totals
     from .io import check_output_file, write_json
+    from .job_progress import JobsProgress
 
     for target in (json_path, plot_path):  # refused before anything trains, not after
         if target is not None:
@@ -393,16 +418,20 @@ def compare_cmd(configs: tuple[Path, ...], overrides: tuple[str, ...], json_path
         click.echo(f"training {cfg.name}: {cfg.network.step.name} + {cfg.network.integrator.name}, "
                    f"T={cfg.network.layers}, {cfg.training.iterations} iterations", err=True)
 
-    def on_done(name: str, error: str | None) -> None:
-        if error is None:
-            click.echo(f"{name}: done", err=True)
-        else:
-            click.secho(f"{name}: FAILED: {error}", fg="red", err=True)
+    watch = JobsProgress(progress_totals(cfgs)) if progress and pool.name != "serial" else None
 
-    with pool:
+    def on_done(name: str, error: str | None) -> None:  # with watch: the result, how many are done, the time left
+        say = watch.echo if watch is not None else lambda line: click.echo(line, err=True)
+        status = f" ({watch.status(name)})" if watch is not None else ""
+        if error is None:
+            say(f"{name}: done{status}")
+        else:
+            say(click.style(f"{name}: FAILED: {error}{status}", fg="red"))
+
+    with pool, watch if watch is not None else contextlib.nullcontext():
         if pool.name != "serial":
             click.echo(f"{len(cfgs)} networks on {pool.workers} {pool.name} workers", err=True)
-        run = compare(cfgs, pool, resume=resume, progress=progress, on_done=on_done)
+        run = compare(cfgs, pool, resume=resume, progress=progress, on_done=on_done, watch=watch)
     results, failed = run.results, run.failed
     if not results:
         raise UserError("every network failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))

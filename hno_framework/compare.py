@@ -11,6 +11,7 @@ from .api import train_job
 from .config import ExperimentConfig, load_config, parse_config
 from .errors import ConfigError
 from .executors import Executor
+from .job_progress import JobsProgress
 from .training.result import TrainResult
 from .training.rundir import check_output_dir, held_run_files
 
@@ -62,22 +63,40 @@ def check_run_folders(cfgs: Sequence[ExperimentConfig], *, force: bool = False, 
                           f"{'it' if len(held) == 1 else 'them'}, or choose other names or output.dir")
 
 
+def progress_totals(cfgs: Sequence[ExperimentConfig]) -> dict[str, int | None]:
+    """Each config's training iterations when known in advance (None for stage-wise training: patience decides)."""
+    totals: dict[str, int | None] = {}
+    for c in cfgs:
+        t = c.training
+        totals[c.name] = (t.iterations if t.protocol == "end-to-end" else
+                          sum(p.iterations for p in t.phases) if t.protocol == "phases" else None)
+    return totals
+
+
 def compare(cfgs: Sequence[ExperimentConfig], executor: Executor, *, resume: bool = False, progress: bool = False,
-            on_done: Callable[[str, str | None], None] = lambda key, error: None) -> Comparison:
+            on_done: Callable[[str, str | None], None] = lambda key, error: None,
+            watch: JobsProgress | None = None) -> Comparison:
     """Train every config on ``executor``; ``resume`` continues each run from its ``last.pt`` (a finished run is
     only evaluated again). ``on_done(name, error)`` is called as each network finishes (``error`` None on
-    success). A failing network never stops the others."""
+    success). A failing network never stops the others. ``progress``: each run's own bar (serial executor only);
+    ``watch`` (:class:`~hno_framework.job_progress.JobsProgress` over ``cfgs``, entered): the workers report their
+    iterations to it, and it learns of each run's end before ``on_done`` is called."""
     jobs = [(c.name, {"config": c.model_dump(mode="json"), "resume": resume,
-                      "progress": progress and executor.name == "serial"}) for c in cfgs]
+                      "progress": progress and executor.name == "serial",
+                      **({"progress_file": watch.path(c.name)} if watch is not None else {})}) for c in cfgs]
     done: dict[str, TrainResult] = {}
     out = Comparison()
     for outcome in executor.map(train_job, jobs):
         if outcome.ok:
             done[outcome.key] = TrainResult.from_dict(outcome.result)
+            if watch is not None:
+                watch.finish(outcome.key, done[outcome.key])
             on_done(outcome.key, None)
         else:
             assert outcome.failure is not None
             out.failed[outcome.key] = outcome.failure.error
+            if watch is not None:
+                watch.finish(outcome.key, None)
             on_done(outcome.key, outcome.failure.error)
     out.results = [done[c.name] for c in cfgs if c.name in done]
     return out

@@ -55,5 +55,11 @@ class TrainingDivergedError(HNOError):
     started; the last good checkpoint is kept."""
 
 
+class TrainingNotImprovedError(TrainingDivergedError):
+    """Training finished, but no validation ever beat the network it started from: the "best" network is the
+    initial one (a learning rate too large to make progress, or gradients that are zero). ``best.pt`` and
+    ``metrics.json`` (``"improved": false``) are written, so the run can be inspected."""
+
+
 class DataError(HNOError):
     """The data cannot be trained or evaluated on (e.g. signals without energy)."""

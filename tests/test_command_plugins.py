@@ -66,3 +66,18 @@ def test_the_studies_package_adds_hno_experiment() -> None:
     res = run("experiment", "converged", "--help")
     assert res.exit_code == 0 and "Converged comparison" in res.output
     assert "issue" not in res.output.lower()
+
+
+def test_hno_help_lists_every_registered_experiment() -> None:
+    pytest.importorskip("hno_studies")
+    from hno_framework.commands import plugin_commands
+
+    group = plugin_commands(cli.commands, warn=lambda message: None)["experiment"]
+    registered = set(group.commands)  # what the studies package registered, whatever it is
+    assert {"synthetic", "inpainting", "image-cs", "converged", "operators"} <= registered
+    out = run("--help").output
+    row = out[out.index("\n  experiment "):].split("\n  inspect ")[0]  # the experiment row, wrapped or not
+    words = set(row.replace(",", " ").replace(":", " ").split())
+    assert registered <= words, (registered - words, row)
+    res = run("experiment", "--help")
+    assert res.exit_code == 0 and all(f"\n  {name} " in res.output for name in registered)

@@ -210,3 +210,60 @@ def test_a_pool_that_fails_to_start_cleans_up(tmp_path: Path) -> None:
     assert child.returncode == 0, err
     assert "refused: can't start new thread" in out
     assert "leftover workers: 0" in out, out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
+@pytest.mark.slow  # starts a local Ray (20-30 s on 2 cores)
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_compare_on_ray_shuts_its_ray_down(tmp_path: Path, sig: signal.Signals) -> None:
+    import contextlib
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray")
+    configs = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(LONG_RUN.format(name=name, out=tmp_path / "runs"))
+        configs.append(str(path))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ray_processes: list[int] = []
+    parent = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "compare", *configs, "--executor", "ray",
+                               "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not all((tmp_path / "runs" / n / ".lock").exists() for n in ("a", "b")):  # both tasks train
+            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
+            assert time.monotonic() < deadline, "the Ray tasks never started training"
+            time.sleep(0.5)
+        ray_processes = _descendants(parent.pid)  # Ray's GCS, raylet, agents and the workers training a and b
+        assert len(ray_processes) >= 4
+        parent.send_signal(sig)
+        code = parent.wait(timeout=120)
+        err = parent.stderr.read().decode() if parent.stderr else ""
+        assert code == (143 if sig == signal.SIGTERM else 1), (code, err[-2000:])
+        assert "SIGTERM received" not in err  # Ray's own handler (a stack dump and an abort) did not run
+        deadline = time.monotonic() + 60
+        while any(_alive(p) for p in ray_processes) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [p for p in ray_processes if _alive(p)], "Ray processes outlived the stopped hno compare"
+    finally:
+        _killpg(parent.pid)
+        for p in ray_processes:  # whatever the old code left behind
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()

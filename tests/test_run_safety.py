@@ -478,6 +478,37 @@ def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) 
             assert nmse_per_layer(net, data)[-1] <= nmse_per_layer(untrained, data)[-1] + 1.0
 
 
+def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
+    # adam at lr 0.3 on the tiny problem: every validation is worse than the untrained network's, yet none is 20 dB
+    # worse, so no divergence stops it; it used to exit 0 reporting the untrained network's NMSE as its best
+    config = tiny_config("stuck", iterations=40)
+    res = hno("train", str(config), "--no-progress", "--set", "training.lr=0.3", "--set", "training.schedule=constant")
+    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
+    (msg,) = res.stderr.strip().splitlines()
+    assert re.fullmatch(r"Error: stuck: the network never improved on its initial validation NMSE \(-\d+\.\d\d dB\) in 40 "
+                        r"iterations, so best\.pt is the network it started from; its validations went up to [+-]\d+\.\d\d "
+                        r"dB, so the learning rate is likely too large: lower training\.lr \(now 0\.3; try 0\.03\) and "
+                        r"rerun with --force", msg), msg
+    metrics = read_json(config.parent / "runs" / "stuck" / "metrics.json")
+    assert metrics["improved"] is False
+    (phase,) = metrics["phases"]
+    assert phase["best_iteration"] == 0 and metrics["best_validation_nmse_db"] == pytest.approx(phase["start_nmse_db"])
+    # the same run at a sane learning rate improves, exits 0 and says so in metrics.json
+    res = hno("train", str(config), "--no-progress", "--force", "--set", "training.schedule=constant")
+    assert res.returncode == 0, res.stderr
+    assert read_json(config.parent / "runs" / "stuck" / "metrics.json")["improved"] is True
+
+
+def test_a_run_whose_gradients_are_zero_is_not_blamed_on_the_learning_rate(tiny_config) -> None:
+    # thresholds so large that every output is zero: the validation NMSE sits at 0 dB and nothing trains
+    config = tiny_config("dead", iterations=20)
+    res = hno("train", str(config), "--no-progress", "--set", "network.step={name: lista, options: {threshold_scale: 1e4}}")
+    msg = res.stderr.strip()
+    assert res.returncode == 2 and len(msg.splitlines()) == 1, (res.returncode, msg)
+    assert "never improved on its initial validation NMSE" in msg and "never moved, so the gradients are zero" in msg
+    assert "training.lr" not in msg
+
+
 def test_a_healthy_run_is_not_called_diverged(tiny_config) -> None:
     c = load_config(tiny_config("healthy", iterations=20))
     result = train(c, progress=False)
@@ -692,3 +723,37 @@ def test_refusals_never_point_at_an_option_that_is_refused_in_turn(tmp_path: Pat
     resume = one_line_error(run("train", str(config), "--no-progress", "--resume"))
     assert "nothing to resume" in resume and "--force" in resume and "drop --resume" not in resume
     assert run("train", str(config), "--no-progress", "--force").exit_code == 0
+
+
+def test_force_removes_every_output_of_the_old_run_and_nothing_outside_it(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(config), "--no-progress").exit_code == 0
+    run_dir = tmp_path / "runs" / "t"
+    assert run("inspect", str(run_dir), "--test-size", "8").exit_code == 0
+    assert run("report", str(run_dir), "--test-size", "8").exit_code == 0
+    assert (run_dir / "inspection.png").is_file() and (run_dir / "report.html").is_file()
+    (run_dir / "tensorboard").mkdir()
+    (run_dir / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old events")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n")
+    (run_dir / "linked-folder").symlink_to(outside, target_is_directory=True)
+    (run_dir / "linked-file").symlink_to(outside / "keep.txt")
+    (run_dir / "tensorboard" / "link").symlink_to(outside, target_is_directory=True)
+    nested = write(tmp_path / "n.yaml", {"name": "t/sub", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    assert run("train", str(nested), "--no-progress").exit_code == 0  # a run whose name continues this one's
+    old_metrics = (run_dir / "metrics.json").read_bytes()
+
+    assert run("train", str(config), "--no-progress", "--force", "--set", "training.lr=0.003").exit_code == 0
+    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "last.pt", "metrics.json", "sub"]
+    assert (run_dir / "metrics.json").read_bytes() != old_metrics
+    assert (outside / "keep.txt").read_text() == "precious\n" and sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert {"best.pt", "last.pt", "metrics.json"} <= {p.name for p in (run_dir / "sub").iterdir()}
+
+
+def test_a_first_run_into_a_folder_without_a_run_deletes_nothing(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
+    (tmp_path / "runs" / "t").mkdir(parents=True)
+    (tmp_path / "runs" / "t" / "notes.txt").write_text("mine\n")
+    assert run("train", str(config), "--no-progress", "--force").exit_code == 0
+    assert (tmp_path / "runs" / "t" / "notes.txt").read_text() == "mine\n"

@@ -7,11 +7,18 @@ machine belongs to; ``"ray://HOST:PORT"`` connects through Ray Client. Each task
 dies is retried by Ray (``max_retries``) and resumes from its checkpoint. The run directory must
 be on storage every node sees (jobs write their checkpoints and results there).
 
+A Ray this process started (no ``address``) is shut down with it: on a normal end, an error or Ctrl-C by
+:meth:`RayExecutor.close` (``with`` block), on SIGTERM too (the executor turns it into an exit that unwinds through
+``close``), and on ``kill -9`` by Ray itself (its processes share the driver's fate; checked by hand: none is left).
+The run folders stay resumable (``--resume``).
+
 Ray is optional: ``pip install 'hno-framework[ray]'``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -41,6 +48,27 @@ def _init_failure(address: str | None, exc: BaseException) -> str:
     return f"cannot {where}: {type(exc).__name__}: {cause}; {fix}"
 
 
+_terminated: list[int] = []  # the SIGTERM received, if any (see _exit_on_sigterm)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM leave like an interrupt, unwinding through :meth:`RayExecutor.close` (which shuts down the Ray this
+    process started) with exit status 143, instead of Ray's handler, which aborts the process and leaves the shutdown
+    to Ray's processes noticing it is gone. A ``KeyboardInterrupt`` is what a blocking ``ray.wait`` passes on from a
+    signal handler; :meth:`RayExecutor.map` turns it into ``SystemExit(143)``. Returns the handler to restore (None:
+    not the main thread, nothing changed)."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        _terminated.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # signal handlers can only be set in the main thread
+        return None
+    return previous if previous is not None else signal.SIG_DFL  # None: Ray's own (C) handler, not needed after
+
+
 def _run_in_worker(fn: Callable[[Any], Any], payload: Any, env: dict[str, str]) -> Any:
     set_worker_environment(env)
     return fn(payload)
@@ -66,6 +94,7 @@ class RayExecutor(Executor):
             except Exception as exc:  # noqa: BLE001 -- Ray raises many kinds (no ray[client], no cluster, a bad address)
                 raise ConfigError(_init_failure(address, exc)) from None
             self._started = True
+            self._on_sigterm = _exit_on_sigterm()
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Job]) -> Iterator[JobOutcome]:
         ray = self.ray
@@ -74,7 +103,12 @@ class RayExecutor(Executor):
         env = worker_environment(self.workers)
         refs = {remote.remote(fn, payload, env): key for key, payload in jobs}
         while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
+            try:
+                done, _ = ray.wait(list(refs), num_returns=1)
+            except KeyboardInterrupt:
+                if _terminated:  # SIGTERM, not Ctrl-C: leave with its conventional status, through close()
+                    raise SystemExit(128 + _terminated[-1]) from None
+                raise
             for ref in done:
                 key = refs.pop(ref)
                 try:
@@ -89,3 +123,7 @@ class RayExecutor(Executor):
         if self._started and self.ray.is_initialized():
             self.ray.shutdown()
             self._started = False
+        if getattr(self, "_on_sigterm", None) is not None:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._on_sigterm = None

@@ -17,6 +17,11 @@ layer (end-to-end; the checkpoints on disk stay the last good ones), or ends the
 best parameters (stage-wise). Validation signals without energy (all zero: the NMSE is undefined) are
 refused before training, as a data error rather than a divergence.
 
+No improvement: a run that finishes (after at least :data:`MIN_VALIDATIONS` validations) without any validation beating the network it started from (a learning rate too
+large to make progress that never blows up past the limit, or zero gradients) writes ``best.pt`` (that network) and
+``metrics.json`` with ``"improved": false``, then raises :class:`~hno_framework.errors.TrainingNotImprovedError`
+(``hno train`` exits 2); a warm start (``training.init_from``) that never improved only warns.
+
 Files in ``run_dir``: ``last.pt`` (the whole loop state; atomic; see :mod:`.state`), ``best.pt``
 (the finished network, or end-to-end's best so far) and ``metrics.json``.
 
@@ -41,7 +46,7 @@ from torch import Tensor, nn
 from ..composer import compose
 from ..config import ExperimentConfig
 from ..data import make_test_set
-from ..errors import DataError, TrainingDivergedError
+from ..errors import DataError, TrainingDivergedError, TrainingNotImprovedError
 from ..evaluation import nmse_per_layer
 from ..io import write_json
 from ..network import UnrolledNetwork, count_learnable
@@ -66,6 +71,8 @@ DIVERGED_DB = 20.0
 blow-up: the error energy is 100× the signal's. Healthy training never goes there."""
 DIVERGED_VALIDATIONS = 2
 """Validations in a row above the limit that stop the run (one at the phase's last validation)."""
+MIN_VALIDATIONS = 3
+"""A finished run is judged for never having improved (:meth:`Trainer.improved`) only after this many validations."""
 LOSS_GROWTH = 1e6
 """The loss this many times the phase's first loss triggers an immediate validation; above the limit, the run stops."""
 
@@ -385,6 +392,30 @@ class Trainer:
         self.callbacks("on_train_end", self, result)
         return result
 
+    def improved(self) -> bool:
+        """Whether some phase that trained beat the validation NMSE it started from. False means the finished network
+        is the one training started from; True also when there was nothing to judge: no phase trained, or fewer than
+        :data:`MIN_VALIDATIONS` validations in all (a few iterations may not improve by chance)."""
+        trained = [(i, p) for i, p in enumerate(self.summaries) if p.iterations > 0 and p.stopped_by != "nothing to train"]
+        validations = sum(math.ceil(p.iterations / self.protocol.phase(i).validate_every) for i, p in trained)
+        return validations < MIN_VALIDATIONS or any(is_better(p.best_nmse_db, p.start_nmse_db) for _, p in trained)
+
+    def never_improved_message(self) -> str:
+        """The one line for a finished run that never improved (:meth:`improved` False): where it started, where its
+        validations went and the likely cause."""
+        first = next(p for p in self.summaries if p.iterations > 0)
+        start = first.start_nmse_db
+        seen = [h["validation_nmse_db"] for h in self.history]
+        worst = max(seen, default=start)
+        head = (f"{self.config.name}: the network never improved on its initial validation NMSE ({start:.2f} dB) in "
+                f"{self.state.iteration} iterations, so best.pt is the network it started from")
+        if worst > start + 1e-6:
+            lr = self.config.training.lr
+            return (f"{head}; its validations went up to {worst:+.2f} dB, so the learning rate is likely too large: lower "
+                    f"training.lr (now {lr:g}; try {lr * 0.1:g}) and rerun with --force")
+        return (f"{head}; its validation NMSE never moved, so the gradients are zero: check the network's "
+                "initialization (e.g. step options that make every output zero) and rerun with --force")
+
     def result(self) -> TrainResult:
         """Evaluate the current network on the test set; when finished, write ``best.pt`` and ``metrics.json``."""
         s = self.state
@@ -394,7 +425,7 @@ class Trainer:
             name=self.config.name, run_dir=self.run_dir, best_validation_nmse_db=final,
             test_nmse_db=nmse_per_layer(self.net, test.to(self.device)), iterations=s.iteration, seconds=s.seconds,
             learnable_parameters=count_learnable(self.net), protocol=self.protocol.name, history=self.history,
-            phases=[asdict(p) for p in self.summaries],
+            phases=[asdict(p) for p in self.summaries], improved=self.improved() if s.finished else True,
         )
         if s.finished and self.dist.is_main:
             self.callbacks("on_checkpoint", self, save_best(self, self.net.state_dict(), final))
@@ -442,6 +473,12 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
                 trainer.resume()
                 if skip_finished and trainer.finished:
                     raise RunAlreadyFinished(config.name, config.run_dir, trainer.iteration)
-            return trainer.fit()
+            result = trainer.fit()
+            if trainer.finished and not result.improved:
+                if config.training.init_from is None:
+                    raise TrainingNotImprovedError(trainer.never_improved_message())
+                warnings.warn(f"{trainer.never_improved_message()} (a warm start from {config.training.init_from}: that "
+                              "network may already be as good as this training makes it)", RuntimeWarning, stacklevel=2)
+            return result
     finally:
         leave()  # the process group join() created under torchrun

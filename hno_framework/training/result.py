@@ -12,7 +12,8 @@ class TrainResult:
     """Outcome of a run: the final network's best validation NMSE (dB, last layer), its test NMSE per
     layer (index 0 is x_0 = 0, i.e. 0 dB; length T + 1), iterations, training seconds (summed over
     resumed processes), the validation ``history`` (one record per logged validation) and the
-    ``phases`` of the protocol (one summary per phase; one entry for end-to-end training)."""
+    ``phases`` of the protocol (one summary per phase; one entry for end-to-end training). ``improved`` is False
+    when no phase that trained ever beat the validation NMSE it started from: the result is the initial network."""
 
     name: str
     run_dir: Path
@@ -24,6 +25,7 @@ class TrainResult:
     protocol: str = "end-to-end"
     history: list[dict[str, Any]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
+    improved: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         d = self.__dict__.copy()

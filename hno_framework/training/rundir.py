@@ -10,6 +10,8 @@
   already holds a run is refused unless it is resumed (``--resume``) or overwritten (``--force``);
   ``--resume`` with no ``last.pt`` is an error, not a silent fresh start. A run killed before its first
   ``last.pt`` left nothing to resume or keep: a plain rerun starts it over (:func:`held_run_files`).
+* :func:`clear_run_dir` — a run that replaces another (``--force``) first deletes all of the old run's outputs
+  (figures, report, logger folders too), never following a symbolic link and never outside the run folder.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import socket
 import stat
 import time
@@ -34,7 +37,8 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_FILE = ".lock"
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
-"""Files that make a folder hold a run (what ``--force`` deletes before a new run)."""
+"""Files that make a folder hold a run (before a new run, ``--force`` deletes them and the rest of that run's
+outputs: :func:`clear_run_dir`)."""
 
 
 class RunDirError(HNOError):
@@ -189,12 +193,36 @@ def check_run_dir(run_dir: str | Path, *, resume: bool, force: bool) -> None:
         raise RunDirError(f"{run_dir} already holds a run ({', '.join(held)}); {how}, or choose another name or output.dir")
 
 
+def holds_run(folder: str | Path) -> bool:
+    """Whether ``folder`` or a folder below it (symbolic links not followed) holds a run's files (:data:`RUN_FILES`
+    or a lock): another run whose name continues this one's (``a`` and ``a/b``)."""
+    marks = {*RUN_FILES, LOCK_FILE}
+    return any(marks & set(files) for _, _, files in os.walk(folder, followlinks=False))
+
+
 def clear_run_dir(run_dir: str | Path) -> list[Path]:
-    """Delete the files of an earlier run (:data:`RUN_FILES`) from ``run_dir`` (``--force``); returns them."""
+    """Before a new run in ``run_dir`` (``--force``, or a killed run started over): delete the earlier run's outputs;
+    returns what was deleted.
+
+    When ``run_dir`` held a run (any of :data:`RUN_FILES`), everything the run and its tools wrote there goes: every
+    file and symbolic link directly in it (a link is deleted itself, never followed) and every subfolder (a logger's
+    ``tensorboard/``), except the lock and a subfolder holding a run of its own (:func:`holds_run`); so no figure,
+    report or log of the old run is left beside the new one. Nothing outside ``run_dir`` is touched. A folder that
+    held no run is left as it is."""
+    run_dir = Path(run_dir)
+    if not any((run_dir / name).is_file() for name in RUN_FILES):
+        return []
     removed = []
-    for name in RUN_FILES:
-        path = Path(run_dir) / name
-        if path.is_file():
-            path.unlink()
+    with os.scandir(run_dir) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = Path(entry.path)
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if holds_run(path):
+                    continue
+                shutil.rmtree(path)  # removes links inside, never follows them
+            else:
+                path.unlink()  # a file, or a symbolic link itself (never its target)
             removed.append(path)
     return removed

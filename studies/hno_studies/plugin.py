@@ -11,5 +11,5 @@ from .cli import experiment
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    """``hno experiment synthetic | inpainting | image-cs | converged``."""
+    """``hno experiment`` and its studies (synthetic, inpainting, image-cs, converged, operators)."""
     cli.add_command(experiment)
