@@ -150,6 +150,7 @@ def test_the_core_never_imports_a_builtin_plugin_nor_the_studies(path: Path) -> 
     assert not [n for n in names if n.split(".")[0] in ("hno_plugins", "hno_extra", "hno_studies")]
 
 
+@pytest.mark.processes
 def test_importing_the_framework_imports_no_study() -> None:
     """``import hno_framework`` and every core module (the CLI included) load without the studies package."""
     import subprocess

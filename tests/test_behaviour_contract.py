@@ -221,6 +221,7 @@ def test_a_scheme_that_reports_euler_at_init_must_compute_euler(bad_registry) ->
                      r"layer 1 is not forward Euler", err.value.cause), err.value.cause
 
 
+@pytest.mark.processes
 def test_state_drawn_at_import_differs_across_fresh_processes(bad_registry) -> None:
     """In-process determinism cannot see it; two fresh processes can."""
     PAIR_CHECKS["determinism"](Case("hno-test-bad-import-noise", "euler"), registry=bad_registry)

@@ -56,6 +56,7 @@ def test_a_wrong_distribution_fails_with_a_row_per_check(make_plugin, fresh_regi
     assert "failed" in table.output.splitlines()[-1]
 
 
+@pytest.mark.processes
 def test_a_component_passes_with_exit_status_0(fresh_registry) -> None:
     result = _run("euler", "--partner", "ista", "--seed", "1")
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from hno_framework.cli import cli
@@ -88,6 +89,7 @@ def test_bad_input_is_one_line() -> None:
         assert res.exit_code == 2 and res.output.startswith("Error:") and len(res.output.strip().splitlines()) == 1
 
 
+@pytest.mark.processes
 def test_train_eval_compare(tiny_config, tmp_path) -> None:
     path = tiny_config(iterations=10)
     res = run("train", str(path), "--no-progress")
@@ -116,6 +118,7 @@ def test_train_eval_compare(tiny_config, tmp_path) -> None:
     assert swept[0]["test_nmse_db"] != swept[1]["test_nmse_db"]
 
 
+@pytest.mark.processes
 def test_help_does_not_import_torch_or_plugins() -> None:
     code = ("import sys; from hno_framework.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"

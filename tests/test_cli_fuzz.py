@@ -227,6 +227,7 @@ def test_fuzzed_yaml_text_and_overrides(text: str, overrides: list[str], tmp_pat
     check_answer(CliRunner().invoke(cli, args), allow_success=True)
 
 
+@pytest.mark.processes
 def test_bad_config_in_a_real_process(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: ../escape\nnetwork: {step: lista, layers: true}\ntraining: {lr: .inf, lrr: 1}\n")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hno_framework.api import train_job
 from hno_framework.config import load_config
 from hno_framework.job_progress import JobsProgress
@@ -45,6 +47,7 @@ def test_the_aggregate_progress_is_plain_lines_off_a_terminal(capsys, monkeypatc
     assert not folder.exists()  # the scratch folder goes with the display
 
 
+@pytest.mark.processes
 def test_parallel_compare_prints_progress_and_a_line_per_finished_network(tiny_config) -> None:
     a, b = tiny_config("a", iterations=30), tiny_config("b", integrator="euler", iterations=30)
     res = subprocess.run([sys.executable, "-m", "hno_framework.cli", "compare", str(a), str(b), "--executor", "local",

@@ -85,6 +85,7 @@ def test_every_matrix_free_capable_step_meets_every_integrator_on_an_image_probl
     assert not any(c.step == "lista" and c.problem for c in PAIRS), "lista reads Φ: no matrix-free pairing"
 
 
+@pytest.mark.processes
 def test_same_output_across_fresh_processes() -> None:
     """Every step (with euler, on each problem it is paired on) and every integrator (with ista) gives bit-identical
     outputs in two fresh processes: one run of the suite-level check, two subprocesses side by side."""

@@ -24,6 +24,8 @@ from hno_framework.problems.base import SignalBatch
 from hno_framework.training import Trainer
 from hno_framework.training.distributed import DataParallel, check_batch_size
 
+pytestmark = pytest.mark.processes  # starts worker processes: the CI step `pytest -m processes`
+
 WORKER = Path(__file__).with_name("distributed_worker.py")
 CONFIG = """
 name: {name}

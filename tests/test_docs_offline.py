@@ -37,6 +37,7 @@ def test_mkdocs_yml_fetches_no_fonts_and_ci_checks_the_built_site() -> None:
     assert ci.index("scripts/check_docs_offline.py \"$site_dir\"") > build
 
 
+@pytest.mark.processes
 def test_the_check_finds_every_kind_of_fetch_and_passes_a_local_site(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "page").mkdir(parents=True)
@@ -61,6 +62,7 @@ def test_the_check_finds_every_kind_of_fetch_and_passes_a_local_site(tmp_path: P
     assert check(tmp_path / "nothing").returncode == 2
 
 
+@pytest.mark.processes
 def test_the_built_site_loads_nothing_from_the_internet(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
     pytest.importorskip("material")

@@ -16,6 +16,8 @@ from hno_framework.executors import LocalExecutor, make_executor
 from hno_framework.threads import WORKERS_ENV, threads_per_worker
 from hno_framework.training import resolve_device, resolve_threads
 
+pytestmark = pytest.mark.processes  # starts worker processes: the CI step `pytest -m processes`
+
 
 # -- job functions (module level: picklable for worker processes) ---------------------------------
 def square(x: int) -> int:

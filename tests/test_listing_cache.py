@@ -21,6 +21,8 @@ from hno_framework.listing_cache import cache_dir
 from hno_framework.listing_snapshot import ListingSnapshot
 from hno_framework.registry import get_registry
 
+pytestmark = pytest.mark.processes  # every test runs hno in fresh processes: the CI step `pytest -m processes`
+
 PROBE = """
 import json, sys
 from hno_framework.cli import main

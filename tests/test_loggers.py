@@ -230,6 +230,7 @@ def test_the_csv_logger_of_the_docs_works(make_plugin, tmp_path: Path) -> None:
         "step,name,value", "10,train/loss,0.5", "0,per_layer/test/nmse_db,0.0", "1,per_layer/test/nmse_db,-3.0"]
 
 
+@pytest.mark.processes
 def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path) -> None:
     """fit(stop_after=…) never reaches on_train_end; the loggers are closed when the process exits."""
     import os

@@ -28,6 +28,7 @@ def guide_registry(install_guide) -> Registry:
         del sys.modules[module]
 
 
+@pytest.mark.processes
 def test_the_guide_plugin_registers_and_passes_the_suite(guide_registry: Registry) -> None:
     reg = guide_registry
     assert reg.step("example-relaxed-ista").provider.distribution == "hno-example-relax"

@@ -45,6 +45,7 @@ def rows_of(result: subprocess.CompletedProcess[str], dist: str) -> list[dict]:
     return [r for r in json.loads(result.stdout) if r.get("plugin") == dist]  # stdout must be valid JSON
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("raised", ["KeyboardInterrupt", "GeneratorExit"])
 def test_a_base_exception_at_import_is_a_broken_plugin(make_plugin, tmp_path, raised) -> None:
     module = make_plugin("hno-test-raising", f"raise {raised}('at import')\n")
@@ -52,6 +53,7 @@ def test_a_base_exception_at_import_is_a_broken_plugin(make_plugin, tmp_path, ra
     assert row["kind"] == "broken-plugin" and raised in row["error"] and "at import" in row["error"]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("swallows", [False, True], ids=["lets-it-through", "swallows-it"])
 def test_a_real_ctrl_c_during_plugin_import_still_interrupts(make_plugin, tmp_path, swallows) -> None:
     marker = tmp_path / "importing"
@@ -74,6 +76,7 @@ def test_a_real_ctrl_c_during_plugin_import_still_interrupts(make_plugin, tmp_pa
     assert "hno-test-slow" not in out, "the command went on as if nothing had been pressed"
 
 
+@pytest.mark.processes
 def test_printing_at_import_keeps_json_valid_and_is_a_plugin_warning(make_plugin, tmp_path) -> None:
     module = make_plugin("hno-test-printing", "print('hello from the plugin')\n" + REGISTERS_A_STEP.format(name="test-halved"))
     result = hno(tmp_path, [module], "list", "--json")
@@ -85,6 +88,7 @@ def test_printing_at_import_keeps_json_valid_and_is_a_plugin_warning(make_plugin
     assert plugin["status"] == "warning" and any("hello from the plugin" in w for w in plugin["warnings"])
 
 
+@pytest.mark.processes
 def test_a_plugins_warnings_are_one_formatted_line(make_plugin, tmp_path) -> None:
     module = make_plugin("hno-test-warning", "import warnings\nwarnings.warn('old api')\nwarnings.warn('another')\n"
                          + REGISTERS_A_STEP.format(name="test-warned"))
@@ -96,6 +100,7 @@ def test_a_plugins_warnings_are_one_formatted_line(make_plugin, tmp_path) -> Non
     assert "warnings.warn(" not in result.stderr, "no raw warning with its source line"
 
 
+@pytest.mark.processes
 def test_plugins_can_be_listed_without_importing_them(make_plugin, tmp_path) -> None:
     module = make_plugin("hno-test-exiting", "import os\nos._exit(0)\n", version="2.5", ep_name="exits")
     assert hno(tmp_path, [module], "list", "plugins", "--json").stdout == "", "os._exit cannot be contained in-process"
@@ -106,6 +111,7 @@ def test_plugins_can_be_listed_without_importing_them(make_plugin, tmp_path) -> 
     assert table.returncode == 0 and "hno-test-exiting" in table.stdout and "hno-framework" in table.stdout
 
 
+@pytest.mark.processes
 def test_a_command_plugin_that_prints_or_raises_keyboard_interrupt_does_not_break_hno(make_plugin, tmp_path) -> None:
     loud = make_plugin("hno-test-loud-commands", "print('hello from the plugin')\n"
                        "from hno_framework import hookimpl\n@hookimpl\ndef register_commands(cli):\n    pass\n")

@@ -114,6 +114,7 @@ def test_no_readme_command_is_refused_for_what_an_earlier_one_wrote() -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_the_readme_commands_run_in_order(tmp_path: Path) -> None:
     """Every command for real, in a fresh folder holding a copy of ``examples/`` (minutes). A command whose optional

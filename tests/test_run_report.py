@@ -77,6 +77,7 @@ def test_report_of_an_experiment_folder(tmp_path: Path) -> None:
     assert missing.exit_code == 2
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     """The page renders with its figures in a real browser (needs chromium; apt-get install chromium)."""

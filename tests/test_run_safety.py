@@ -240,6 +240,7 @@ def test_new_files_follow_the_umask_and_the_folder_is_synced(tmp_path: Path, mon
     assert synced == [False, True]  # the file, then its folder after os.replace
 
 
+@pytest.mark.processes
 def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -258,6 +259,7 @@ def test_corrupt_json_names_the_file(tmp_path: Path) -> None:
         read_json(path, "baseline")
 
 
+@pytest.mark.processes
 def test_full_disk_is_one_line(tmp_path: Path) -> None:
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-r", "-m", "true"], check=False,
                                                                   capture_output=True).returncode:
@@ -350,6 +352,7 @@ def test_seconds_add_up_across_resumes(tmp_path: Path) -> None:
     assert strict_json((c.run_dir / "metrics.json").read_text())["seconds"] == pytest.approx(result.seconds)
 
 
+@pytest.mark.processes
 def test_lock_refuses_a_second_run_and_a_killed_runs_lock_is_stale(tmp_path: Path) -> None:
     long = {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}}
     long["training"] = {**TINY["training"], "iterations": 10**7, "validate_every": 10**6}
@@ -384,6 +387,7 @@ def test_lock_in_process(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()  # created by the lock, left empty: removed again
 
 
+@pytest.mark.processes
 def test_divergence_stops_the_run_and_keeps_the_untrained_best(tmp_path: Path) -> None:
     data = {"name": "d", **TINY, "output": {"dir": str(tmp_path / "runs")}}
     data["training"] = {**TINY["training"], "iterations": 50, "lr": 1e6, "optimizer": "sgd", "schedule": "constant"}
@@ -420,6 +424,7 @@ def test_threads_far_beyond_the_cores_are_a_config_error() -> None:
     assert parse_config(cfg(training={"threads": 1024})).training.threads == 1024
 
 
+@pytest.mark.processes
 def test_threads_are_capped_at_the_available_cores() -> None:
     # in a fresh process: torch's thread pool is process-wide, and 4096 threads must never be created
     code = ("import os, torch; from hno_framework.threads import apply_threads; "
@@ -430,6 +435,7 @@ def test_threads_are_capped_at_the_available_cores() -> None:
     assert threads == cores
 
 
+@pytest.mark.processes
 def test_a_deleted_working_directory_is_one_line(tmp_path: Path) -> None:
     config = write(tmp_path / "c.yaml", cfg(output={"dir": str(tmp_path / "runs")}))
     gone = tmp_path / "gone"
@@ -442,6 +448,7 @@ def test_a_deleted_working_directory_is_one_line(tmp_path: Path) -> None:
                                   "existing folder and run the command again")
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
     fifo = tmp_path / "best.pt"
@@ -458,6 +465,7 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
 
 # -- runs that blow up to finite values ----------------------------------------------------------------
 
+@pytest.mark.processes
 def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) -> None:
     config = tiny_config("blowup", iterations=40)
     res = hno("train", str(config), "--no-progress", "--set", "training.lr=10")
@@ -478,6 +486,7 @@ def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) 
             assert nmse_per_layer(net, data)[-1] <= nmse_per_layer(untrained, data)[-1] + 1.0
 
 
+@pytest.mark.processes
 def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
     # adam at lr 0.3 on the tiny problem: every validation is worse than the untrained network's, yet none is 20 dB
     # worse, so no divergence stops it; it used to exit 0 reporting the untrained network's NMSE as its best
@@ -499,6 +508,7 @@ def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
     assert read_json(config.parent / "runs" / "stuck" / "metrics.json")["improved"] is True
 
 
+@pytest.mark.processes
 def test_a_run_whose_gradients_are_zero_is_not_blamed_on_the_learning_rate(tiny_config) -> None:
     # thresholds so large that every output is zero: the validation NMSE sits at 0 dB and nothing trains
     config = tiny_config("dead", iterations=20)
@@ -538,6 +548,7 @@ def test_metrics_that_are_not_an_object_name_the_file(tmp_path: Path) -> None:
     assert f"run metrics {c.run_dir / 'metrics.json'} is corrupt: it holds a JSON list, not an object" in msg
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(("address", "fix"), [("ray://head:10001", "pip install 'ray[client]'"),
                                               ("auto", "ray status"), (None, "--executor local")])
 def test_a_ray_that_will_not_start_is_one_line(tmp_path: Path, monkeypatch, address, fix) -> None:
@@ -650,6 +661,7 @@ def test_resume_of_a_finished_run_says_so_and_trains_nothing(tmp_path: Path) -> 
     assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 9
 
 
+@pytest.mark.processes
 def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     config = write(tmp_path / "c.yaml", {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}})
     res = hno("train", str(config), "--progress", "--set", "training.iterations=40", "--set", "training.validate_every=5")
@@ -675,6 +687,7 @@ def test_progress_is_a_bar_on_a_terminal(monkeypatch) -> None:
     assert progress.progress_bar(total=10, enabled=False).disable
 
 
+@pytest.mark.processes
 def test_no_thread_to_start_a_pool_is_one_line(tmp_path: Path, monkeypatch) -> None:
     import hno_framework.compare
 
@@ -689,6 +702,7 @@ def test_no_thread_to_start_a_pool_is_one_line(tmp_path: Path, monkeypatch) -> N
     assert len(errors) == 1 and "cannot start another thread" in errors[0] and "--workers" in errors[0]
 
 
+@pytest.mark.processes
 def test_a_run_killed_before_its_first_last_pt_is_started_over_by_a_plain_rerun(tmp_path: Path) -> None:
     long = {"name": "t", **TINY, "output": {"dir": str(tmp_path / "runs")}}
     long["training"] = {**TINY["training"], "iterations": 1_000_000, "validate_every": 1_000_000}

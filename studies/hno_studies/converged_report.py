@@ -160,7 +160,8 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             "core_hours_total": float(np.sum([r["core_hours"] for r in results])),
             "test_size": results[0]["test_size"], "published_db": cfg.published.get(setting, {}).get(network),
             "nmse_db_per_layer_mean_over_seeds": layers, "per_sample": sample_quantiles(errors, energies),
-            "subset_1000_nmse_db": subset_nmse_db(errors, energies, size=min(1000, errors.shape[1])),
+            "subset_1000_nmse_db": subset_nmse_db(errors, energies, size=min(1000, errors.shape[1]),
+                                                  draws=cfg.bootstrap_resamples),
             **({"lam": results[0]["lam"]} if "lam" in results[0] else {}), **by_support,
         })
         published = cells[-1]["published_db"]
@@ -501,7 +502,8 @@ def write_report(cfg: ConvergedConfig, config_path: str = "examples/converged/co
                "90th and 99th percentile, and the share of the total squared error carried by the worst 1 % of samples. "
                "When that share is large the pooled NMSE above is set by a few hard samples (in the noiseless "
                "setting, the samples with the most non-zeros: [investigation.md](investigation.md)), and single 1,000-sample test sets scatter by several dB: "
-               "the last column is what a 1,000-sample test set would read (the NMSE of 2,000 random 1,000-sample subsets of the "
+               f"the last column is what a 1,000-sample test set would read (the NMSE of {cfg.bootstrap_resamples:,} random "
+               "1,000-sample subsets of the "
                "test set: median [5th, 95th percentile]). Where the median subset reads well below the whole test set, a 1,000-sample "
                "set (such as the validation set) typically misses the hard samples and flatters the network."),
               "",

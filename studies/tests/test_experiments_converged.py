@@ -251,6 +251,7 @@ def test_seed_difference_interval_is_the_paired_t_interval() -> None:
     assert (got["low_db"], got["mean_db"], got["high_db"]) == pytest.approx((mean - half, mean, mean + half))
 
 
+@pytest.mark.processes
 def test_cells_on_two_local_workers_equal_serial(tmp_path: Path) -> None:
     from hno_framework.executors import LocalExecutor
 

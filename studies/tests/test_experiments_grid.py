@@ -178,6 +178,7 @@ def test_tampered_saved_data_is_refused(tmp_path: Path) -> None:
         run_grid(grid, progress=False, resume=True)
 
 
+@pytest.mark.processes
 def test_cli_runs_a_grid_and_reports_errors_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(tiny_grid(tmp_path / "out", settings=[{"name": "noiseless"}])))

@@ -13,6 +13,8 @@ from hno_framework.executors import LocalExecutor, SerialExecutor
 from hno_studies.grid import parse_grid
 from hno_studies.runner import run_grid
 
+pytestmark = pytest.mark.processes  # starts worker processes: the CI step `pytest -m processes`
+
 
 # -- a grid on every executor ---------------------------------------------------------------------
 def _final(out: Path) -> dict[str, list[float]]:

@@ -31,6 +31,7 @@ def measurements(net, batch: int = 5, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, net.problem.m, generator=g, dtype=torch.float64)
 
 
+@pytest.mark.processes
 def test_consistency_suite():
     assert run_consistency_suite(step="mlp-prox") > 0
 

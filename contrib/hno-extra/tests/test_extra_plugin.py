@@ -77,11 +77,13 @@ def _run(*args: str, python: str = sys.executable) -> str:
     return proc.stdout
 
 
+@pytest.mark.processes
 def test_fresh_interpreter_sees_the_plugin():
     out = _run("-c", "import hno_framework as h; print(h.list_steps(), h.list_integrators())")
     assert "'mlp-prox'" in out and "'ssprk3'" in out
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(importlib.util.find_spec("hno_framework.cli") is None, reason="the hno CLI is not installed")
 def test_hno_list_and_show_report_the_plugin():
     rows = json.loads(_run("-m", "hno_framework.cli", "list", "--json"))
@@ -107,6 +109,7 @@ LIST_SCRIPT = (
 )
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_pip_install_list_compose_uninstall_in_a_fresh_venv(tmp_path):
     """pip install hno-framework + hno-extra into a new venv; the components appear; uninstall removes them."""

@@ -25,6 +25,7 @@ def integrate(scheme: SSPRK3, field, x0: torch.Tensor, steps: int) -> torch.Tens
     return x
 
 
+@pytest.mark.processes
 def test_consistency_suite():
     assert run_consistency_suite(integrator="ssprk3") > 0
 
