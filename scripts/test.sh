@@ -29,4 +29,4 @@ fi
 run_pytest -n auto
 # 2. The tests that start other processes (worker pools, torchrun, Ray, the hno command) in their own step, one at
 #    a time: each already keeps the cores busy.
-run_pytest -m processes
+run_pytest -m "processes and not slow"

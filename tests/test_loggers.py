@@ -231,7 +231,7 @@ def test_the_csv_logger_of_the_docs_works(make_plugin, tmp_path: Path) -> None:
 
 
 @pytest.mark.processes
-def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path) -> None:
+def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """fit(stop_after=…) never reaches on_train_end; the loggers are closed when the process exits."""
     import os
     import subprocess
@@ -247,6 +247,7 @@ def test_a_run_stopped_early_closes_its_loggers_at_exit(tmp_path: Path) -> None:
             "Trainer(c, progress=False, callbacks=[LoggingCallback.from_config(c)]).fit(stop_after=7)")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "cfg.json")], check=True, timeout=300,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # reading a file store back, as the logger does
     client = MlflowClient(tracking_uri=(cfg.run_dir / "mlruns").resolve().as_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("hno").experiment_id])
     assert run.info.status == "KILLED"  # closed, and marked as not finished (RUNNING if never closed)
