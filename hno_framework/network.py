@@ -136,12 +136,13 @@ class UnrolledNetwork(nn.Module):
                     keep_trajectory: bool) -> UnrollResult:
         """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles)."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
-        first = cast(UnfoldingStep, self.layers[0])  # a state of several variables: the step's own layout
+        layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
+        first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
+        advance = self.integrator.advance
         states = [first.estimate(x)] if keep_trajectory else []
-        for t in range(depth):
-            layer = cast(UnfoldingStep, self.layers[t])
+        for t, layer in enumerate(layers):
 
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
                 return _layer.f(z, ctx)
@@ -150,7 +151,7 @@ class UnrolledNetwork(nn.Module):
                 history.push_map(x, layer(x, ctx))
             else:
                 history.push(x, field(x))
-            x = self.integrator.advance(t, history, field)
+            x = advance(t, history, field)
             if keep_trajectory:
                 states.append(first.estimate(x))
         aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else values.new_zeros(())
