@@ -82,7 +82,7 @@ def network(integrator: str, device: torch.device) -> torch.nn.Module:
     return net.to(device)
 
 
-def overhead_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
+def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = (64, 1024)) -> list[dict[str, Any]]:
     rows = []
     for integrator in ("euler", "2no"):
         net = network(integrator, device)
@@ -93,7 +93,7 @@ def overhead_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
         if integrator == "2no":
             alpha = net.integrator.alpha.detach().clone().requires_grad_(True)
             beta = net.integrator.beta.detach().clone().requires_grad_(True)
-        for batch in (64, 1024):
+        for batch in batches:
             y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
             with torch.no_grad():
                 same = bool(torch.allclose(net(y), hand_written(phi, W, theta, alpha, beta, y), atol=1e-5))
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--parts", default="overhead,compile")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batches", type=int, nargs="+", default=[64, 1024], help="batch sizes of the overhead part")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "overhead.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -194,7 +195,7 @@ def main() -> None:
     report: dict[str, Any] = {"machine": machine}
     parts = args.parts.split(",")
     if "overhead" in parts:
-        report["overhead"] = overhead_part(args.repeat, device)
+        report["overhead"] = overhead_part(args.repeat, device, tuple(args.batches))
     if "compile" in parts:
         report["compile"] = compile_part(args.repeat, device)
     report["machine"]["load_average_after"] = os.getloadavg()
