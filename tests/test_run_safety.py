@@ -502,6 +502,10 @@ def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
     assert metrics["improved"] is False
     (phase,) = metrics["phases"]
     assert phase["best_iteration"] == 0 and metrics["best_validation_nmse_db"] == pytest.approx(phase["start_nmse_db"])
+    # --resume of that finished run gives the same verdict, not "already finished" with exit 0
+    res = hno("train", str(config), "--no-progress", "--resume", "--set", "training.lr=0.3", "--set",
+              "training.schedule=constant")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [msg], (res.returncode, res.stderr)
     # the same run at a sane learning rate improves, exits 0 and says so in metrics.json
     res = hno("train", str(config), "--no-progress", "--force", "--set", "training.schedule=constant")
     assert res.returncode == 0, res.stderr

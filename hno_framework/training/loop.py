@@ -472,6 +472,8 @@ def run_training(config: ExperimentConfig, *, resume: bool = False, progress: bo
             if resume:
                 trainer.resume()
                 if skip_finished and trainer.finished:
+                    if not trainer.improved() and config.training.init_from is None:  # the same verdict as its first end
+                        raise TrainingNotImprovedError(trainer.never_improved_message())
                     raise RunAlreadyFinished(config.name, config.run_dir, trainer.iteration)
             result = trainer.fit()
             if trainer.finished and not result.improved:
