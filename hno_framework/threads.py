@@ -21,15 +21,26 @@ def available_cores() -> int:
 
 
 def idle_cores() -> int:
-    """Cores not kept busy by other processes: the available cores minus the 1-minute load average
-    (rounded, less one for this process itself), at least 1. On a shared machine a thread per core
-    that someone else is using makes torch's thread pool wait on itself (measured here: 10-100× slower)."""
+    """Cores not kept busy by other processes: the available cores minus the 1-minute load average (rounded), at
+    least 1. A process asks before it trains, so the load is the others' (counting one core less for "this process"
+    gave a run starting beside one busy job on 2 cores two threads, and it trained 5× slower). On a shared machine a
+    thread per core that someone else is using makes torch's thread pool wait on itself (measured here: 10-100×
+    slower)."""
     cores = available_cores()
     try:
-        busy = max(0, round(os.getloadavg()[0]) - 1)
+        busy = max(0, round(os.getloadavg()[0]))
     except (AttributeError, OSError):
         busy = 0
     return max(1, cores - busy)
+
+
+def omp_limit() -> int | None:
+    """``$OMP_NUM_THREADS`` when it is set to a positive integer (the user's own limit), else None."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def workers_beside() -> int:
@@ -40,8 +51,10 @@ def workers_beside() -> int:
 
 def threads_per_worker(workers: int | None = None) -> int:
     """Threads for each of ``workers`` training processes (default :func:`workers_beside`): the idle cores divided
-    among them, at least 1."""
-    return max(1, idle_cores() // max(1, workers_beside() if workers is None else workers))
+    among them, at least 1, and never more than ``$OMP_NUM_THREADS`` when the user set it."""
+    share = max(1, idle_cores() // max(1, workers_beside() if workers is None else workers))
+    limit = omp_limit()
+    return share if limit is None else min(share, limit)
 
 
 def resolve_threads(threads: int | str | None, workers: int | None = None) -> int | None:

@@ -85,8 +85,15 @@ def test_workers_get_their_share_of_the_cores() -> None:
 
 def test_auto_threads_never_exceed_cores_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert resolve_threads("auto", 1) == cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 0.0, 0.0))  # one other job busy: its core is not idle
+    assert resolve_threads("auto", 1) == max(1, cores - 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's own limit caps auto
+    assert resolve_threads("auto", 1) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
     assert resolve_threads("auto", cores * 4) == 1
     monkeypatch.setenv(WORKERS_ENV, str(cores))
     assert resolve_threads("auto") == 1
