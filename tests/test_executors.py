@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,27 +159,35 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_killing_compare_kills_its_workers(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-    import time
-
+def _start_compare_of_two_long_runs(tmp_path: Path, executor: str) -> subprocess.Popen[bytes]:
+    """``hno compare`` of two long runs ``a`` and ``b`` on ``executor`` with 2 workers, in a new session (so the test
+    can kill its whole process group)."""
     configs = []
     for name in ("a", "b"):
         path = tmp_path / f"{name}.yaml"
         path.write_text(LONG_RUN.format(name=name, out=tmp_path / "runs"))
         configs.append(str(path))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    parent = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "compare", *configs, "--executor", "local",
-                               "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "compare", *configs, "--executor", executor,
+                             "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_until_both_train(parent: subprocess.Popen[bytes], tmp_path: Path, seconds: float, poll: float) -> None:
+    """Until runs ``a`` and ``b`` both hold their run lock (their workers train); fails if ``parent`` exits first or
+    ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while not all((tmp_path / "runs" / n / ".lock").exists() for n in ("a", "b")):
+        assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
+        assert time.monotonic() < deadline, "the workers never started training"
+        time.sleep(poll)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_killing_compare_kills_its_workers(tmp_path: Path) -> None:
+    parent = _start_compare_of_two_long_runs(tmp_path, "local")
     try:
-        deadline = time.monotonic() + 90
-        while not all((tmp_path / "runs" / n / ".lock").exists() for n in ("a", "b")):  # both workers train
-            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
-            assert time.monotonic() < deadline, "the workers never started training"
-            time.sleep(0.2)
+        _wait_until_both_train(parent, tmp_path, 90, 0.2)
         children = _children(parent.pid)
         assert len(children) >= 2
         parent.kill()
@@ -193,9 +204,6 @@ def test_killing_compare_kills_its_workers(tmp_path: Path) -> None:
 
 
 def test_a_pool_that_fails_to_start_cleans_up(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     script = (
         "import concurrent.futures.process as p\n"
         "def refuse(self): raise RuntimeError(\"can't start new thread\")\n"
@@ -236,27 +244,11 @@ def _descendants(pid: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_compare_on_ray_shuts_its_ray_down(tmp_path: Path, sig: signal.Signals) -> None:
     import contextlib
-    import subprocess
-    import sys
-    import time
-
     pytest.importorskip("ray")
-    configs = []
-    for name in ("a", "b"):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(LONG_RUN.format(name=name, out=tmp_path / "runs"))
-        configs.append(str(path))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ray_processes: list[int] = []
-    parent = subprocess.Popen([sys.executable, "-m", "hno_framework.cli", "compare", *configs, "--executor", "ray",
-                               "--workers", "2", "--no-progress"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, start_new_session=True)
+    parent = _start_compare_of_two_long_runs(tmp_path, "ray")
     try:
-        deadline = time.monotonic() + 240
-        while not all((tmp_path / "runs" / n / ".lock").exists() for n in ("a", "b")):  # both tasks train
-            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
-            assert time.monotonic() < deadline, "the Ray tasks never started training"
-            time.sleep(0.5)
+        _wait_until_both_train(parent, tmp_path, 240, 0.5)  # both Ray tasks train
         ray_processes = _descendants(parent.pid)  # Ray's GCS, raylet, agents and the workers training a and b
         assert len(ray_processes) >= 4
         parent.send_signal(sig)

@@ -57,6 +57,13 @@ def one_line_error(res) -> str:
     return lines[0]
 
 
+def one_error_line_of_process(res: subprocess.CompletedProcess) -> str:
+    """A subprocess's answer to bad input: exit status 2, nothing on stdout, one stderr line, no traceback."""
+    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    return line
+
+
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
@@ -468,9 +475,7 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
 @pytest.mark.processes
 def test_a_finite_blow_up_stops_the_run_naming_iteration_and_layer(tiny_config) -> None:
     config = tiny_config("blowup", iterations=40)
-    res = hno("train", str(config), "--no-progress", "--set", "training.lr=10")
-    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
-    (msg,) = res.stderr.strip().splitlines()
+    msg = one_error_line_of_process(hno("train", str(config), "--no-progress", "--set", "training.lr=10"))
     assert re.fullmatch(r"Error: blowup: training diverged at iteration \d+: the validation NMSE is \+\d+\.\d dB, "
                         r"\d+\.\d dB above the -\d+\.\d\d dB it started from(; the loss grew from \S+ to \S+)?; "
                         r"the first layer above \d+\.\d dB is layer \d+\. The checkpoints in \S+ are the last good "
@@ -491,9 +496,8 @@ def test_a_run_that_never_improved_says_so_and_exits_2(tiny_config) -> None:
     # adam at lr 0.3 on the tiny problem: every validation is worse than the untrained network's, yet none is 20 dB
     # worse, so no divergence stops it; it used to exit 0 reporting the untrained network's NMSE as its best
     config = tiny_config("stuck", iterations=40)
-    res = hno("train", str(config), "--no-progress", "--set", "training.lr=0.3", "--set", "training.schedule=constant")
-    assert res.returncode == 2 and res.stdout == "" and "Traceback" not in res.stderr, (res.returncode, res.stderr)
-    (msg,) = res.stderr.strip().splitlines()
+    msg = one_error_line_of_process(hno("train", str(config), "--no-progress", "--set", "training.lr=0.3", "--set",
+                                        "training.schedule=constant"))
     assert re.fullmatch(r"Error: stuck: the network never improved on its initial validation NMSE \(-\d+\.\d\d dB\) in 40 "
                         r"iterations, so best\.pt is the network it started from; its validations went up to [+-]\d+\.\d\d "
                         r"dB, so the learning rate is likely too large: lower training\.lr \(now 0\.3; try 0\.03\) and "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,8 @@ def test_resume_refuses_another_config(tmp_path: Path) -> None:
         changed.resume()
 
 
-def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> None:
+def corrupted_after_seven_steps(tmp_path: Path, corrupt: Callable[[Trainer], None]) -> Trainer:
+    """A one-layer stage-wise trainer whose ``corrupt(trainer)`` runs after each training step from the 7th on."""
     trainer = Trainer(tiny_config(tmp_path, layers=1, patience=1000, max_iterations=50), progress=False)
     original = trainer.train_step
 
@@ -155,10 +157,15 @@ def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> N
         loss = original()
         if trainer.phase_iteration >= 7:
             with torch.no_grad():
-                trainer.net.layers[0].theta.fill_(math.nan)
+                corrupt(trainer)
         return loss
 
     trainer.train_step = exploding  # type: ignore[method-assign]
+    return trainer
+
+
+def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> None:
+    trainer = corrupted_after_seven_steps(tmp_path, lambda t: t.net.layers[0].theta.fill_(math.nan))
     with pytest.warns(RuntimeWarning, match="non-finite"):
         trainer.fit()
     assert trainer.summaries[0].stopped_by == "non-finite"
@@ -166,17 +173,8 @@ def test_non_finite_validation_ends_the_phase_with_its_best(tmp_path: Path) -> N
 
 
 def test_a_finite_blow_up_ends_the_phase_with_its_best(tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(tmp_path, layers=1, patience=1000, max_iterations=50), progress=False)
-    original = trainer.train_step
-
-    def exploding() -> float:
-        loss = original()
-        if trainer.phase_iteration >= 7:
-            with torch.no_grad():
-                trainer.net.layers[0].W.mul_(1e4)  # finite, but the output is 80 dB off
-        return loss
-
-    trainer.train_step = exploding  # type: ignore[method-assign]
+    # finite, but the output is 80 dB off
+    trainer = corrupted_after_seven_steps(tmp_path, lambda t: t.net.layers[0].W.mul_(1e4))
     with pytest.warns(RuntimeWarning, match=r"the validation NMSE is \+\d.*first layer above .* is layer 1"):
         trainer.fit()
     assert trainer.summaries[0].stopped_by == "diverged"
