@@ -4,7 +4,7 @@
 
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
-   batch 64 and 1,024. The two are timed **interleaved** (ours, plain, ours, plain, …) and the speed is the
+   batch 64 and 1,024. The two are timed **interleaved** (ours, plain, plain, ours, …) and the speed is the
    median over repeats of the per-pair ratio plain / ours (≥ 1: no overhead). A bare-matmul roofline of the
    same FLOPs is timed beside them.
 2. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
@@ -52,7 +52,8 @@ def hand_written(phi: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, alpha:
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.device) -> dict[str, list[float]]:
-    """Seconds of each function per round, the functions run one after another in every round (after a warm-up)."""
+    """Seconds of each function per round: the functions run one after another in every round, in the given order
+    on even rounds and reversed on odd ones (after a warm-up)."""
     def once(fn: Callable[[], Any]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -65,9 +66,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.de
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            times[name].append(once(fn))
+    order = list(fns)
+    for round_ in range(repeat):  # the order flips every round, so no function always runs after the same one
+        for name in (order if round_ % 2 == 0 else order[::-1]):
+            times[name].append(once(fns[name]))
     return times
 
 

@@ -139,9 +139,15 @@ class UnrolledNetwork(nn.Module):
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
+        states = [first.estimate(x)] if keep_trajectory else []
+        if self.integrator.is_plain_map and all(type(layer).f is UnfoldingStep.f for layer in layers):
+            for layer in layers:  # x_{t+1} = G_t(x_t): what advance gives, without the per-layer bookkeeping
+                x = layer(x, ctx)
+                if keep_trajectory:
+                    states.append(first.estimate(x))
+            return self._result(first, x, ctx, values, states if keep_trajectory else None)
         history = History(self.integrator.metadata.past_states)
         advance = self.integrator.advance
-        states = [first.estimate(x)] if keep_trajectory else []
         for t, layer in enumerate(layers):
 
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
@@ -154,8 +160,15 @@ class UnrolledNetwork(nn.Module):
             x = advance(t, history, field)
             if keep_trajectory:
                 states.append(first.estimate(x))
+        return self._result(first, x, ctx, values, states if keep_trajectory else None)
+
+    @staticmethod
+    def _result(first: UnfoldingStep, x: Tensor, ctx: ForwardContext, values: Tensor,
+                states: list[Tensor] | None) -> UnrollResult:
+        """The estimate of the last state, the stacked trajectory ``(batch, T + 1, *signal_shape)`` when ``states``
+        were kept, and the sum of the steps' auxiliary losses (0 when none)."""
         aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else values.new_zeros(())
-        trajectory = torch.stack(states, dim=1) if keep_trajectory else None
+        trajectory = torch.stack(states, dim=1) if states is not None else None
         return UnrollResult(first.estimate(x), trajectory, aux)
 
     # -- torch.compile ----------------------------------------------------------------------------

@@ -96,3 +96,25 @@ def test_load_network_is_exported() -> None:
     from hno_framework.checkpoint import load_network
 
     assert hno_framework.load_network is load_network and "load_network" in hno_framework.__all__
+
+
+def test_a_step_that_defines_its_own_field_is_integrated_through_it_at_h_one() -> None:
+    """Euler at h = 1 skips the history only for steps whose f is G − x; a step with its own f gets x + f(x)."""
+    from hno_plugins.steps.lista import LISTAStep
+
+    class HalfField(LISTAStep):
+        def f(self, x, ctx):
+            return 0.5 * (self(x, ctx) - x)
+
+    net = net_for(layers=3)
+    for layer in net.layers:
+        layer.__class__ = HalfField
+    y = torch.randn(4, 10)
+    phi, W = net.problem.phi, net.layers[0].W
+    x = torch.zeros(4, 20)
+    with torch.no_grad():
+        for layer in net.layers:  # x_{t+1} = x_t + ½(η_θt(x_t + W(y − Φx_t)) − x_t)
+            z = x + (y - x @ phi.T) @ W.T
+            x = x + 0.5 * (torch.sign(z) * torch.clamp(z.abs() - layer.theta, min=0) - x)
+        torch.testing.assert_close(net(y), x)
+        torch.testing.assert_close(net.trajectory(y)[:, -1], x)
