@@ -3,6 +3,7 @@ end on a folder of photographs, and the evaluation tiles a fixed patch mask over
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,52 @@ def test_fixed_mask_evaluation_tiles_the_patch_mask() -> None:
         assert rec.observed is not None
         assert np.array_equal(~np.isnan(rec.observed.numpy()), expected)
         assert rec.estimate.shape == (8, 12) and float(rec.estimate.min()) >= 0.0 and float(rec.estimate.max()) <= 255.0
+
+
+def _seed_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "image_seeds.py"
+    spec = importlib.util.spec_from_file_location("image_seeds", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_run(seed: int, base: dict[str, float], hno: dict[str, float], lr: float = 5e-4) -> dict:
+    def net(psnr: dict[str, float]) -> dict:
+        return {"psnr_db": psnr, "mean_psnr_db": sum(psnr.values()) / len(psnr)}
+
+    return {"config": {"training": {"seed": seed, "lr": lr}, "output": {"dir": f"runs/s{seed}"}},
+            "settings": {"inpainting": {"networks": {"LISTA": net(base), "2NO-LISTA": net(hno)}}}}
+
+
+def test_image_seed_intervals_are_the_paired_t_interval_over_seeds(tmp_path: Path) -> None:
+    script = _seed_script()
+    gaps = [0.1, 0.3, 0.2]  # per seed, mean over the two images of HNO − base
+    runs = [_fake_run(s, {"a": 20.0 + s, "b": 30.0}, {"a": 20.0 + s + g + 0.05, "b": 30.0 + g - 0.05})
+            for s, g in enumerate(gaps)]
+    paths = []
+    for s, run in enumerate(runs):
+        paths.append(tmp_path / f"r{s}.json")
+        paths[-1].write_text(json.dumps(run))
+    summary = script.summarise(script.load_runs(paths), [("LISTA", "2NO-LISTA")])
+    pair = summary["settings"]["inpainting"]["pairs"]["2NO-LISTA − LISTA"]
+    assert pair["per_seed_db"] == pytest.approx(gaps)
+    sd = (sum((g - 0.2) ** 2 for g in gaps) / 2) ** 0.5  # 0.1
+    half = 4.302653 * sd / 3 ** 0.5  # t_{0.975, 2}
+    assert pair["interval"]["low_db"] == pytest.approx(0.2 - half, abs=1e-4)
+    assert pair["interval"]["high_db"] == pytest.approx(0.2 + half, abs=1e-4)
+    assert summary["settings"]["inpainting"]["networks"]["LISTA"]["per_seed_db"] == pytest.approx([25.0, 25.5, 26.0])
+
+
+def test_image_seed_intervals_refuse_runs_of_another_config(tmp_path: Path) -> None:
+    script = _seed_script()
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_fake_run(0, {"x": 1.0}, {"x": 2.0})))
+    b.write_text(json.dumps(_fake_run(1, {"x": 1.0}, {"x": 2.0}, lr=1e-3)))
+    with pytest.raises(SystemExit, match="not the same study"):
+        script.load_runs([a, b])
+    b.write_text(json.dumps(_fake_run(0, {"x": 1.0}, {"x": 2.0})))
+    with pytest.raises(SystemExit, match="share a training seed"):
+        script.load_runs([a, b])
