@@ -33,6 +33,7 @@ th{background:#f5f5f5} td:first-child,th:first-child{text-align:left}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.6rem;font-size:.8rem;overflow-x:auto}
 img{max-width:100%;border:1px solid #eee;margin:.4rem 0} details{margin:.5rem 0}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.warn{background:#fff4e5;border-left:4px solid #e08a00;padding:.4rem .7rem}
 """
 
 
@@ -160,11 +161,22 @@ def _fmt(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _improved(metrics: dict[str, Any]) -> str | None:
+    """``metrics.json``'s verdict on a finished run: "yes", "no" (never beat its initial validation NMSE), or None
+    for a run that has none (unfinished, or written before the verdict was kept)."""
+    value = metrics.get("improved")
+    return None if value is None else ("yes" if value else "no")
+
+
 def _run_html(s: RunSection) -> str:
     r, m = s.inspection, s.metrics
     parts = [f'<h2 id="{html.escape(r.name)}">{html.escape(r.name)}</h2>',
              f'<p class="muted">{html.escape(r.step)} + {html.escape(r.integrator)}, T = {r.layers}; '
              f'checkpoint {html.escape(r.checkpoint)}' + (f", iteration {r.iteration}" if r.iteration is not None else "") + "</p>"]
+    if m.get("improved") is False:
+        parts.append('<p class="warn">This run never improved on its initial validation NMSE: what it saved is the '
+                     "network it started from (training exited with status 2; lower the learning rate, or look for "
+                     "zero gradients).</p>")
     parts.append("<h3>Test NMSE per layer</h3>")
     rows = [[str(t), _fmt(v), f"[{_fmt(lo)}, {_fmt(hi)}]"]
             for t, (v, lo, hi) in enumerate(zip(r.nmse_db, r.nmse_low_db, r.nmse_high_db, strict=True))]
@@ -189,6 +201,7 @@ def _run_html(s: RunSection) -> str:
         "iterations per second": _fmt(m["iterations"] / m["seconds"], 1) if m.get("seconds") else None,
         "learnable parameters": m.get("learnable_parameters"),
         "best validation NMSE (dB)": _fmt(m.get("best_validation_nmse_db")),
+        "improved on the initial network": _improved(m),
         "test evaluation for this report (s)": _fmt(s.evaluation_seconds, 1),
     }
     parts.append("<h3>Timings</h3>" + _kv(timings))
@@ -212,9 +225,11 @@ def render(sections: list[RunSection], title: str, machine: dict[str, Any]) -> s
     if len(sections) > 1:
         rows = [[s.inspection.name, s.inspection.step, s.inspection.integrator, _fmt(s.inspection.nmse_db[-1]),
                  f"[{_fmt(s.inspection.nmse_low_db[-1])}, {_fmt(s.inspection.nmse_high_db[-1])}]",
-                 str(s.metrics.get("learnable_parameters", "–")), _fmt(s.metrics.get("seconds"), 1)] for s in sections]
+                 str(s.metrics.get("learnable_parameters", "–")), _fmt(s.metrics.get("seconds"), 1),
+                 _improved(s.metrics) or "–"] for s in sections]
         parts += ["<h2>Overview</h2>", _img(nmse_figure(sections), "NMSE per layer of every run"),
-                  _table(["run", "step", "integrator", "final NMSE (dB)", "95 % interval", "parameters", "training s"], rows)]
+                  _table(["run", "step", "integrator", "final NMSE (dB)", "95 % interval", "parameters", "training s",
+                          "improved"], rows)]
     parts += [_run_html(s) for s in sections]
     parts += ["<h2>Machine</h2>", '<p class="muted">where this report was made (the test evaluation ran here)</p>',
               _kv(machine), "</body></html>"]

@@ -94,3 +94,18 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     # the figures are drawn: many pixels of the plot lines' colours (matplotlib's blue), not a blank page
     blue = (abs(pixels[..., 0] - 0.12) < 0.08) & (abs(pixels[..., 1] - 0.47) < 0.08) & (abs(pixels[..., 2] - 0.71) < 0.08)
     assert blue.sum() > 500, blue.sum()
+
+
+def test_report_says_when_a_run_never_improved(tmp_path: Path) -> None:
+    good, bad = _run(tmp_path, "good"), _run(tmp_path, "bad")
+    for run, improved in ((good, True), (bad, False)):
+        metrics = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**metrics, "improved": improved}))
+    page = write_report(tmp_path / "exp", resamples=100).read_text()
+    good_part, bad_part = page.split('<h2 id="good">')[1], page.split('<h2 id="bad">')[1].split('<h2 id="good">')[0]
+    assert "never improved on its initial validation NMSE" in bad_part
+    assert "never improved" not in good_part.split("<h2")[0]
+    assert re.search(r"<td>improved on the initial network</td><td>no</td>", bad_part)
+    assert re.search(r"<td>improved on the initial network</td><td>yes</td>", good_part)
+    overview = page.split("<h2>Overview</h2>")[1].split('<h2 id=')[0]
+    assert re.search(r"<td>bad</td>(<td>[^<]*</td>){6}<td>no</td>", overview)
