@@ -194,8 +194,6 @@ class UnrolledNetwork(nn.Module):
         return self._compile_options is not None
 
     def _run_compiled(self, *args: Any) -> UnrollResult:
-        import warnings
-
         if self._compiled is None:
             self._compiled = torch.compile(_private_method(self, "_run_layers"), **(self._compile_options or {}))
         try:
@@ -203,12 +201,20 @@ class UnrolledNetwork(nn.Module):
                 return cast(UnrollResult, self._compiled(*args))
         except Exception as error:  # noqa: BLE001 - any compiler failure falls back; a real error recurs eagerly
             result = self._run_layers(*args)
-            lines = [line.strip() for line in str(error).splitlines() if line.strip()][:2]  # dynamo: what raised, why
-            reason = f"{type(error).__name__}: {' '.join(lines)}"
-            warnings.warn(f"torch.compile failed for this network ({reason[:300]}); it runs eagerly instead",
-                          RuntimeWarning, stacklevel=3)
-            self.disable_compile()
+            self.fall_back_to_eager(error, stacklevel=4)
             return result
+
+    def fall_back_to_eager(self, error: BaseException, *, stacklevel: int = 2) -> None:
+        """Warn once that ``torch.compile`` failed with ``error`` and run eagerly from now on (:meth:`disable_compile`).
+        The network calls it when compiling or running the forward loop fails; a trainer calls it when the backward
+        pass of a compiled loop fails (its graph is compiled on the first backward), then repeats the step eagerly."""
+        import warnings
+
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()][:2]  # dynamo: what raised, why
+        reason = f"{type(error).__name__}: {' '.join(lines)}"
+        warnings.warn(f"torch.compile failed for this network ({reason[:300]}); it runs eagerly instead",
+                      RuntimeWarning, stacklevel=stacklevel)
+        self.disable_compile()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # a compiled function does not copy or pickle: compile again on use

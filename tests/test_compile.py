@@ -85,6 +85,27 @@ def test_training_compile_trains_the_same_network(tiny_config) -> None:
     assert compiled.test_nmse_db == pytest.approx(eager.test_nmse_db, abs=1e-3)
 
 
+def test_a_compiler_that_fails_on_the_backward_pass_falls_back_in_training(tiny_config) -> None:
+    from torch._dynamo.backends.common import aot_autograd
+
+    def forward_compiler(graph_module, example_inputs):
+        return graph_module.forward
+
+    def broken_backward_compiler(graph_module, example_inputs):  # AOT autograd calls it on the first backward
+        raise RuntimeError("no backward compiler on this machine")
+
+    path = tiny_config(iterations=10)
+    config = load_config(path, ["name=eager"])
+    eager = train(config, progress=False)
+    net = compose(config).enable_compile(backend=aot_autograd(fw_compiler=forward_compiler,
+                                                              bw_compiler=broken_backward_compiler))
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no backward compiler.*runs eagerly") as caught:
+        fallen = train(load_config(path, ["name=fallen"]), network=net, progress=False)
+    assert sum("torch.compile failed" in str(w.message) for w in caught) == 1
+    assert not net.compiled
+    assert fallen.test_nmse_db == pytest.approx(eager.test_nmse_db, abs=1e-5)
+
+
 def test_training_compile_is_strict() -> None:
     from hno_framework.config import TrainingConfig
 

@@ -186,7 +186,17 @@ class Trainer:
         batch = self.dist.shard(self.splits.next_batch(tcfg.batch_size)).to(self.device)
         loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        try:
+            loss.backward()
+        except Exception as error:
+            if not self.net.compiled:
+                raise
+            # torch.compile builds the backward graph on the first backward: a compiler failure there falls back
+            # like one in the forward pass, and the step is repeated eagerly (an error eager autograd raises recurs)
+            self.net.fall_back_to_eager(error)
+            loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         value = self.dist.average_gradients(self.params, loss)  # several processes
         self.nonfinite = nonfinite_name(self.net, self.params, grad=True)
         if math.isfinite(value) and self.nonfinite is not None:
