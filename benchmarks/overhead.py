@@ -1,17 +1,23 @@
 """Framework overhead and compiled networks, side by side in one process (one thread).
 
-    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,compile] [--device cpu]
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,plain-map,compile] [--device cpu]
 
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
-   batch 64 and 1,024. The two are timed **interleaved** (ours, plain, plain, ours, …) and the speed is the
-   median over repeats of the per-pair ratio plain / ours (≥ 1: no overhead). A bare-matmul roofline of the
-   same FLOPs is timed beside them.
-2. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
+   batch 64 and 1,024. They are timed **interleaved**, the order rotating every round (ours, plain, matmul; then
+   plain, matmul, ours; then matmul, ours, plain; …: each function in each position equally often, none twice in a
+   row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead). A
+   bare-matmul roofline of the same FLOPs is timed beside them.
+2. ``plain-map``: ``lista`` + ``euler`` (h = 1) through the network's plain-map path (the steps one after another,
+   ``Integrator.is_plain_map``) against the same network through the general history loop (the same Euler, told
+   not to declare the plain map), forward + backward, interleaved as above, at batch 1, 64 and 1,024.
+3. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
    (forward + backward) and evaluation (forward under ``torch.no_grad``), interleaved; the compile time is
    reported separately.
 
-Prints tables and writes JSON (default ``benchmarks/results/overhead.json``, with the machine).
+Prints tables and writes JSON (default ``benchmarks/results/overhead.json``): each part's rows under its name and
+the machine it ran on under ``<part>_machine``. Parts not run keep what the file already holds, so the parts can be
+run (and rerun) separately.
 """
 
 from __future__ import annotations
@@ -52,8 +58,8 @@ def hand_written(phi: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, alpha:
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.device) -> dict[str, list[float]]:
-    """Seconds of each function per round: the functions run one after another in every round, in the given order
-    on even rounds and reversed on odd ones (after a warm-up)."""
+    """Seconds of each function per round: the functions run one after another in every round, the order rotated
+    by one place each round (after a warm-up)."""
     def once(fn: Callable[[], Any]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -67,8 +73,9 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.de
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     order = list(fns)
-    for round_ in range(repeat):  # the order flips every round, so no function always runs after the same one
-        for name in (order if round_ % 2 == 0 else order[::-1]):
+    for round_ in range(repeat):  # rotated: each function in each position equally often, none twice in a row
+        shift = round_ % len(order)
+        for name in order[shift:] + order[:shift]:
             times[name].append(once(fns[name]))
     return times
 
@@ -131,6 +138,39 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
     return rows
 
 
+def plain_map_part(repeat: int, device: torch.device, batches: tuple[int, ...] = (1, 64, 1024)) -> list[dict[str, Any]]:
+    """The plain-map path against the history loop for the same lista + euler (h = 1) network."""
+    fast = network("euler", device)
+    general = network("euler", device)
+    general.load_state_dict(fast.state_dict())
+    euler_class = type(general.integrator)
+    general.integrator.__class__ = type("EulerThroughHistory", (euler_class,), {"is_plain_map": property(lambda _: False)})
+    assert fast.integrator.is_plain_map and not general.integrator.is_plain_map
+    rows = []
+    for batch in batches:
+        y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
+        with torch.no_grad():
+            same = bool(torch.equal(fast(y), general(y)))
+
+        def step(net: Any, y: torch.Tensor = y) -> Callable[[], None]:
+            def run() -> None:
+                net.zero_grad(set_to_none=True)
+                net(y).square().mean().backward()
+            return run
+
+        times = interleaved({"plain map": step(fast), "history": step(general)}, repeat, device)
+        ratios = [h / f for f, h in zip(times["plain map"], times["history"], strict=True)]
+        row = {"batch": batch, "plain_map_ms": 1e3 * statistics.median(times["plain map"]),
+               "history_ms": 1e3 * statistics.median(times["history"]),
+               "speedup": median_ratio(times["plain map"], times["history"]),
+               "speedup_q25_q75": quartiles(ratios), "same_output": same}
+        rows.append(row)
+        print(f"lista+euler batch {batch:>5}: plain-map path {row['plain_map_ms']:8.3f} ms, history loop "
+              f"{row['history_ms']:8.3f} ms, speed-up {row['speedup']:.3f}× (IQR {row['speedup_q25_q75'][0]:.3f}–"
+              f"{row['speedup_q25_q75'][1]:.3f}); same output {same}", flush=True)
+    return rows
+
+
 def quartiles(values: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(values, n=4)
     return q[0], q[2]
@@ -181,7 +221,7 @@ def compile_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="overhead,compile")
+    parser.add_argument("--parts", default="overhead,plain-map,compile")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 1024], help="batch sizes of the overhead part")
@@ -191,18 +231,28 @@ def main() -> None:
     device = torch.device(args.device)
     machine: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor(),
                                "cores": os.cpu_count(), "torch": torch.__version__, "threads": 1,
-                               "load_average": os.getloadavg(), "device": str(device)}
+                               "load_average": os.getloadavg(), "device": str(device), "repeat": args.repeat}
     if device.type == "cuda":
         machine["gpu"] = torch.cuda.get_device_name(device)
-    report: dict[str, Any] = {"machine": machine}
+    report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    runners: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "overhead": lambda: overhead_part(args.repeat, device, tuple(args.batches)),
+        "plain-map": lambda: plain_map_part(args.repeat, device),
+        "compile": lambda: compile_part(args.repeat, device),
+    }
     parts = args.parts.split(",")
-    if "overhead" in parts:
-        report["overhead"] = overhead_part(args.repeat, device, tuple(args.batches))
-    if "compile" in parts:
-        report["compile"] = compile_part(args.repeat, device)
-    report["machine"]["load_average_after"] = os.getloadavg()
+    unknown = sorted(set(parts) - set(runners))
+    if unknown:
+        parser.error(f"unknown part(s) {unknown}; choose from {sorted(runners)}")
+    for part in parts:
+        part_machine = dict(machine)
+        report[part] = runners[part]()
+        part_machine["load_average_after"] = os.getloadavg()
+        report[f"{part}_machine"] = part_machine
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(args.out)
     print(f"wrote {args.out}")
 
 

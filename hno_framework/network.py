@@ -1,8 +1,9 @@
 """The unrolled network: T layers of a step, combined by one integrator.
 
-Layer ``t`` evaluates ``f_t = f(x_t | Θ_t)``, stores ``(x_t, f_t)`` in the :class:`History`
-and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plain DUN
-``x_{t+1} = G(x_t | Θ_t)``; with ``2no`` it is seed eq. 11. ``x_0 = 0``.
+Layer ``t`` evaluates ``f_t = f(x_t | Θ_t)`` (or the map ``G(x_t | Θ_t)``), stores it with ``x_t`` in the
+:class:`History` and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plain DUN
+``x_{t+1} = G(x_t | Θ_t)``, which the network then runs directly, without the history (the integrator declares
+``is_plain_map``); with ``2no`` it is seed eq. 11. ``x_0 = 0``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class UnrolledNetwork(nn.Module):
 
     def _run_layers(self, values: Tensor, mask: Tensor | None, problem: Problem | None, x0: Tensor, depth: int,
                     keep_trajectory: bool) -> UnrollResult:
-        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles)."""
+        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles): the steps one
+        after another when the integrator is the plain map ``x_{t+1} = G_t(x_t)`` and every step's ``f`` is
+        ``G − x``; otherwise each layer's ``G`` (or ``f``) goes into the history and the integrator advances."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
         first = layers[0]  # a state of several variables: the step's own layout
@@ -176,7 +179,9 @@ class UnrolledNetwork(nn.Module):
         """Run the layer loop of :meth:`unroll` (and so :meth:`forward`, training and evaluation) through
         ``torch.compile(**options)``; the input checks stay eager. Compilation happens on first use, once per new
         shape, depth or trajectory setting. Where compiling or running the compiled loop fails, the network warns
-        once with the reason and runs eagerly from then on (an error the eager loop raises as well is raised).
+        once with the reason and runs eagerly from then on (an error the eager loop raises as well is raised). The
+        backward graph is compiled on the first backward pass, outside the network: the trainer falls back there too
+        (:meth:`fall_back_to_eager`); a training loop of your own gets the compiler's error from ``backward()``.
         Parameters and the ``state_dict`` are the same as without compiling. Returns ``self``."""
         self._compile_options = dict(options)
         self._compiled = None
@@ -187,6 +192,11 @@ class UnrolledNetwork(nn.Module):
         self._compile_options = None
         self._compiled = None
         return self
+
+    @property
+    def compile_options(self) -> dict[str, Any] | None:
+        """The ``torch.compile`` options of :meth:`enable_compile` (a copy), or None when the network runs eagerly."""
+        return None if self._compile_options is None else dict(self._compile_options)
 
     @property
     def compiled(self) -> bool:
@@ -206,8 +216,9 @@ class UnrolledNetwork(nn.Module):
 
     def fall_back_to_eager(self, error: BaseException, *, stacklevel: int = 2) -> None:
         """Warn once that ``torch.compile`` failed with ``error`` and run eagerly from now on (:meth:`disable_compile`).
-        The network calls it when compiling or running the forward loop fails; a trainer calls it when the backward
-        pass of a compiled loop fails (its graph is compiled on the first backward), then repeats the step eagerly."""
+        The network calls it when compiling or running the forward loop fails and the eager loop succeeds; the
+        trainer, when the backward pass of a compiled loop fails (its graph is compiled on the first backward) and
+        the same step then succeeds eagerly."""
         import warnings
 
         lines = [line.strip() for line in str(error).splitlines() if line.strip()][:2]  # dynamo: what raised, why

@@ -174,9 +174,11 @@ def _run_html(s: RunSection) -> str:
              f'<p class="muted">{html.escape(r.step)} + {html.escape(r.integrator)}, T = {r.layers}; '
              f'checkpoint {html.escape(r.checkpoint)}' + (f", iteration {r.iteration}" if r.iteration is not None else "") + "</p>"]
     if m.get("improved") is False:
+        warm = (s.config.get("training") or {}).get("init_from") is not None
+        why = ("a warm start: the network it started from may already be as good as this training makes it" if warm
+               else "training exited with status 2; lower the learning rate, or look for zero gradients")
         parts.append('<p class="warn">This run never improved on its initial validation NMSE: what it saved is the '
-                     "network it started from (training exited with status 2; lower the learning rate, or look for "
-                     "zero gradients).</p>")
+                     f"network it started from ({why}).</p>")
     parts.append("<h3>Test NMSE per layer</h3>")
     rows = [[str(t), _fmt(v), f"[{_fmt(lo)}, {_fmt(hi)}]"]
             for t, (v, lo, hi) in enumerate(zip(r.nmse_db, r.nmse_low_db, r.nmse_high_db, strict=True))]

@@ -1205,8 +1205,9 @@ def check_reduces_to_euler(integrator_name: str, *, options: dict[str, Any] | No
 @consistency_check("integrator")
 def check_plain_map_declaration(integrator_name: str, *, options: dict[str, Any] | None = None, seed: int = 0,
                                 registry: Registry | None = None, layers: int = 4) -> None:
-    """A scheme that declares ``is_plain_map`` (the network then runs ``x_{t+1} = G_t(x_t)`` without calling it) gives
-    ``G(x_t) = x_t + f(x_t)`` from ``advance`` as well, at every layer, on random histories and a random field."""
+    """A scheme that declares ``is_plain_map`` (the network then runs ``x_{t+1} = G_t(x_t)`` without calling it) has
+    no learnable coefficient and gives ``G(x_t) = x_t + f(x_t)`` from ``advance`` as well, at every layer, on random
+    histories and a random field."""
     from .integrator import History, IntegratorLayout
 
     registry = registry or get_registry()
@@ -1214,6 +1215,10 @@ def check_plain_map_declaration(integrator_name: str, *, options: dict[str, Any]
     scheme = info.cls(validate_options(info, dict(options or {})), IntegratorLayout(num_layers=layers))
     if not scheme.is_plain_map:
         return
+    learned = [name for name, p in scheme.named_parameters() if p.requires_grad]
+    assert not learned, (
+        f"integrator '{integrator_name}'{_options_text(options or {})} declares is_plain_map but learns {learned}: "
+        "training moves those coefficients, and the network would keep skipping them; declare it only for fixed ones")
     g = torch.Generator().manual_seed(seed)
     matrix = torch.randn(3, 3, generator=g) / 3
 

@@ -106,6 +106,22 @@ def test_a_compiler_that_fails_on_the_backward_pass_falls_back_in_training(tiny_
     assert fallen.test_nmse_db == pytest.approx(eager.test_nmse_db, abs=1e-5)
 
 
+def test_a_backward_error_that_eager_autograd_raises_as_well_is_raised_and_compiling_stays_on(tiny_config) -> None:
+    path = tiny_config(iterations=10)
+    config = load_config(path, ["name=hooked"])
+    net = compose(config).enable_compile(backend="aot_eager")
+
+    def broken_hook(grad):  # runs in every backward, compiled or eager: the network's own error
+        raise RuntimeError("a gradient hook that always fails")
+
+    next(net.parameters()).register_hook(broken_hook)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="torch.compile failed")
+        with pytest.raises(RuntimeError, match="a gradient hook that always fails"):
+            train(config, network=net, progress=False)
+    assert net.compiled
+
+
 def test_training_compile_is_strict() -> None:
     from hno_framework.config import TrainingConfig
 

@@ -103,9 +103,21 @@ def test_report_says_when_a_run_never_improved(tmp_path: Path) -> None:
         (run / "metrics.json").write_text(json.dumps({**metrics, "improved": improved}))
     page = write_report(tmp_path / "exp", resamples=100).read_text()
     good_part, bad_part = page.split('<h2 id="good">')[1], page.split('<h2 id="bad">')[1].split('<h2 id="good">')[0]
-    assert "never improved on its initial validation NMSE" in bad_part
+    assert "never improved on its initial validation NMSE" in bad_part and "exited with status 2" in bad_part
     assert "never improved" not in good_part.split("<h2")[0]
     assert re.search(r"<td>improved on the initial network</td><td>no</td>", bad_part)
     assert re.search(r"<td>improved on the initial network</td><td>yes</td>", good_part)
     overview = page.split("<h2>Overview</h2>")[1].split('<h2 id=')[0]
     assert re.search(r"<td>bad</td>(<td>[^<]*</td>){6}<td>no</td>", overview)
+
+
+def test_report_of_a_warm_start_that_never_improved_does_not_claim_an_exit_status(tmp_path: Path) -> None:
+    run = _run(tmp_path, "warm")
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "improved": False}))
+    checkpoint = torch.load(run / "best.pt", weights_only=True)  # the report reads the config from the checkpoint
+    checkpoint["config"]["training"]["init_from"] = "runs/base/best.pt"
+    save_checkpoint(run / "best.pt", checkpoint)
+    page = write_report(run, resamples=100).read_text()
+    assert "never improved on its initial validation NMSE" in page and "a warm start" in page
+    assert "exited with status 2" not in page

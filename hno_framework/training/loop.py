@@ -177,6 +177,23 @@ class Trainer:
         return p.lr * lr_factor(p.schedule, self.state.phase_iteration, p.schedule_length)
 
     # -- one step and one validation -------------------------------------------------------------
+    def _backward_eagerly(self, batch: SignalBatch, options: dict[str, Any], error: Exception) -> Tensor:
+        """The step's forward and backward again, eagerly, after the backward pass of the compiled network failed
+        with ``error`` (torch.compile builds the backward graph on the first backward). When the eager step
+        succeeds, the failure was the compiler's: warn once and stay eager (:meth:`UnrolledNetwork.fall_back_to_eager`);
+        when it fails as well, the error is the network's: compiling is switched back on and the eager error raised.
+        Returns the eager loss, gradients computed."""
+        self.net.disable_compile()
+        self.optimizer.zero_grad(set_to_none=True)
+        try:
+            loss = training_loss(self.net, batch, self.config.training, depth=self.phase.depth)
+            loss.backward()
+        except Exception:
+            self.net.enable_compile(**options)
+            raise
+        self.net.fall_back_to_eager(error, stacklevel=4)
+        return loss
+
     def train_step(self) -> float:
         """One optimizer step of the current phase; returns the loss."""
         tcfg = self.config.training
@@ -189,14 +206,11 @@ class Trainer:
         try:
             loss.backward()
         except Exception as error:
-            if not self.net.compiled:
+            options = self.net.compile_options
+            if options is None:
                 raise
-            # torch.compile builds the backward graph on the first backward: a compiler failure there falls back
-            # like one in the forward pass, and the step is repeated eagerly (an error eager autograd raises recurs)
-            self.net.fall_back_to_eager(error)
-            loss = training_loss(self.net, batch, tcfg, depth=self.phase.depth)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            del loss  # the compiled graph and, through the traceback's frames, its activations: freed before the retry
+            loss = self._backward_eagerly(batch, options, error.with_traceback(None))
         value = self.dist.average_gradients(self.params, loss)  # several processes
         self.nonfinite = nonfinite_name(self.net, self.params, grad=True)
         if math.isfinite(value) and self.nonfinite is not None:

@@ -46,13 +46,22 @@ def load_runs(paths: list[Path]) -> list[dict[str, Any]]:
     return runs
 
 
+def cell(run: dict[str, Any], setting: str, network: str) -> dict[str, Any]:
+    """The results of ``network`` at ``setting`` in ``run``; a clear error when that run lacks the cell."""
+    try:
+        return dict(run["settings"][setting]["networks"][network])
+    except KeyError:
+        raise SystemExit(f"the run of training seed {run['config'].get('training', {}).get('seed', 0)} has no "
+                         f"result for {network} at {setting}: finish that run first (--resume)") from None
+
+
 def mean_psnr(run: dict[str, Any], setting: str, network: str) -> float:
-    return float(run["settings"][setting]["networks"][network]["mean_psnr_db"])
+    return float(cell(run, setting, network)["mean_psnr_db"])
 
 
 def pair_difference(run: dict[str, Any], setting: str, base: str, hno: str) -> float:
     """Mean over the test images of PSNR_HNO − PSNR_base in one run (dB)."""
-    nets = run["settings"][setting]["networks"]
+    nets = {name: cell(run, setting, name) for name in (base, hno)}
     images = list(nets[base]["psnr_db"])
     return sum(nets[hno]["psnr_db"][i] - nets[base]["psnr_db"][i] for i in images) / len(images)
 

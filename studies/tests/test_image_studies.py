@@ -166,3 +166,8 @@ def test_image_seed_intervals_refuse_runs_of_another_config(tmp_path: Path) -> N
     b.write_text(json.dumps(_fake_run(0, {"x": 1.0}, {"x": 2.0})))
     with pytest.raises(SystemExit, match="share a training seed"):
         script.load_runs([a, b])
+    partial = _fake_run(1, {"x": 1.0}, {"x": 2.0})
+    del partial["settings"]["inpainting"]["networks"]["2NO-LISTA"]
+    b.write_text(json.dumps(partial))
+    with pytest.raises(SystemExit, match="training seed 1 has no result for 2NO-LISTA at inpainting"):
+        script.summarise(script.load_runs([a, b]), [("LISTA", "2NO-LISTA")])
