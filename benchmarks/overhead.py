@@ -1,17 +1,15 @@
 """Framework overhead and compiled networks, side by side in one process (one thread).
 
-    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,plain-map,compile] [--device cpu]
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,compile] [--device cpu]
 
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
    batch 64 and 1,024. They are timed **interleaved**, the order rotating every round (ours, plain, matmul; then
    plain, matmul, ours; then matmul, ours, plain; …: each function in each position equally often, none twice in a
-   row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead). A
+   row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead), with a
+   95 % bootstrap interval of that median and the interquartile range of the ratios. A
    bare-matmul roofline of the same FLOPs is timed beside them.
-2. ``plain-map``: ``lista`` + ``euler`` (h = 1) through the network's plain-map path (the steps one after another,
-   ``Integrator.is_plain_map``) against the same network through the general history loop (the same Euler, told
-   not to declare the plain map), forward + backward, interleaved as above, at batch 1, 64 and 1,024.
-3. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
+2. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
    (forward + backward) and evaluation (forward under ``torch.no_grad``), interleaved; the compile time is
    reported separately.
 
@@ -128,47 +126,25 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
                    "plain_ms": 1e3 * statistics.median(times["plain"]),
                    "relative_speed": median_ratio(times["ours"], times["plain"]),
                    "relative_speed_q25_q75": quartiles([p / o for o, p in zip(times["ours"], times["plain"], strict=True)]),
+                   "relative_speed_ci95": median_interval([p / o for o, p in zip(times["ours"], times["plain"],
+                                                                                    strict=True)]),
                    "ours_gflops": flops / statistics.median(times["ours"]) / 1e9,
                    "matmul_gflops": flops / statistics.median(times["matmul"]) / 1e9, "same_output": same}
             rows.append(row)
             print(f"lista+{integrator:<5} batch {batch:>5}: ours {row['ours_ms']:8.2f} ms, plain {row['plain_ms']:8.2f} "
-                  f"ms, speed {row['relative_speed']:.3f}× of hand-written (IQR {row['relative_speed_q25_q75'][0]:.3f}"
-                  f"–{row['relative_speed_q25_q75'][1]:.3f}); {row['ours_gflops']:.1f} GFLOP/s vs matmul "
+                  f"ms, speed {row['relative_speed']:.3f}× of hand-written (95 % CI of the median "
+                  f"{row['relative_speed_ci95'][0]:.3f}–{row['relative_speed_ci95'][1]:.3f}; IQR "
+                  f"{row['relative_speed_q25_q75'][0]:.3f}–{row['relative_speed_q25_q75'][1]:.3f}); {row['ours_gflops']:.1f} GFLOP/s vs matmul "
                   f"{row['matmul_gflops']:.1f}", flush=True)
     return rows
 
 
-def plain_map_part(repeat: int, device: torch.device, batches: tuple[int, ...] = (1, 64, 1024)) -> list[dict[str, Any]]:
-    """The plain-map path against the history loop for the same lista + euler (h = 1) network."""
-    fast = network("euler", device)
-    general = network("euler", device)
-    general.load_state_dict(fast.state_dict())
-    euler_class = type(general.integrator)
-    general.integrator.__class__ = type("EulerThroughHistory", (euler_class,), {"is_plain_map": property(lambda _: False)})
-    assert fast.integrator.is_plain_map and not general.integrator.is_plain_map
-    rows = []
-    for batch in batches:
-        y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
-        with torch.no_grad():
-            same = bool(torch.equal(fast(y), general(y)))
-
-        def step(net: Any, y: torch.Tensor = y) -> Callable[[], None]:
-            def run() -> None:
-                net.zero_grad(set_to_none=True)
-                net(y).square().mean().backward()
-            return run
-
-        times = interleaved({"plain map": step(fast), "history": step(general)}, repeat, device)
-        ratios = [h / f for f, h in zip(times["plain map"], times["history"], strict=True)]
-        row = {"batch": batch, "plain_map_ms": 1e3 * statistics.median(times["plain map"]),
-               "history_ms": 1e3 * statistics.median(times["history"]),
-               "speedup": median_ratio(times["plain map"], times["history"]),
-               "speedup_q25_q75": quartiles(ratios), "same_output": same}
-        rows.append(row)
-        print(f"lista+euler batch {batch:>5}: plain-map path {row['plain_map_ms']:8.3f} ms, history loop "
-              f"{row['history_ms']:8.3f} ms, speed-up {row['speedup']:.3f}× (IQR {row['speedup_q25_q75'][0]:.3f}–"
-              f"{row['speedup_q25_q75'][1]:.3f}); same output {same}", flush=True)
-    return rows
+def median_interval(ratios: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the median of per-round ratios (rounds resampled with replacement)."""
+    values = torch.tensor(ratios, dtype=torch.float64)
+    index = torch.randint(len(ratios), (resamples, len(ratios)), generator=torch.Generator().manual_seed(seed))
+    medians = values[index].median(dim=1).values
+    return float(medians.quantile(0.025)), float(medians.quantile(0.975))
 
 
 def quartiles(values: list[float]) -> tuple[float, float]:
@@ -221,7 +197,7 @@ def compile_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="overhead,plain-map,compile")
+    parser.add_argument("--parts", default="overhead,compile")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 1024], help="batch sizes of the overhead part")
@@ -237,7 +213,6 @@ def main() -> None:
     report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     runners: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "overhead": lambda: overhead_part(args.repeat, device, tuple(args.batches)),
-        "plain-map": lambda: plain_map_part(args.repeat, device),
         "compile": lambda: compile_part(args.repeat, device),
     }
     parts = args.parts.split(",")

@@ -11,8 +11,7 @@ Layer ``t`` of the unrolled network is one step of the scheme. The network loop 
 * a Runge-Kutta scheme (seed eqs. 4-5) calls ``field(x)`` for its extra stages, each of which
   evaluates layer ``t``'s step.
 
-The composer never special-cases a scheme: all of the above go through :meth:`Integrator.advance`. A scheme that
-declares :attr:`Integrator.is_plain_map` (the plain DUN ``x_{t+1} = G_t(x_t)``) lets the network skip the history.
+The composer never special-cases a scheme: all of the above go through :meth:`Integrator.advance`.
 """
 
 from __future__ import annotations
@@ -136,13 +135,6 @@ class Integrator(Component, nn.Module):
         else:
             self.register_buffer(name, value)
         return getattr(self, name)
-
-    @property
-    def is_plain_map(self) -> bool:
-        """Whether :meth:`advance` is ``history.g(0)`` for every layer, i.e. the plain DUN ``x_{t+1} = G_t(x_t)``
-        (Euler at h = 1). The network then calls the steps one after another and keeps no history; a scheme that
-        returns ``True`` must still give the same result through :meth:`advance`. Default ``False``."""
-        return False
 
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:  # pragma: no cover
         """``x_{t+1}`` from the history (``history.x(0) = x_t``, ``history.f(0) = f(x_t | Θ_t)``)."""

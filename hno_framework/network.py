@@ -2,8 +2,7 @@
 
 Layer ``t`` evaluates ``f_t = f(x_t | Θ_t)`` (or the map ``G(x_t | Θ_t)``), stores it with ``x_t`` in the
 :class:`History` and asks the integrator for ``x_{t+1}``. With ``euler`` (h = 1) this is the plain DUN
-``x_{t+1} = G(x_t | Θ_t)``, which the network then runs directly, without the history (the integrator declares
-``is_plain_map``); with ``2no`` it is seed eq. 11. ``x_0 = 0``.
+``x_{t+1} = G(x_t | Θ_t)``; with ``2no`` it is seed eq. 11. ``x_0 = 0``.
 """
 
 from __future__ import annotations
@@ -135,22 +134,14 @@ class UnrolledNetwork(nn.Module):
 
     def _run_layers(self, values: Tensor, mask: Tensor | None, problem: Problem | None, x0: Tensor, depth: int,
                     keep_trajectory: bool) -> UnrollResult:
-        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles): the steps one
-        after another when the integrator is the plain map ``x_{t+1} = G_t(x_t)`` and every step's ``f`` is
-        ``G − x``; otherwise each layer's ``G`` (or ``f``) goes into the history and the integrator advances."""
+        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles)."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
-        states = [first.estimate(x)] if keep_trajectory else []
-        if self.integrator.is_plain_map and all(type(layer).f is UnfoldingStep.f for layer in layers):
-            for layer in layers:  # x_{t+1} = G_t(x_t): what advance gives, without the per-layer bookkeeping
-                x = layer(x, ctx)
-                if keep_trajectory:
-                    states.append(first.estimate(x))
-            return self._result(first, x, ctx, values, states if keep_trajectory else None)
         history = History(self.integrator.metadata.past_states)
         advance = self.integrator.advance
+        states = [first.estimate(x)] if keep_trajectory else []
         for t, layer in enumerate(layers):
 
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
@@ -163,15 +154,8 @@ class UnrolledNetwork(nn.Module):
             x = advance(t, history, field)
             if keep_trajectory:
                 states.append(first.estimate(x))
-        return self._result(first, x, ctx, values, states if keep_trajectory else None)
-
-    @staticmethod
-    def _result(first: UnfoldingStep, x: Tensor, ctx: ForwardContext, values: Tensor,
-                states: list[Tensor] | None) -> UnrollResult:
-        """The estimate of the last state, the stacked trajectory ``(batch, T + 1, *signal_shape)`` when ``states``
-        were kept, and the sum of the steps' auxiliary losses (0 when none)."""
         aux = torch.stack(ctx.aux_losses).sum() if ctx.aux_losses else values.new_zeros(())
-        trajectory = torch.stack(states, dim=1) if states is not None else None
+        trajectory = torch.stack(states, dim=1) if keep_trajectory else None
         return UnrollResult(first.estimate(x), trajectory, aux)
 
     # -- torch.compile ----------------------------------------------------------------------------

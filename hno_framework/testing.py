@@ -1202,42 +1202,6 @@ def check_reduces_to_euler(integrator_name: str, *, options: dict[str, Any] | No
                     f"difference {err:.3g}); fix advance, or its inspect_coefficients / reference_coefficients")
 
 
-@consistency_check("integrator")
-def check_plain_map_declaration(integrator_name: str, *, options: dict[str, Any] | None = None, seed: int = 0,
-                                registry: Registry | None = None, layers: int = 4) -> None:
-    """A scheme that declares ``is_plain_map`` (the network then runs ``x_{t+1} = G_t(x_t)`` without calling it) has
-    no learnable coefficient and gives ``G(x_t) = x_t + f(x_t)`` from ``advance`` as well, at every layer, on random
-    histories and a random field."""
-    from .integrator import History, IntegratorLayout
-
-    registry = registry or get_registry()
-    info = registry.integrator(integrator_name)
-    scheme = info.cls(validate_options(info, dict(options or {})), IntegratorLayout(num_layers=layers))
-    if not scheme.is_plain_map:
-        return
-    learned = [name for name, p in scheme.named_parameters() if p.requires_grad]
-    assert not learned, (
-        f"integrator '{integrator_name}'{_options_text(options or {})} declares is_plain_map but learns {learned}: "
-        "training moves those coefficients, and the network would keep skipping them; declare it only for fixed ones")
-    g = torch.Generator().manual_seed(seed)
-    matrix = torch.randn(3, 3, generator=g) / 3
-
-    def field(x: Tensor) -> Tensor:
-        return torch.tanh(x @ matrix.T) - 0.5 * x
-
-    history = History(scheme.metadata.past_states)
-    with torch.no_grad():
-        for t in range(layers):
-            x = torch.randn(2, 3, generator=g)
-            expected = x + field(x)
-            history.push(x, field(x))
-            err = float((scheme.advance(t, history, field) - expected).abs().max())
-            assert err <= 1e-5, (
-                f"integrator '{integrator_name}'{_options_text(options or {})} declares is_plain_map (the network "
-                f"then runs x_(t+1) = G_t(x_t) without it), but its advance at layer {t} differs from x_t + f(x_t) by "
-                f"{err:.3g}; make is_plain_map follow the coefficients, or fix advance")
-
-
 def _same_table(now: dict[str, Tensor], ref: dict[str, Tensor]) -> bool:
     """Every reference coefficient is present with the same values (NaN in the reference: not compared)."""
     for key, value in ref.items():

@@ -131,33 +131,6 @@ class HalfStep(Integrator):
         return history.x(0) + 0.5 * history.f(0)
 
 
-class ClaimsPlainMap(HalfStep):
-    """Declares the plain DUN x_(t+1) = G(x_t) (so the network skips it) while advance takes half a step."""
-    name = "hno-test-bad-plain-map"
-    @classmethod
-    def describe(cls, options):
-        return IntegratorMetadata(family="one-step", order=1)
-    @property
-    def is_plain_map(self):
-        return True
-
-
-class LearnsWhileClaimingPlainMap(Integrator):
-    """Declares the plain map while its h is a learnable parameter (at h = 1 it computes G, until training moves h)."""
-    name = "hno-test-bad-plain-map-learned"
-    def __init__(self, options, layout):
-        super().__init__(options, layout)
-        self.register_coefficient("h", torch.ones(layout.num_layers), True)
-    @classmethod
-    def describe(cls, options):
-        return IntegratorMetadata(family="one-step", order=1, learnable=True)
-    @property
-    def is_plain_map(self):
-        return True
-    def advance(self, t, history, field):
-        return history.x(0) + self.h[t] * history.f(0)
-
-
 class NotEulerAtInit(Integrator):
     """2NO with a sign slip: reports α = 1, β = 0 (Euler) at init but applies β − 0.5."""
     name = "hno-test-bad-not-euler"
@@ -188,8 +161,6 @@ def register_steps(register):
 @hookimpl
 def register_integrators(register):
     register(HalfStep)
-    register(ClaimsPlainMap)
-    register(LearnsWhileClaimingPlainMap)
     register(NotEulerAtInit)
 '''
 
@@ -295,17 +266,3 @@ def register_steps(register):
         from hno_framework.registry import _check_behaviour
 
         _check_behaviour(type("X", (), {"behaviour": "stochastic"}), "x")
-
-
-def test_a_scheme_that_declares_the_plain_map_must_compute_it(bad_registry) -> None:
-    with pytest.raises(ConsistencyFailure) as err:
-        INTEGRATOR_CHECKS["plain_map_declaration"]("hno-test-bad-plain-map", registry=bad_registry)
-    assert re.search(r"integrator 'hno-test-bad-plain-map' declares is_plain_map .* but its advance at layer 0 differs "
-                     r"from x_t \+ f\(x_t\)", err.value.cause), err.value.cause
-    INTEGRATOR_CHECKS["plain_map_declaration"]("euler")  # declares it at h = 1 and computes it
-
-
-def test_a_scheme_that_declares_the_plain_map_must_not_learn_coefficients(bad_registry) -> None:
-    with pytest.raises(ConsistencyFailure) as err:
-        INTEGRATOR_CHECKS["plain_map_declaration"]("hno-test-bad-plain-map-learned", registry=bad_registry)
-    assert re.search(r"declares is_plain_map but learns \['h'\]", err.value.cause), err.value.cause

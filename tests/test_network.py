@@ -99,7 +99,7 @@ def test_load_network_is_exported() -> None:
 
 
 def test_a_step_that_defines_its_own_field_is_integrated_through_it_at_h_one() -> None:
-    """Euler at h = 1 skips the history only for steps whose f is G − x; a step with its own f gets x + f(x)."""
+    """A step that defines its own f (not G − x) is integrated through it: Euler at h = 1 gives x + f(x)."""
     from hno_plugins.steps.lista import LISTAStep
 
     class HalfField(LISTAStep):
@@ -118,30 +118,3 @@ def test_a_step_that_defines_its_own_field_is_integrated_through_it_at_h_one() -
             x = x + 0.5 * (torch.sign(z) * torch.clamp(z.abs() - layer.theta, min=0) - x)
         torch.testing.assert_close(net(y), x)
         torch.testing.assert_close(net.trajectory(y)[:, -1], x)
-
-
-def test_euler_declares_the_plain_map_only_at_a_fixed_h_of_one() -> None:
-    def euler(**options):
-        return compose({"problem": {"m": 6, "n": 12}, "network": {"step": "lista", "integrator": {"name": "euler",
-                                                                  "options": options}, "layers": 3}})
-
-    assert euler().integrator.is_plain_map
-    assert not euler(h=0.5).integrator.is_plain_map
-    assert not euler(learnable_h=True).integrator.is_plain_map
-    net = euler()
-    net.load_state_dict({**net.state_dict(), "integrator.h": torch.tensor([1.0, 0.5, 1.0])})
-    assert not net.integrator.is_plain_map
-
-
-def test_the_plain_map_path_skips_the_integrator_and_the_general_path_calls_it() -> None:
-    """Euler at h = 1 runs the steps one after another; at h = 0.5 every layer goes through advance."""
-    calls = []
-    for h in (1.0, 0.5):
-        net = compose({"problem": {"m": 6, "n": 12}, "network": {"step": "lista", "layers": 3,
-                                                                 "integrator": {"name": "euler", "options": {"h": h}}}})
-        advance = net.integrator.advance
-        counted = []
-        net.integrator.advance = lambda t, history, field, _a=advance, _c=counted: (_c.append(t), _a(t, history, field))[1]
-        net(torch.randn(2, 6))
-        calls.append(counted)
-    assert calls == [[], [0, 1, 2]]

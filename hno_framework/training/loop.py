@@ -183,6 +183,7 @@ class Trainer:
         succeeds, the failure was the compiler's: warn once and stay eager (:meth:`UnrolledNetwork.fall_back_to_eager`);
         when it fails as well, the error is the network's: compiling is switched back on and the eager error raised.
         Returns the eager loss, gradients computed."""
+        assert self.optimizer is not None
         self.net.disable_compile()
         self.optimizer.zero_grad(set_to_none=True)
         try:

@@ -30,11 +30,6 @@ class Euler(Integrator):
     def describe(cls, options: EulerOptions) -> IntegratorMetadata:
         return IntegratorMetadata(family="one-step", past_states=1, stages=1, order=1, learnable=options.learnable_h)
 
-    @property
-    def is_plain_map(self) -> bool:
-        """At h = 1 (a buffer, not learned) every layer is ``x_{t+1} = G_t(x_t)``."""
-        return self._plain
-
     def advance(self, t: int, history: History, field: VectorField) -> Tensor:
         if self._plain:
             return history.g(0)  # x_t + 1 · f(x_t) = G(x_t): the plain DUN, without the round trip
