@@ -33,6 +33,8 @@ from typing import Any
 import torch
 
 from hno_framework import compose
+from hno_framework.io import write_json
+from hno_framework.uncertainty import percentile_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 M, N, T = 250, 500, 16
@@ -122,12 +124,10 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
 
             times = interleaved({"ours": ours, "plain": plain, "matmul": matmuls}, repeat, device)
             flops = 3 * T * 2 * (2 * batch * M * N)
+            ratios = [p / o for o, p in zip(times["ours"], times["plain"], strict=True)]  # per round
             row = {"integrator": integrator, "batch": batch, "ours_ms": 1e3 * statistics.median(times["ours"]),
-                   "plain_ms": 1e3 * statistics.median(times["plain"]),
-                   "relative_speed": median_ratio(times["ours"], times["plain"]),
-                   "relative_speed_q25_q75": quartiles([p / o for o, p in zip(times["ours"], times["plain"], strict=True)]),
-                   "relative_speed_ci95": median_interval([p / o for o, p in zip(times["ours"], times["plain"],
-                                                                                    strict=True)]),
+                   "plain_ms": 1e3 * statistics.median(times["plain"]), "relative_speed": statistics.median(ratios),
+                   "relative_speed_q25_q75": quartiles(ratios), "relative_speed_ci95": median_interval(ratios),
                    "ours_gflops": flops / statistics.median(times["ours"]) / 1e9,
                    "matmul_gflops": flops / statistics.median(times["matmul"]) / 1e9, "same_output": same}
             rows.append(row)
@@ -143,8 +143,8 @@ def median_interval(ratios: list[float], resamples: int = 2000, seed: int = 0) -
     """95 % percentile-bootstrap interval of the median of per-round ratios (rounds resampled with replacement)."""
     values = torch.tensor(ratios, dtype=torch.float64)
     index = torch.randint(len(ratios), (resamples, len(ratios)), generator=torch.Generator().manual_seed(seed))
-    medians = values[index].median(dim=1).values
-    return float(medians.quantile(0.025)), float(medians.quantile(0.975))
+    low, high = percentile_interval(values[index].median(dim=1).values)
+    return float(low), float(high)
 
 
 def quartiles(values: list[float]) -> tuple[float, float]:
@@ -225,9 +225,7 @@ def main() -> None:
         part_machine["load_average_after"] = os.getloadavg()
         report[f"{part}_machine"] = part_machine
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, report)
     print(f"wrote {args.out}")
 
 

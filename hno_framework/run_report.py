@@ -173,7 +173,7 @@ def _run_html(s: RunSection) -> str:
     parts = [f'<h2 id="{html.escape(r.name)}">{html.escape(r.name)}</h2>',
              f'<p class="muted">{html.escape(r.step)} + {html.escape(r.integrator)}, T = {r.layers}; '
              f'checkpoint {html.escape(r.checkpoint)}' + (f", iteration {r.iteration}" if r.iteration is not None else "") + "</p>"]
-    if m.get("improved") is False:
+    if _improved(m) == "no":
         warm = (s.config.get("training") or {}).get("init_from") is not None
         why = ("a warm start: the network it started from may already be as good as this training makes it" if warm
                else "training exited with status 2; lower the learning rate, or look for zero gradients")
