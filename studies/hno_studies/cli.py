@@ -74,17 +74,21 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
 
 # -- natural images (seed Tables 1 and 2) ---------------------------------------------------------
 def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: tuple[str, ...],
-                 images: Path | None, progress: bool, executor: dict[str, Any]) -> None:
-    """Run an image study (``hno_studies.image_runner``) and print its table."""
-    from .image_runner import run_study
+                 images: Path | None, progress: bool, executor: dict[str, Any], report_only: bool = False) -> None:
+    """Run an image study (``hno_studies.image_runner``), or only report its finished cells, and print its table."""
+    from .image_runner import report_finished, run_study
     from .image_study import load_study
 
     study = load_study(config, list(overrides), quick=quick, task=task, images=images)  # type: ignore[arg-type]
     command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
-    with build_executor(**executor) as pool:
-        run = run_study(study, resume=resume, progress=progress, quick=quick, command=command, executor=pool)
     out = Path(study.output.dir)
-    click.echo(f"{len(run.computed)} cells computed, {len(run.reused)} reused, in {run.seconds:.1f} s")
+    if report_only:
+        run = report_finished(study, quick=quick, command=command)
+        click.echo(f"{len(run.reused)} of {len(study.cells())} cells finished under {out}")
+    else:
+        with build_executor(**executor) as pool:
+            run = run_study(study, resume=resume, progress=progress, quick=quick, command=command, executor=pool)
+        click.echo(f"{len(run.computed)} cells computed, {len(run.reused)} reused, in {run.seconds:.1f} s")
     click.echo((out / "results.md").read_text().split("95 % bootstrap")[0].split("## PSNR (dB) per image")[0].rstrip())
     click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figure: {out / 'reconstructions.png'}")
     if run.failed:
@@ -105,32 +109,34 @@ def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
     fn = click.option("--resume", is_flag=True, help="continue unfinished cells from their last checkpoint "
                       "(finished cells are always skipped)")(fn)
     fn = click.option("--quick", is_flag=True, help="apply the config's quick: preset (minutes on one core)")(fn)
+    fn = click.option("--report-only", is_flag=True, help="only write results.json, results.md and the figure from "
+                      "the cells already finished under output.dir (no training)")(fn)
     return click.argument("config", type=click.Path(path_type=Path))(fn)
 
 
 @experiment.command("inpainting")
 @_image_options
-def inpainting_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
-                   progress: bool, **executor: Any) -> None:
+def inpainting_cmd(config: Path, report_only: bool, quick: bool, resume: bool, overrides: tuple[str, ...],
+                   images: Path | None, progress: bool, **executor: Any) -> None:
     """Natural-image inpainting (seed Table 1): PSNR of ISTA and each network on every test photograph.
 
     Writes, under the config's output.dir: one folder per network (checkpoints, result.json,
     reconstructions.pt); then results.json, results.md and reconstructions.png. See docs/images.md.
     """
-    _image_study("inpainting", config, quick, resume, overrides, images, progress, executor)
+    _image_study("inpainting", config, quick, resume, overrides, images, progress, executor, report_only)
 
 
 @experiment.command("image-cs")
 @_image_options
-def image_cs_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str, ...], images: Path | None,
-                 progress: bool, **executor: Any) -> None:
+def image_cs_cmd(config: Path, report_only: bool, quick: bool, resume: bool, overrides: tuple[str, ...],
+                 images: Path | None, progress: bool, **executor: Any) -> None:
     """Natural-image compressive sensing (seed Table 2): mean PSNR per CS ratio of each network.
 
     Writes, under the config's output.dir: per CS ratio one folder per network (checkpoints,
     result.json, reconstructions.pt); then results.json, results.md and reconstructions.png.
     See docs/images.md.
     """
-    _image_study("image-cs", config, quick, resume, overrides, images, progress, executor)
+    _image_study("image-cs", config, quick, resume, overrides, images, progress, executor, report_only)
 
 
 def _hours(seconds: float | None) -> str:

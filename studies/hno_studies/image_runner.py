@@ -193,3 +193,24 @@ def run_study(study: ImageStudyConfig, *, resume: bool = False, progress: bool =
 
     write_report(study, run.results, out, quick=quick, command=command, seconds_this_run=run.seconds)
     return run
+
+
+def report_finished(study: ImageStudyConfig, *, quick: bool = False, command: str | None = None) -> StudyRun:
+    """Write the report of the cells of ``study`` already finished under ``output.dir`` (no training): what a
+    long study that is still under way, or one whose cells were copied elsewhere, has so far. Raises
+    :class:`ExperimentError` when no cell is finished there (a cell of another config raises in :func:`finished`)."""
+    out = Path(study.output.dir)
+    run = StudyRun(results=[])
+    for cell in study.cells():
+        done = finished(study, cell)
+        if done is not None:
+            run.results.append(done)
+            run.reused.append(cell.config.name)
+    if not run.results:
+        raise ExperimentError(f"no finished cell of this config under {out} (each has <setting>/<network>/"
+                              f"{RESULT_FILE}); run the study without --report-only first, or point output.dir "
+                              "at the folder that holds its cells")
+    from .image_report import write_report
+
+    write_report(study, run.results, out, quick=quick, command=command)
+    return run

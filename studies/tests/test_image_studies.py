@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,6 +80,53 @@ def test_a_tiny_study_runs_end_to_end_on_a_folder(tmp_path: Path) -> None:
         local = run_study(parallel, progress=False, executor=pool)
     assert sorted(local.computed) == sorted(run.computed) and not local.failed
     assert [r["psnr_db"] for r in local.results] == [r["psnr_db"] for r in run.results]
+
+
+def test_report_only_rebuilds_the_report_from_copied_cells(tmp_path: Path) -> None:
+    """``--report-only`` on a folder holding only the cells' result.json (what docs/results commits): the same
+    results as the run's own report, no training; an empty folder or a cell of another config is one error line."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from hno_framework.cli import cli
+    from hno_studies.image_runner import run_study
+    from hno_studies.image_study import load_study
+
+    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
+    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
+    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=3", "training.validate_every=3",
+                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
+                 "ista.tune_size=10", "evaluation.bootstrap=50",
+                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    run = run_study(load_study(EXAMPLES / "inpainting.yaml", [*overrides, f"output.dir={tmp_path / 'run'}"],
+                               images=tmp_path / "imgs"), progress=False)
+    copy = tmp_path / "copy"
+    for result in (tmp_path / "run").rglob("result.json"):  # <setting>/<network>/result.json
+        target = copy / result.relative_to(tmp_path / "run")
+        target.parent.mkdir(parents=True)
+        shutil.copy(result, target)
+    assert len(list(copy.rglob("result.json"))) == len(run.computed) == 3
+
+    def report(folder: Path, *extra: str) -> Any:
+        args = ["experiment", "inpainting", str(EXAMPLES / "inpainting.yaml"), "--report-only", "--images",
+                str(tmp_path / "imgs")]
+        for value in [*overrides, *extra, f"output.dir={folder}"]:
+            args += ["--set", value]
+        return CliRunner().invoke(cli, args)
+
+    result = report(copy)
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 cells finished" in result.output and not list(copy.rglob("*.pt"))  # nothing trained
+    meta = {"command", "seconds_this_run", "machine", "config"}  # the config differs in output.dir only
+    ours, theirs = (json.loads((folder / "results.json").read_text()) for folder in (copy, tmp_path / "run"))
+    assert {k: v for k, v in ours.items() if k not in meta} == {k: v for k, v in theirs.items() if k not in meta}
+    assert "2NO-LISTA − LISTA" in (copy / "results.md").read_text()
+
+    empty = report(tmp_path / "empty")
+    assert empty.exit_code != 0 and "no finished cell" in empty.output
+    other = report(copy, "layers=3")  # the cells were computed with 2 layers
+    assert other.exit_code != 0 and "different config" in other.output
 
 
 @pytest.mark.slow
