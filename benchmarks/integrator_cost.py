@@ -15,6 +15,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -51,7 +52,7 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     y = torch.randn(args.batch, args.m, generator=g)
     x = torch.randn(args.batch, args.n, generator=g)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in names:
         net = compose({"problem": {"m": args.m, "n": args.n},
                        "network": {"step": args.step, "integrator": name, "layers": args.layers}})

@@ -117,7 +117,8 @@ def main() -> None:
                                  "validation_size": 500, "test_size": 500, "batch_size": 64, "threads": 1},
                     "output": {"dir": tmp}, "logging": cases[name],
                 })
-                clock, spent = StepClock(), {}
+                clock = StepClock()
+                spent: dict[str, float] = {}  # event -> seconds, filled by time_calls
                 start = time.perf_counter()
                 loggers = LoggingCallback.from_config(cfg)
                 trainer = Trainer(cfg, progress=False, callbacks=[clock, *([loggers] if loggers else [])])
@@ -136,7 +137,7 @@ def main() -> None:
                 m["end"][name].append(spent.get("on_train_end", 0.0))
 
     med = {k: {name: statistics.median(v) for name, v in m[k].items()} for k in keys}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in cases:
         rows.append({"variant": name, "loggers": cases[name]}
                     | {f"{k}_median": med[k][name] for k in keys}
@@ -146,16 +147,16 @@ def main() -> None:
           f"every {args.validate_every}; median of {args.rounds} interleaved rounds [min, max]; ratio to 'none'")
     print(f"{'variant':<21}{'step CPU ms':>22}{'ratio':>7}{'step wall ms':>22}{'ratio':>7}"
           f"{'loggers µs/step CPU':>22}{'wall':>16}{'/valid. ms':>11}{'end s':>7}{'run s':>7}{'ratio':>7}")
-    for r in rows:
-        def cell(k: str, scale: float, fmt: str, r: dict[str, Any] = r) -> str:
-            lo, hi = r[f"{k}_range"]
-            return f"{format(scale * r[f'{k}_median'], fmt)} [{format(scale * lo, fmt)}, {format(scale * hi, fmt)}]"
+    for row in rows:
+        def cell(k: str, scale: float, fmt: str, row: dict[str, Any] = row) -> str:
+            lo, hi = row[f"{k}_range"]
+            return f"{format(scale * row[f'{k}_median'], fmt)} [{format(scale * lo, fmt)}, {format(scale * hi, fmt)}]"
 
-        print(f"{r['variant']:<21}{cell('step_cpu', 1e3, '.2f'):>22}{r['step_cpu_ratio']:>7.3f}"
-              f"{cell('step_wall', 1e3, '.2f'):>22}{r['step_wall_ratio']:>7.3f}"
+        print(f"{row['variant']:<21}{cell('step_cpu', 1e3, '.2f'):>22}{row['step_cpu_ratio']:>7.3f}"
+              f"{cell('step_wall', 1e3, '.2f'):>22}{row['step_wall_ratio']:>7.3f}"
               f"{cell('per_step_cpu', 1e6, '.0f'):>22}{cell('per_step', 1e6, '.0f'):>16}"
-              f"{1e3 * r['per_validation_median']:>11.1f}{r['end_median']:>7.2f}"
-              f"{r['run_median']:>7.2f}{r['run_ratio']:>7.2f}")
+              f"{1e3 * row['per_validation_median']:>11.1f}{row['end_median']:>7.2f}"
+              f"{row['run_median']:>7.2f}{row['run_ratio']:>7.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "note": "step_* and per_* in seconds; step_cpu is the training thread's CPU time (time.thread_time)",

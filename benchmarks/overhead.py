@@ -38,6 +38,8 @@ from hno_framework.uncertainty import percentile_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 M, N, T = 250, 500, 16
+Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+"""Φ, W, θ, α, β: the arguments of :func:`hand_written` before ``y``."""
 
 
 def hand_written(phi: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor | None,
@@ -94,7 +96,7 @@ def network(integrator: str, device: torch.device) -> torch.nn.Module:
 def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = (64, 1024)) -> list[dict[str, Any]]:
     rows = []
     for integrator in ("euler", "2no"):
-        net = network(integrator, device)
+        net: Any = network(integrator, device)  # reads its registered W, θ, α, β: nn.Module types them Tensor | Module
         phi = net.problem.phi
         W = net.layers[0].W.detach().clone().requires_grad_(True)
         theta = torch.stack([layer.theta.detach() for layer in net.layers]).clone().requires_grad_(True)
@@ -112,7 +114,7 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
                 net.zero_grad(set_to_none=True)
                 net(y).square().mean().backward()
 
-            def plain(y: torch.Tensor = y, args: tuple[Any, ...] = (phi, W, theta, alpha, beta)) -> None:
+            def plain(y: torch.Tensor = y, args: Weights = (phi, W, theta, alpha, beta)) -> None:
                 for p in args[1:]:
                     if p is not None:
                         p.grad = None
@@ -125,11 +127,12 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
             times = interleaved({"ours": ours, "plain": plain, "matmul": matmuls}, repeat, device)
             flops = 3 * T * 2 * (2 * batch * M * N)
             ratios = [p / o for o, p in zip(times["ours"], times["plain"], strict=True)]  # per round
-            row = {"integrator": integrator, "batch": batch, "ours_ms": 1e3 * statistics.median(times["ours"]),
-                   "plain_ms": 1e3 * statistics.median(times["plain"]), "relative_speed": statistics.median(ratios),
-                   "relative_speed_q25_q75": quartiles(ratios), "relative_speed_ci95": median_interval(ratios),
-                   "ours_gflops": flops / statistics.median(times["ours"]) / 1e9,
-                   "matmul_gflops": flops / statistics.median(times["matmul"]) / 1e9, "same_output": same}
+            row: dict[str, Any] = {
+                "integrator": integrator, "batch": batch, "ours_ms": 1e3 * statistics.median(times["ours"]),
+                "plain_ms": 1e3 * statistics.median(times["plain"]), "relative_speed": statistics.median(ratios),
+                "relative_speed_q25_q75": quartiles(ratios), "relative_speed_ci95": median_interval(ratios),
+                "ours_gflops": flops / statistics.median(times["ours"]) / 1e9,
+                "matmul_gflops": flops / statistics.median(times["matmul"]) / 1e9, "same_output": same}
             rows.append(row)
             print(f"lista+{integrator:<5} batch {batch:>5}: ours {row['ours_ms']:8.2f} ms, plain {row['plain_ms']:8.2f} "
                   f"ms, speed {row['relative_speed']:.3f}× of hand-written (95 % CI of the median "

@@ -28,7 +28,7 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -139,9 +139,11 @@ def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[s
         b = splits.next_batch(64)
         if v["loss"] == "all-layers":  # deep supervision: ½Σ‖x_t − x*‖² summed over every layer t ≥ 1
             traj = net.unroll(b.y.to(dtype), keep_trajectory=True).trajectory
+            assert traj is not None  # keep_trajectory=True
             loss = 0.5 * (traj[:, 1:] - b.x.to(dtype).unsqueeze(1)).pow(2).sum()
         elif v["loss"] == "log-layers":  # Σ_t log Σ‖x_t − x*‖²: the sum of the layers' NMSE in dB (up to constants)
             traj = net.unroll(b.y.to(dtype), keep_trajectory=True).trajectory
+            assert traj is not None  # keep_trajectory=True
             loss = (traj[:, 1:] - b.x.to(dtype).unsqueeze(1)).pow(2).sum(dim=(0, 2)).log().sum()
         else:
             diff = net(b.y.to(dtype)) - b.x.to(dtype)
@@ -172,11 +174,12 @@ def run_variant(name: str, iterations: int, seed: int, test_size: int) -> dict[s
     tail = {"top_0.1%": float(worst[: len(e) // 1000].sum() / e.sum()), "top_1%": float(worst[: len(e) // 100].sum() / e.sum())}
     with torch.no_grad():
         traj = net.unroll(test.y[:2000].to(dtype), keep_trajectory=True).trajectory
+        assert traj is not None
         layers = [10 * math.log10(float((traj[:, t] - test.x[:2000].to(dtype)).pow(2).sum() / test.x[:2000].pow(2).sum()))
                   for t in range(1, traj.shape[1])]
     scalars = {k: [round(float(x), 5) for x in t.detach().reshape(-1)] for k, t in net.named_parameters()
                if t.numel() <= 16 and "layers." in k} if v["step"] == "alista" else {}
-    thetas = [round(float(layer.theta.detach()), 5) for layer in net.layers]
+    thetas = [round(float(cast(torch.Tensor, layer.theta).detach()), 5) for layer in net.layers]
     return {"variant": name, "settings": v, "iterations": iterations, "error_share_of_worst": tail,
             "nmse_db_per_layer_first2000": layers, "theta": thetas, "scalars": scalars, "seed": seed, "seconds": seconds,
             "best_validation_db": best, "test_nmse_db": est.nmse_db, "ci_db": est.interval, "test_size": test_size,

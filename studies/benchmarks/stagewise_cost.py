@@ -21,6 +21,8 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -33,7 +35,8 @@ from hno_studies.runner import partition_networks
 DEPTHS = (1, 4, 8, 12, 16)
 
 
-def timed(fn, repeat: int) -> float:
+def timed(fn: Callable[..., object], repeat: int) -> float:
+    """Mean seconds per call of ``fn()`` over ``repeat`` calls (after one warm-up call)."""
     fn()  # warm-up
     start = time.perf_counter()
     for _ in range(repeat):
@@ -41,7 +44,8 @@ def timed(fn, repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def linear_fit(xs, ys):
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> Callable[[float], float]:
+    """The least-squares line through ``(xs, ys)``, as a function of x."""
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return lambda d: my + slope * (d - mx)
@@ -66,7 +70,7 @@ def main() -> None:
     scfg = grid.training.stagewise
     phases = 1 + len(scfg.finetune_lr_factors)
     T = grid.layers
-    report = {"setting": setting.name, "threads": torch.get_num_threads(), "networks": {}}
+    report: dict[str, Any] = {"setting": setting.name, "threads": torch.get_num_threads(), "networks": {}}
 
     probe = None
     if args.probe_stages:
@@ -97,7 +101,7 @@ def main() -> None:
             c_val.append(timed(lambda d=d, t=trainer, v=validation: nmse_per_layer(t.net, v, depth=d), max(2, args.repeat // 4)))
         ft, fv = linear_fit(DEPTHS, c_train), linear_fit(DEPTHS, c_val)
 
-        def cell_seconds(n_phase: float, ft=ft, fv=fv) -> float:
+        def cell_seconds(n_phase: float, ft: Callable[[float], float] = ft, fv: Callable[[float], float] = fv) -> float:
             return sum(phases * (n_phase * ft(d) + n_phase / scfg.validate_every * fv(d)) for d in range(1, T + 1))
 
         entry = {

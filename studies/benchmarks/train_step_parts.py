@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -91,8 +92,9 @@ def main() -> None:
                 times[name].append(cpu_ms(parts[name], args.repeats))
 
     step = statistics.median(times["train_step"])
-    rows = [{"part": name, "cpu_ms_median": statistics.median(v), "cpu_ms_range": [min(v), max(v)],
-             "ratio_to_train_step": statistics.median(v) / step} for name, v in times.items()]
+    rows: list[dict[str, Any]] = [
+        {"part": name, "cpu_ms_median": statistics.median(v), "cpu_ms_range": [min(v), max(v)],
+         "ratio_to_train_step": statistics.median(v) / step} for name, v in times.items()]
     print(f"{args.network} ({args.setting}, T = {cfg.layers}, batch {recipe.batch_size}, loss {recipe.loss}); "
           f"thread CPU ms per call, median of {args.rounds} rounds × {args.repeats} calls")
     print(f"{'part':26s} {'ms':>8s} {'range':>17s} {'÷ train_step':>13s}")
