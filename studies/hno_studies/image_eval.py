@@ -45,8 +45,10 @@ def test_tensor(image: GrayImage, patch: int, stride: int) -> Tensor:
 
 @torch.no_grad()
 def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: int, missing_ratio: float | None,
-                mask_seed: int, chunk: int = 4096) -> ImageReconstruction:
-    """Reconstruct ``image`` tile by tile with ``net`` (module docstring); ``missing_ratio`` None for CS."""
+                mask_seed: int, chunk: int = 4096, mask: Tensor | None = None) -> ImageReconstruction:
+    """Reconstruct ``image`` tile by tile with ``net`` (module docstring); ``missing_ratio`` None for CS. ``mask``: an
+    ``(H, W)`` bool mask of the observed pixels (of the cropped image) to use instead of the seeded image mask, for a
+    problem with per-sample masks."""
     problem = net.problem
     dtype = problem.phi.dtype
     pixels = test_tensor(image, patch, stride)
@@ -59,9 +61,14 @@ def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: i
     observed = None
     if missing_ratio is not None:
         if problem.per_sample_mask:
-            mask = image_mask(shape, missing_ratio, torch.Generator().manual_seed(mask_seed))
+            if mask is None:
+                mask = image_mask(shape, missing_ratio, torch.Generator().manual_seed(mask_seed))
+            elif tuple(mask.shape) != shape:
+                raise ValueError(f"mask must have the cropped image's shape {shape}, got {tuple(mask.shape)}")
             y = hide(y, extract_patches(mask.double(), patch, stride) > 0.5)
         else:  # the fixed patch mask, tiled (stride = patch)
+            if mask is not None:
+                raise ValueError("a mask of your own needs a problem with per-sample masks (problem.mask: per-sample)")
             phi = problem.phi.detach().double()
             pixel_rows = phi @ analysis if analysis is not None else phi  # rows of I: (Dᵀ)[kept] D = I[kept]
             kept = pixel_rows.abs().argmax(dim=1)

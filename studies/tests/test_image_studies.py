@@ -167,14 +167,54 @@ def test_fixed_mask_evaluation_tiles_the_patch_mask() -> None:
         assert rec.estimate.shape == (8, 12) and float(rec.estimate.min()) >= 0.0 and float(rec.estimate.max()) <= 255.0
 
 
-def _seed_script():
+def test_a_mask_of_your_own_is_what_the_network_observes() -> None:
+    """``reconstruct(mask=...)``: the seeded image mask given explicitly reproduces the default; another mask is what
+    ``observed`` shows; a wrong shape or a fixed-mask problem is refused. The mask-count script's tiles observe
+    exactly k pixels each."""
+    import torch
+
+    from hno_framework.images.masks import image_mask
+    from hno_framework.images.sources import GrayImage
+    from hno_studies.image_eval import reconstruct
+
+    image = GrayImage("x", "test", np.random.default_rng(0).uniform(0, 255, (8, 12)))
+    cfg = parse_config({"problem": {"kind": "inpainting-dct", "patch_size": 4, "missing_ratio": 0.5, "mask": "per-sample",
+                                    "lam": 0.01}, "network": {"step": "ista", "layers": 3}})
+    net = compose(cfg)
+    default = reconstruct(net, image, patch=4, stride=4, missing_ratio=0.5, mask_seed=5)
+    seeded = image_mask((8, 12), 0.5, torch.Generator().manual_seed(5))
+    same = reconstruct(net, image, patch=4, stride=4, missing_ratio=0.5, mask_seed=0, mask=seeded)
+    assert torch.equal(same.estimate, default.estimate)
+    mine = torch.zeros(8, 12, dtype=torch.bool)
+    mine[:, ::3] = True
+    other = reconstruct(net, image, patch=4, stride=4, missing_ratio=0.5, mask_seed=5, mask=mine)
+    assert other.observed is not None and torch.equal(~torch.isnan(other.observed), mine)
+    assert not torch.equal(other.estimate, default.estimate)
+    with pytest.raises(ValueError, match="shape"):
+        reconstruct(net, image, patch=4, stride=4, missing_ratio=0.5, mask_seed=5, mask=mine[:, :8])
+    fixed = compose(parse_config({"problem": {"kind": "inpainting-dct", "patch_size": 4, "missing_ratio": 0.5,
+                                              "lam": 0.01}, "network": {"step": "ista", "layers": 3}}))
+    with pytest.raises(ValueError, match="per-sample"):
+        reconstruct(fixed, image, patch=4, stride=4, missing_ratio=0.5, mask_seed=5, mask=mine)
+
+    script = _script("mask_count")
+    for k in (0, 5, 16):
+        tiles = script.tile_mask((8, 12), 4, k, seed=k).reshape(2, 4, 3, 4).sum(dim=(1, 3))
+        assert tiles.tolist() == [[k] * 3] * 2
+
+
+def _script(name: str):
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "image_seeds.py"
-    spec = importlib.util.spec_from_file_location("image_seeds", path)
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _seed_script():
+    return _script("image_seeds")
 
 
 def _fake_run(seed: int, base: dict[str, float], hno: dict[str, float], lr: float = 5e-4) -> dict:
