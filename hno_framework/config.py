@@ -135,7 +135,9 @@ class ProblemConfig(StrictModel):
     (``patch_size`` is derived by the kind). ``missing_ratio`` (inpainting) is the fraction
     of pixels not observed; it fixes ``m = n − round(missing_ratio · n)``. ``mask`` (inpainting
     kinds): one ``fixed`` mask for every sample, or a fresh mask ``per-sample`` (then y has n
-    entries, NaN where unobserved; see :class:`~hno_framework.problems.base.Problem`).
+    entries, NaN where unobserved; see :class:`~hno_framework.problems.base.Problem`) observing exactly m of
+    them, or ``per-sample-bernoulli``: each entry observed with probability m/n, so the count varies around m as
+    in the tiles of one mask for a whole image.
     ``patches``: cut the signals from real photographs instead of drawing synthetic sparse ones.
 
     ``kind`` names a registered problem kind (``hno list problems``); ``options`` are that kind's own options
@@ -160,8 +162,9 @@ class ProblemConfig(StrictModel):
         None, ge=0.0, lt=1.0,
         description="inpainting: fraction of missing pixels; sets m = n − round(missing_ratio·n) (derived when m is not given)",
     )
-    mask: Literal["fixed", "per-sample"] = Field(
-        "fixed", description="inpainting kinds: one fixed mask (from seed), or a fresh mask per sample (m observed of n)"
+    mask: Literal["fixed", "per-sample", "per-sample-bernoulli"] = Field(
+        "fixed", description="inpainting kinds: one fixed mask (from seed), a fresh mask per sample (exactly m observed "
+        "of n), or a fresh mask per sample observing each entry with probability m/n (the count varies around m)"
     )
     patches: PatchImagesConfig | None = Field(
         None, description="image kinds: cut signals from these photographs (None: synthetic sparse signals)"

@@ -15,7 +15,7 @@ import torch
 from hno_framework.composer import compose
 from hno_framework.config import ProblemConfig, parse_config
 from hno_framework.errors import ConfigError, ProblemMismatchError
-from hno_framework.images.masks import hide, image_mask, random_masks
+from hno_framework.images.masks import bernoulli_masks, hide, image_mask, per_sample_masks, random_masks
 from hno_framework.images.patches import assemble_patches, crop_to_tiling, extract_patches, random_patches
 from hno_framework.images.quality import block_squared_errors, bootstrap_psnr_difference, mean_interval, psnr
 from hno_framework.images.sources import check_disjoint, load_images, to_gray
@@ -118,6 +118,40 @@ def test_masks_observe_the_requested_count() -> None:
     g = torch.Generator().manual_seed(3)
     assert random_masks(7, 64, 32, g).sum(dim=1).tolist() == [32] * 7
     assert int(image_mask((16, 10), 0.5, g).sum()) == 80
+
+
+def test_bernoulli_masks_observe_each_entry_independently_with_the_given_probability() -> None:
+    g = torch.Generator().manual_seed(4)
+    masks = bernoulli_masks(20_000, 64, 0.5, g)
+    counts = masks.sum(dim=1).double()
+    # binomial(64, 0.5): mean 32, variance 16; a fixed count (the exact draw) has variance 0
+    assert abs(float(counts.mean()) - 32.0) < 0.1 and abs(float(counts.var()) - 16.0) < 0.8
+    assert float(masks.double().mean(dim=0).sub(0.5).abs().max()) < 0.02  # every entry with probability 1/2
+    pair = masks[:, 0].double() * masks[:, 1].double()
+    assert abs(float(pair.mean()) - 0.25) < 0.015  # entries 0 and 1 independent: P(both) = 1/4
+    assert per_sample_masks(5, 64, 32, g).sum(dim=1).tolist() == [32] * 5
+    assert torch.equal(per_sample_masks(3, 10, 4, torch.Generator().manual_seed(1), bernoulli=True),
+                       bernoulli_masks(3, 10, 0.4, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="probability"):
+        bernoulli_masks(2, 4, 1.5, g)
+
+
+@pytest.mark.parametrize("kind, patches", [("inpainting", False), ("inpainting-dct", False), ("inpainting-dct", True)])
+def test_per_sample_bernoulli_training_masks_vary_their_count(kind: str, patches: bool) -> None:
+    problem_cfg: dict = {"kind": kind, "patch_size": 8, "missing_ratio": 0.5, "lam": 0.05}
+    if patches:
+        pytest.importorskip("skimage")
+        problem_cfg["patches"] = {"images": ["camera"], "downscale": 4}
+    counts = {}
+    for mask in ("per-sample", "per-sample-bernoulli"):
+        cfg = parse_config({"problem": {**problem_cfg, "mask": mask}, "network": {"step": "ista", "layers": 2}})
+        problem = build_problem(cfg.problem)
+        assert problem.per_sample_mask and problem.m == 64
+        data = make_sampler(problem, cfg.problem).sample(400, torch.Generator().manual_seed(0))
+        counts[mask] = (~torch.isnan(data.y)).sum(dim=1)
+    assert set(counts["per-sample"].tolist()) == {32}
+    bernoulli = counts["per-sample-bernoulli"].double()
+    assert len(set(bernoulli.tolist())) > 8 and abs(float(bernoulli.mean()) - 32.0) < 1.0
 
 
 def _ista_loop(phi: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, lam: float, L: float, iterations: int) -> torch.Tensor:

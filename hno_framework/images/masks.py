@@ -2,6 +2,9 @@
 
 * :func:`random_masks`: one mask per sample, each observing exactly ``observed`` of ``n`` pixels
   (uniform over such masks): the per-sample operators ``Φ_i = diag(μ_i) Φ`` of training;
+* :func:`bernoulli_masks`: one mask per sample, each entry observed with probability ``q`` on its own, so the
+  count varies (binomial around ``q·n``), as it does in the tiles of a whole-image mask;
+* :func:`per_sample_masks`: either of the two, as a problem's ``mask`` setting asks;
 * :func:`image_mask`: one mask for a whole image, observing ``round((1 − missing)·H·W)`` pixels;
   its tiles are the per-patch masks of the test (a tile's count varies around the mean);
 * :func:`hide`: the measurement vector of a masked sample, NaN where unobserved
@@ -20,6 +23,21 @@ def random_masks(batch: int, n: int, observed: int, generator: torch.Generator) 
         raise ValueError(f"cannot observe {observed} of {n} entries")
     ranks = torch.rand(batch, n, generator=generator).argsort(dim=1).argsort(dim=1)
     return ranks < observed
+
+
+def bernoulli_masks(batch: int, n: int, probability: float, generator: torch.Generator) -> Tensor:
+    """``(batch, n)`` bool masks, every entry True with ``probability`` independently of the others."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"an entry's probability of being observed must be in [0, 1], got {probability}")
+    return torch.rand(batch, n, generator=generator) < probability
+
+
+def per_sample_masks(batch: int, n: int, observed: int, generator: torch.Generator, *, bernoulli: bool = False) -> Tensor:
+    """``(batch, n)`` bool masks observing ``observed`` of ``n`` entries: exactly (:func:`random_masks`), or with
+    ``bernoulli`` each entry with probability ``observed / n`` (:func:`bernoulli_masks`; ``observed`` on average)."""
+    if bernoulli:
+        return bernoulli_masks(batch, n, observed / n, generator)
+    return random_masks(batch, n, observed, generator)
 
 
 def image_mask(shape: tuple[int, int], missing_ratio: float, generator: torch.Generator) -> Tensor:

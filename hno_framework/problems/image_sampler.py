@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..images.masks import hide, random_masks
+from ..images.masks import hide, per_sample_masks
 from ..images.patches import random_patches
 from ..images.sources import load_images
 from .base import Problem, SignalBatch
@@ -36,7 +36,7 @@ class ImagePatchSampler:
         self.images = [torch.from_numpy(im.pixels / 255.0) for im in load_images(cfg.patches.images, cfg.patches.downscale)]
         self.coefficients = problem.kind == "inpainting-dct"
         self.analysis = dct2_basis(self.side) if self.coefficients else None  # D (n, n), float64
-        self.observed = cfg.m
+        self.observed, self.bernoulli = cfg.m, cfg.mask == "per-sample-bernoulli"
 
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:
         phi = self.problem.phi
@@ -44,5 +44,5 @@ class ImagePatchSampler:
         x = pixels @ self.analysis.T if self.analysis is not None else pixels  # s = D x_patch in rows
         y = add_noise(x @ phi.detach().cpu().double().T, self.snr_db, generator)
         if self.problem.per_sample_mask:
-            y = hide(y, random_masks(batch, self.problem.m, self.observed, generator))
+            y = hide(y, per_sample_masks(batch, self.problem.m, self.observed, generator, bernoulli=self.bernoulli))
         return SignalBatch(x, y).to(phi.device, phi.dtype)

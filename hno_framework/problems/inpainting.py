@@ -14,7 +14,8 @@ coefficients ``s = D x_patch`` itself, observed through ``Φ = M Dᵀ`` (the kep
 ``Dᵀ s``), and problem (1) has D = I, so ``ista``, ``lista``, ``glista`` apply as on the Lasso; the
 patch is ``Dᵀ ŝ``. No ``patch_shape`` (x is not a patch); ``L = ‖M Dᵀ‖₂² = 1``.
 
-``mask: per-sample`` (both kinds): every sample gets its own mask with ``m`` observed pixels; Φ is
+``mask: per-sample`` (both kinds): every sample gets its own mask with ``m`` observed pixels
+(``per-sample-bernoulli``: each pixel observed with probability ``m/n``, ``m`` on average); Φ is
 then the full ``(n, n)`` operator (``I`` or ``Dᵀ``), ``y`` has n entries with NaN at the unobserved
 pixels, and ``Φ_i = diag(μ_i) Φ`` (:class:`~hno_framework.problems.base.Problem`).
 """
@@ -54,7 +55,7 @@ def make_inpainting_problem(cfg: ProblemConfig, *, coefficients: bool = False) -
         raise ConfigError(f"problem kind '{kind}' has a mask operator: condition_number does not apply; remove it")
     basis = dct2_basis(side)
     rows = basis.T if coefficients else torch.eye(cfg.n, dtype=torch.float64)  # pixels of x: rows of x @ rows.T
-    per_sample = cfg.mask == "per-sample"
+    per_sample = cfg.mask != "fixed"
     if per_sample:
         phi = rows
     else:
@@ -66,14 +67,16 @@ def make_inpainting_problem(cfg: ProblemConfig, *, coefficients: bool = False) -
 
 
 class MaskedSampler:
-    """Wraps a sampler of a per-sample-mask problem: each sample keeps ``observed`` random entries of y (NaN elsewhere)."""
+    """Wraps a sampler of a per-sample-mask problem: each sample keeps ``observed`` random entries of y (NaN
+    elsewhere), or with ``bernoulli`` each entry with probability ``observed / m``."""
 
-    def __init__(self, inner: Sampler, observed: int) -> None:
-        self.inner, self.observed = inner, observed
+    def __init__(self, inner: Sampler, observed: int, *, bernoulli: bool = False) -> None:
+        self.inner, self.observed, self.bernoulli = inner, observed, bernoulli
 
     def sample(self, batch: int, generator: torch.Generator) -> SignalBatch:
-        from ..images.masks import hide, random_masks
+        from ..images.masks import hide, per_sample_masks
 
         data = self.inner.sample(batch, generator)
-        mask = random_masks(batch, data.y.shape[1], self.observed, generator).to(data.y.device)
+        mask = per_sample_masks(batch, data.y.shape[1], self.observed, generator, bernoulli=self.bernoulli)
+        mask = mask.to(data.y.device)
         return SignalBatch(data.x, hide(data.y, mask))

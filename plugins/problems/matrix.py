@@ -25,7 +25,9 @@ def _image_or(problem: Problem, cfg: ProblemConfig, synthetic: Callable[[], Samp
 
         return ImagePatchSampler(problem, cfg)
     sampler = synthetic()
-    return MaskedSampler(sampler, cfg.m) if problem.per_sample_mask else sampler
+    if not problem.per_sample_mask:
+        return sampler
+    return MaskedSampler(sampler, cfg.m, bernoulli=cfg.mask == "per-sample-bernoulli")
 
 
 class LassoKind(ProblemKind):

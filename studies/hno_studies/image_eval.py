@@ -68,7 +68,8 @@ def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: i
             y = hide(y, extract_patches(mask.double(), patch, stride) > 0.5)
         else:  # the fixed patch mask, tiled (stride = patch)
             if mask is not None:
-                raise ValueError("a mask of your own needs a problem with per-sample masks (problem.mask: per-sample)")
+                raise ValueError("a mask of your own needs a problem with per-sample masks (problem.mask: per-sample or "
+                                 "per-sample-bernoulli)")
             phi = problem.phi.detach().double()
             pixel_rows = phi @ analysis if analysis is not None else phi  # rows of I: (Dᵀ)[kept] D = I[kept]
             kept = pixel_rows.abs().argmax(dim=1)

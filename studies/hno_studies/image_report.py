@@ -209,7 +209,7 @@ def figure(study: ImageStudyConfig, out: Path, image: str) -> Path | None:
 
             from .image_study import mask_seed
 
-            if study.problem.mask == "per-sample":
+            if study.problem.mask != "fixed":
                 mask = image_mask(original.shape, study.problem.missing_ratio or 0.0,
                                   torch.Generator().manual_seed(mask_seed(study, image))).numpy()
                 masked = original.copy()
