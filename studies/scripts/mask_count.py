@@ -5,7 +5,7 @@
 
 Training and validation draw one mask per 8 × 8 patch with exactly ``m = round((1 − missing_ratio)·p²)`` observed
 pixels (32 of 64 at 50 % missing). The test images are measured through one mask per image with 50 % missing in
-all, so a tile's count varies around 32 (hypergeometric: 19–43 on the four test images). This script reconstructs
+all, so a tile's count varies around 32 (hypergeometric: 19–45 on the four test images). This script reconstructs
 every test image with every checkpoint given (``<folder>/<network>.pt`` files; a folder per training seed) through
 masks that observe exactly ``k`` pixels in every tile, for each ``k`` of ``--counts`` (the masks seeded by ``--seed``,
 the image and ``k``, the same for every network), and reports the mean PSNR over the test images per network and
