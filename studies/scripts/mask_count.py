@@ -55,13 +55,16 @@ def test_mask_counts(study: ImageStudyConfig) -> dict[int, int]:
 
 
 def evaluate(study: ImageStudyConfig, folders: list[Path], counts: list[int], seed: int) -> dict[str, Any]:
-    """``{network: {k: [mean PSNR over the test images, one per folder]}}``."""
+    """``{"psnr_db": {network: {k: [mean PSNR over the test images, one per folder]}}, "training_masks": [the
+    checkpoints' problem.mask settings]}``."""
     test = study_images(study)[1]
     missing = study.problem.missing_ratio or 0.5  # only says "inpainting": the mask given decides what is observed
     results: dict[str, dict[int, list[float]]] = {}
+    training_masks: set[str] = set()
     for folder in folders:
         for path in sorted(folder.glob("*.pt")):
-            net, _ = load_network(path)
+            net, config = load_network(path)
+            training_masks.add(config.problem.mask)
             per_k = results.setdefault(path.stem, {})
             for k in counts:
                 psnrs = []
@@ -72,10 +75,10 @@ def evaluate(study: ImageStudyConfig, folders: list[Path], counts: list[int], se
                     psnrs.append(reconstruct(net, image, patch=study.patch, stride=study.patch, missing_ratio=missing,
                                              mask_seed=0, mask=mask).psnr_db)
                 per_k.setdefault(k, []).append(statistics.fmean(psnrs))
-    return {"psnr_db": results}
+    return {"psnr_db": results, "training_masks": sorted(training_masks)}
 
 
-def plot(table: dict[str, dict[int, list[float]]], tiles: dict[int, int], path: Path) -> None:
+def plot(table: dict[str, dict[int, list[float]]], tiles: dict[int, int], training: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,7 +95,7 @@ def plot(table: dict[str, dict[int, list[float]]], tiles: dict[int, int], path: 
     top.legend(title="line: mean over seeds; band: range", fontsize=8)
     top.grid(alpha=0.3)
     bottom.bar(list(tiles), list(tiles.values()), color="gray")
-    bottom.set_xlabel("observed pixels per 8 × 8 tile (training: exactly 32)")
+    bottom.set_xlabel(f"observed pixels per tile (training: {training})")
     bottom.set_ylabel("test tiles")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -120,12 +123,15 @@ def main() -> None:
     print("test tiles per observed count:", tiles)
     payload = {"command": "python studies/scripts/mask_count.py " + " ".join(str(f) for f in args.folders),
                "config": str(args.config), "counts": args.counts, "seed": args.seed,
-               "folders": [str(f) for f in args.folders], "test_tiles_per_count": tiles,
+               "folders": [str(f) for f in args.folders], "training_masks": result["training_masks"],
+               "test_tiles_per_count": tiles,
                "psnr_db": {n: {str(k): v for k, v in per_k.items()} for n, per_k in table.items()},
                "machine": machine_info()}
     write_json(args.out, payload)
     if args.plot is not None:
-        plot(table, tiles, args.plot)
+        m = study.problem.m
+        draws = {"per-sample": f"exactly {m}", "per-sample-bernoulli": f"binomial around {m}", "fixed": "one fixed mask"}
+        plot(table, tiles, ", ".join(draws.get(m, m) for m in result["training_masks"]), args.plot)
     print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
 
 
