@@ -128,7 +128,7 @@ def test_bernoulli_masks_observe_each_entry_independently_with_the_given_probabi
     assert abs(float(counts.mean()) - 32.0) < 0.1 and abs(float(counts.var()) - 16.0) < 0.8
     assert float(masks.double().mean(dim=0).sub(0.5).abs().max()) < 0.02  # every entry with probability 1/2
     pair = masks[:, 0].double() * masks[:, 1].double()
-    assert abs(float(pair.mean()) - 0.25) < 0.015  # entries 0 and 1 independent: P(both) = 1/4
+    assert abs(float(pair.mean()) - 0.25) < 0.015  # P(both entries) = 1/4 (the variance above is what tells an exact count apart)
     assert per_sample_masks(5, 64, 32, g).sum(dim=1).tolist() == [32] * 5
     assert torch.equal(per_sample_masks(3, 10, 4, torch.Generator().manual_seed(1), bernoulli=True),
                        bernoulli_masks(3, 10, 0.4, torch.Generator().manual_seed(1)))
@@ -138,7 +138,7 @@ def test_bernoulli_masks_observe_each_entry_independently_with_the_given_probabi
 
 @pytest.mark.parametrize("kind, patches", [("inpainting", False), ("inpainting-dct", False), ("inpainting-dct", True)])
 def test_per_sample_bernoulli_training_masks_vary_their_count(kind: str, patches: bool) -> None:
-    problem_cfg: dict = {"kind": kind, "patch_size": 8, "missing_ratio": 0.5, "lam": 0.05}
+    problem_cfg: dict = {"kind": kind, "patch_size": 8, "missing_ratio": 0.25, "lam": 0.05}  # m = 48 observed of 64
     if patches:
         pytest.importorskip("skimage")
         problem_cfg["patches"] = {"images": ["camera"], "downscale": 4}
@@ -149,9 +149,10 @@ def test_per_sample_bernoulli_training_masks_vary_their_count(kind: str, patches
         assert problem.per_sample_mask and problem.m == 64
         data = make_sampler(problem, cfg.problem).sample(400, torch.Generator().manual_seed(0))
         counts[mask] = (~torch.isnan(data.y)).sum(dim=1)
-    assert set(counts["per-sample"].tolist()) == {32}
-    bernoulli = counts["per-sample-bernoulli"].double()
-    assert len(set(bernoulli.tolist())) > 8 and abs(float(bernoulli.mean()) - 32.0) < 1.0
+    assert set(counts["per-sample"].tolist()) == {48}
+    bernoulli = counts["per-sample-bernoulli"].double()  # binomial(64, 3/4): mean 48, sd √12 ≈ 3.5
+    assert len(set(bernoulli.tolist())) > 8 and abs(float(bernoulli.mean()) - 48.0) < 1.0
+    assert 6.0 < float(bernoulli.var()) < 24.0
 
 
 def _ista_loop(phi: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, lam: float, L: float, iterations: int) -> torch.Tensor:
@@ -213,9 +214,12 @@ def test_steps_without_mask_support_refuse_per_sample_masks() -> None:
         compose(parse_config(cfg))
 
 
-def test_cs_refuses_a_mask() -> None:
+@pytest.mark.parametrize("mask", ["per-sample", "per-sample-bernoulli"])
+def test_cs_and_lasso_refuse_a_mask(mask: str) -> None:
     with pytest.raises(ConfigError, match="mask"):
-        build_problem(ProblemConfig(kind="cs", patch_size=4, m=8, mask="per-sample"))
+        build_problem(ProblemConfig(kind="cs", patch_size=4, m=8, mask=mask))
+    with pytest.raises(ConfigError, match="mask"):
+        build_problem(ProblemConfig(kind="lasso", m=8, n=16, mask=mask))
 
 
 # -- PSNR -------------------------------------------------------------------------------------------

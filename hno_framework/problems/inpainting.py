@@ -68,7 +68,7 @@ def make_inpainting_problem(cfg: ProblemConfig, *, coefficients: bool = False) -
 
 class MaskedSampler:
     """Wraps a sampler of a per-sample-mask problem: each sample keeps ``observed`` random entries of y (NaN
-    elsewhere), or with ``bernoulli`` each entry with probability ``observed / m``."""
+    elsewhere), or with ``bernoulli`` each entry with probability ``observed / n`` (n: the length of y)."""
 
     def __init__(self, inner: Sampler, observed: int, *, bernoulli: bool = False) -> None:
         self.inner, self.observed, self.bernoulli = inner, observed, bernoulli

@@ -92,8 +92,9 @@ class _WholeImageKind(ProblemKind):
 
 class ImageInpaintingOptions(WholeImageOptions):
     missing_ratio: float = Field(0.5, ge=0.0, lt=1.0, description="share of the pixels not observed")
-    mask: Literal["per-sample", "fixed"] = Field("per-sample", description="a fresh random mask per image, or one "
-                                                "fixed mask (from problem.seed)")
+    mask: Literal["per-sample", "fixed"] = Field("per-sample", description="a fresh random mask per image (each pixel "
+                                                "observed with probability 1 − missing_ratio), or one fixed mask "
+                                                "(from problem.seed)")
 
 
 class ImageInpaintingKind(_WholeImageKind):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hno_framework.config import ProblemConfig
+from hno_framework.errors import ConfigError
 from hno_framework.problems import Problem, ProblemKind, Sampler
 from hno_framework.problems.cs import BasisSparseSampler, make_cs_problem
 from hno_framework.problems.inpainting import MaskedSampler, make_inpainting_problem
@@ -36,6 +37,9 @@ class LassoKind(ProblemKind):
     name = "lasso"
 
     def build(self, cfg: ProblemConfig) -> Problem:
+        if cfg.mask != "fixed":
+            raise ConfigError("problem kind 'lasso' has no missing entries: remove problem.mask (it is for the "
+                              "inpainting kinds)")
         return make_lasso_problem(cfg.m, cfg.n, cfg.lam, cfg.seed, cfg.condition_number)
 
     def sampler(self, problem: Problem, cfg: ProblemConfig) -> Sampler:

@@ -82,6 +82,8 @@ def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: 
     study = load_study(config, list(overrides), quick=quick, task=task, images=images)  # type: ignore[arg-type]
     command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
     out = Path(study.output.dir)
+    if report_only and resume:
+        raise click.UsageError("--report-only trains nothing: drop --resume (or --report-only)")
     if report_only:
         run = report_finished(study, quick=quick, command=command)
         click.echo(f"{len(run.reused)} of {len(study.cells())} cells finished under {out}")
@@ -90,7 +92,9 @@ def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: 
             run = run_study(study, resume=resume, progress=progress, quick=quick, command=command, executor=pool)
         click.echo(f"{len(run.computed)} cells computed, {len(run.reused)} reused, in {run.seconds:.1f} s")
     click.echo((out / "results.md").read_text().split("95 % bootstrap")[0].split("## PSNR (dB) per image")[0].rstrip())
-    click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}; figure: {out / 'reconstructions.png'}")
+    figure = out / "reconstructions.png"
+    shown = f"; figure: {figure}" if figure.is_file() else " (no figure: no cell has its reconstructions.pt)"
+    click.echo(f"\nresults: {out / 'results.json'}, {out / 'results.md'}{shown}")
     if run.failed:
         for name, error in run.failed.items():
             click.secho(f"FAILED {name}: {error}", fg="red", err=True)

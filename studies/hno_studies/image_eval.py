@@ -47,8 +47,11 @@ def test_tensor(image: GrayImage, patch: int, stride: int) -> Tensor:
 def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: int, missing_ratio: float | None,
                 mask_seed: int, chunk: int = 4096, mask: Tensor | None = None) -> ImageReconstruction:
     """Reconstruct ``image`` tile by tile with ``net`` (module docstring); ``missing_ratio`` None for CS. ``mask``: an
-    ``(H, W)`` bool mask of the observed pixels (of the cropped image) to use instead of the seeded image mask, for a
-    problem with per-sample masks."""
+    ``(H, W)`` bool mask of the observed pixels (of the cropped image) to use instead of the seeded image mask, for
+    inpainting (``missing_ratio`` given) with per-sample masks."""
+    if mask is not None and missing_ratio is None:
+        raise ValueError("a mask is for inpainting: pass missing_ratio too (compressive sensing observes every tile "
+                         "through Φ, without a mask)")
     problem = net.problem
     dtype = problem.phi.dtype
     pixels = test_tensor(image, patch, stride)
@@ -63,8 +66,9 @@ def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: i
         if problem.per_sample_mask:
             if mask is None:
                 mask = image_mask(shape, missing_ratio, torch.Generator().manual_seed(mask_seed))
-            elif tuple(mask.shape) != shape:
-                raise ValueError(f"mask must have the cropped image's shape {shape}, got {tuple(mask.shape)}")
+            elif tuple(mask.shape) != shape or mask.dtype != torch.bool:
+                raise ValueError(f"mask must be a bool tensor of the cropped image's shape {shape}, got "
+                                 f"{mask.dtype} {tuple(mask.shape)}")
             y = hide(y, extract_patches(mask.double(), patch, stride) > 0.5)
         else:  # the fixed patch mask, tiled (stride = patch)
             if mask is not None:

@@ -202,7 +202,13 @@ def report_finished(study: ImageStudyConfig, *, quick: bool = False, command: st
     out = Path(study.output.dir)
     run = StudyRun(results=[])
     for cell in study.cells():
-        done = finished(study, cell)
+        try:
+            done = finished(study, cell)
+        except ExperimentError:
+            raise ExperimentError(
+                f"{cell.run_dir / RESULT_FILE} was computed with another config of cell {cell.config.name}: pass the "
+                "--set, --images and --quick the cells were run with, or run the study without --report-only "
+                "(--resume recomputes such a cell)") from None
         if done is not None:
             run.results.append(done)
             run.reused.append(cell.config.name)

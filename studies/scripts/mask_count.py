@@ -16,7 +16,9 @@ Prints a table and writes JSON (and a figure with ``--plot``).
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -121,8 +123,10 @@ def main() -> None:
         cells = [f"{statistics.fmean(v):6.2f} [{min(v):.1f}–{max(v):.1f}]" for v in (per_k[k] for k in args.counts)]
         print(f"{network:<12}" + "".join(f"{c:>16}" for c in cells))
     print("test tiles per observed count:", tiles)
-    payload = {"command": "python studies/scripts/mask_count.py " + " ".join(str(f) for f in args.folders),
-               "config": str(args.config), "counts": args.counts, "seed": args.seed,
+    config = args.config.resolve()
+    payload = {"command": "python studies/scripts/mask_count.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+               "config": str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config),
+               "counts": args.counts, "seed": args.seed,
                "folders": [str(f) for f in args.folders], "training_masks": result["training_masks"],
                "test_tiles_per_count": tiles,
                "psnr_db": {n: {str(k): v for k, v in per_k.items()} for n, per_k in table.items()},
@@ -130,8 +134,8 @@ def main() -> None:
     write_json(args.out, payload)
     if args.plot is not None:
         m = study.problem.m
-        draws = {"per-sample": f"exactly {m}", "per-sample-bernoulli": f"binomial around {m}", "fixed": "one fixed mask"}
-        plot(table, tiles, ", ".join(draws.get(m, m) for m in result["training_masks"]), args.plot)
+        draws = {"per-sample": f"exactly {m}", "per-sample-bernoulli": f"binomial around {m}"}
+        plot(table, tiles, ", ".join(draws.get(mask, mask) for mask in result["training_masks"]), args.plot)
     print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
 
 
