@@ -1,6 +1,6 @@
 """Framework overhead and compiled networks, side by side in one process (one thread).
 
-    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,compile] [--device cpu]
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py [--repeat 30] [--parts overhead,breakdown,compile] [--device cpu]
 
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
@@ -9,7 +9,12 @@
    row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead), with a
    95 % bootstrap interval of that median and the interquartile range of the ratios. A
    bare-matmul roofline of the same FLOPs is timed beside them.
-2. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
+2. ``breakdown``: where the overhead is, forward only (``torch.no_grad``) at batch 1, where Python is what
+   costs, ``lista`` + ``euler`` interleaved as above: ``net(y)``; ``net.unroll(y)`` (no ``forward`` wrapper); a loop
+   calling the layers (``layer(x, ctx)``: no history, integrator or input checks); a loop calling their
+   ``forward`` (no ``nn.Module`` call); a bare loop of the same tensor operations on the network's own
+   parameters; the hand-written loop of part 1. Each row: median µs and the extra over the bare loop.
+3. ``compile``: the same networks eager against ``torch.compile`` (the default inductor backend), training step
    (forward + backward) and evaluation (forward under ``torch.no_grad``), interleaved; the compile time is
    reported separately.
 
@@ -142,6 +147,52 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
     return rows
 
 
+def breakdown_part(repeat: int, device: torch.device, batch: int = 1) -> list[dict[str, Any]]:
+    from hno_framework import ForwardContext
+
+    net: Any = network("euler", device)
+    layers = list(net.layers)
+    phi, W = net.problem.phi, layers[0].W
+    thetas = [layer.theta for layer in layers]
+    theta = torch.stack([t.detach() for t in thetas])
+    y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
+
+    def layer_calls() -> torch.Tensor:
+        ctx, x = ForwardContext(y=y, mask=None, problem=None), y.new_zeros(batch, N)
+        for layer in layers:
+            x = layer(x, ctx)
+        return x
+
+    def layer_forwards() -> torch.Tensor:
+        ctx, x = ForwardContext(y=y, mask=None, problem=None), y.new_zeros(batch, N)
+        for layer in layers:
+            x = layer.forward(x, ctx)
+        return x
+
+    def bare() -> torch.Tensor:
+        x = y.new_zeros(batch, N)
+        for t in range(T):
+            z = x + (y - x @ phi.T) @ W.T
+            x = torch.sign(z) * torch.relu(z.abs() - thetas[t])
+        return x
+
+    fns: dict[str, Callable[[], Any]] = {
+        "net(y)": lambda: net(y), "net.unroll(y)": lambda: net.unroll(y).estimate, "layer(x, ctx) loop": layer_calls,
+        "layer.forward loop": layer_forwards, "bare loop": bare,
+        "hand-written": lambda: hand_written(phi, W, theta, None, None, y)}
+    with torch.no_grad():
+        same = all(bool(torch.allclose(fn(), bare(), atol=1e-5)) for fn in fns.values())
+        times = interleaved(fns, repeat, device)
+    base = statistics.median(times["bare loop"])
+    rows = [{"variant": name, "batch": batch, "median_us": 1e6 * statistics.median(t),
+             "extra_over_bare_us": 1e6 * (statistics.median(t) - base), "same_output": same}
+            for name, t in times.items()]
+    for row in rows:
+        print(f"{row['variant']:<20} batch {batch}: {row['median_us']:8.1f} µs  (+{row['extra_over_bare_us']:6.1f} µs "
+              f"over the bare loop)", flush=True)
+    return rows
+
+
 def median_interval(ratios: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of the median of per-round ratios (rounds resampled with replacement)."""
     values = torch.tensor(ratios, dtype=torch.float64)
@@ -200,7 +251,7 @@ def compile_part(repeat: int, device: torch.device) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="overhead,compile")
+    parser.add_argument("--parts", default="overhead,breakdown,compile")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 1024], help="batch sizes of the overhead part")
@@ -216,6 +267,7 @@ def main() -> None:
     report: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     runners: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "overhead": lambda: overhead_part(args.repeat, device, tuple(args.batches)),
+        "breakdown": lambda: breakdown_part(args.repeat, device),
         "compile": lambda: compile_part(args.repeat, device),
     }
     parts = args.parts.split(",")
