@@ -157,17 +157,16 @@ def breakdown_part(repeat: int, device: torch.device, batch: int = 1) -> list[di
     theta = torch.stack([t.detach() for t in thetas])
     y = torch.randn(batch, M, generator=torch.Generator().manual_seed(batch)).to(device)
 
-    def layer_calls() -> torch.Tensor:
-        ctx, x = ForwardContext(y=y, mask=None, problem=None), y.new_zeros(batch, N)
-        for layer in layers:
-            x = layer(x, ctx)
-        return x
+    def layer_loop(call: Callable[[Any], Callable[..., torch.Tensor]]) -> Callable[[], torch.Tensor]:
+        """The layers one after another, each called as ``call(layer)(x, ctx)`` (resolved before the timing)."""
+        calls = [call(layer) for layer in layers]
 
-    def layer_forwards() -> torch.Tensor:
-        ctx, x = ForwardContext(y=y, mask=None, problem=None), y.new_zeros(batch, N)
-        for layer in layers:
-            x = layer.forward(x, ctx)
-        return x
+        def run() -> torch.Tensor:
+            ctx, x = ForwardContext(y=y, mask=None, problem=None), y.new_zeros(batch, N)
+            for layer_call in calls:
+                x = layer_call(x, ctx)
+            return x
+        return run
 
     def bare() -> torch.Tensor:
         x = y.new_zeros(batch, N)
@@ -177,8 +176,8 @@ def breakdown_part(repeat: int, device: torch.device, batch: int = 1) -> list[di
         return x
 
     fns: dict[str, Callable[[], Any]] = {
-        "net(y)": lambda: net(y), "net.unroll(y)": lambda: net.unroll(y).estimate, "layer(x, ctx) loop": layer_calls,
-        "layer.forward loop": layer_forwards, "bare loop": bare,
+        "net(y)": lambda: net(y), "net.unroll(y)": lambda: net.unroll(y).estimate, "layer(x, ctx) loop": layer_loop(lambda layer: layer),
+        "layer.forward loop": layer_loop(lambda layer: layer.forward), "bare loop": bare,
         "hand-written": lambda: hand_written(phi, W, theta, None, None, y)}
     with torch.no_grad():
         same = all(bool(torch.allclose(fn(), bare(), atol=1e-5)) for fn in fns.values())

@@ -61,6 +61,12 @@ def evaluate(study: ImageStudyConfig, folders: list[Path], counts: list[int], se
     checkpoints' problem.mask settings]}``."""
     test = study_images(study)[1]
     missing = study.problem.missing_ratio or 0.5  # only says "inpainting": the mask given decides what is observed
+    masks: dict[tuple[str, int], torch.Tensor] = {}  # the same for every checkpoint: drawn once
+    for image in test:
+        pixels = test_tensor(image, study.patch, study.patch)
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+        for k in counts:
+            masks[image.name, k] = tile_mask(shape, study.patch, k, seed * 1_000_003 + zlib.crc32(image.name.encode()) + k)
     results: dict[str, dict[int, list[float]]] = {}
     training_masks: set[str] = set()
     for folder in folders:
@@ -69,13 +75,8 @@ def evaluate(study: ImageStudyConfig, folders: list[Path], counts: list[int], se
             training_masks.add(config.problem.mask)
             per_k = results.setdefault(path.stem, {})
             for k in counts:
-                psnrs = []
-                for image in test:
-                    pixels = test_tensor(image, study.patch, study.patch)
-                    shape = (int(pixels.shape[0]), int(pixels.shape[1]))
-                    mask = tile_mask(shape, study.patch, k, seed * 1_000_003 + zlib.crc32(image.name.encode()) + k)
-                    psnrs.append(reconstruct(net, image, patch=study.patch, stride=study.patch, missing_ratio=missing,
-                                             mask_seed=0, mask=mask).psnr_db)
+                psnrs = [reconstruct(net, image, patch=study.patch, stride=study.patch, missing_ratio=missing,
+                                     mask_seed=0, mask=masks[image.name, k]).psnr_db for image in test]
                 per_k.setdefault(k, []).append(statistics.fmean(psnrs))
     return {"psnr_db": results, "training_masks": sorted(training_masks)}
 
