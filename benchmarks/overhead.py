@@ -4,7 +4,8 @@
 
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
-   batch 64 and 1,024. They are timed **interleaved**, the order rotating every round (ours, plain, matmul; then
+   batch 64 and 1,024, each side clearing its gradients through an optimizer over its own parameters (as the
+   trainer does). They are timed **interleaved**, the order rotating every round (ours, plain, matmul; then
    plain, matmul, ours; then matmul, ours, plain; …: each function in each position equally often, none twice in a
    row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead), with a
    95 % bootstrap interval of that median and the interquartile range of the ratios. A
@@ -115,14 +116,18 @@ def overhead_part(repeat: int, device: torch.device, batches: tuple[int, ...] = 
                 same = bool(torch.allclose(net(y), hand_written(phi, W, theta, alpha, beta, y), atol=1e-5))
             a, b1, b2 = torch.randn(batch, N, device=device), phi.T.contiguous(), W.detach().T.contiguous()
 
-            def ours(y: torch.Tensor = y, net: Any = net) -> None:
-                net.zero_grad(set_to_none=True)
+            # each side clears its gradients as a training loop does, through an optimizer over its own parameters
+            # (the trainer's optimizer.zero_grad); neither optimizer steps, so the weights stay fixed
+            ours_optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+            plain_optimizer = torch.optim.SGD([p for p in (W, theta, alpha, beta) if p is not None], lr=0.0)
+
+            def ours(y: torch.Tensor = y, net: Any = net, optimizer: torch.optim.Optimizer = ours_optimizer) -> None:
+                optimizer.zero_grad(set_to_none=True)
                 net(y).square().mean().backward()
 
-            def plain(y: torch.Tensor = y, args: Weights = (phi, W, theta, alpha, beta)) -> None:
-                for p in args[1:]:
-                    if p is not None:
-                        p.grad = None
+            def plain(y: torch.Tensor = y, args: Weights = (phi, W, theta, alpha, beta),
+                      optimizer: torch.optim.Optimizer = plain_optimizer) -> None:
+                optimizer.zero_grad(set_to_none=True)
                 hand_written(*args, y).square().mean().backward()
 
             def matmuls(a: torch.Tensor = a, b1: torch.Tensor = b1, b2: torch.Tensor = b2) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
+import torch.nn.modules.module as _module_internals
 from torch import Tensor, nn
 
 from .config import ComponentSpec
@@ -129,26 +130,28 @@ class UnrolledNetwork(nn.Module):
         values, mask = (problem or self.problem).split_measurements(y)  # per-sample masks ride in y as NaN
         x = y.new_zeros(state_shape) if x0 is None else x0
         if self._compile_options is None:
-            return self._run_layers(values, mask, problem, x, depth, keep_trajectory)
+            return self._run_layers(values, mask, problem, x, depth, keep_trajectory, direct_calls=True)
         return self._run_compiled(values, mask, problem, x, depth, keep_trajectory)
 
     def _run_layers(self, values: Tensor, mask: Tensor | None, problem: Problem | None, x0: Tensor, depth: int,
-                    keep_trajectory: bool) -> UnrollResult:
-        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles)."""
+                    keep_trajectory: bool, direct_calls: bool = False) -> UnrollResult:
+        """The layer loop of :meth:`unroll` on checked inputs (what :meth:`enable_compile` compiles). With
+        ``direct_calls`` (eager only), a layer without hooks runs its ``forward`` without ``nn.Module.__call__``."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
+        calls = [layer_call(layer) for layer in layers] if direct_calls else layers
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
         advance = self.integrator.advance
         states = [first.estimate(x)] if keep_trajectory else []
-        for t, layer in enumerate(layers):
+        for t, (layer, call) in enumerate(zip(layers, calls, strict=True)):
 
             def field(z: Tensor, _layer: UnfoldingStep = layer) -> Tensor:
                 return _layer.f(z, ctx)
 
             if type(layer).f is UnfoldingStep.f:  # f = G − x: keep G(x_t) itself, f follows only when a scheme asks
-                history.push_map(x, layer(x, ctx))
+                history.push_map(x, call(x, ctx))
             else:
                 history.push(x, field(x))
             x = advance(t, history, field)
@@ -231,6 +234,25 @@ class UnrolledNetwork(nn.Module):
 RECOMPILE_LIMIT = 64
 """Graphs one compiled network may build (one per batch-shape family, depth and trajectory setting; a stage-wise
 run needs two per stage) before torch.compile runs it eagerly; torch's default of 8 is shared by every network."""
+
+
+def layer_call(layer: nn.Module) -> Callable[..., Any]:
+    """What ``layer(...)`` would run: ``layer.forward`` itself when ``nn.Module.__call__`` would only pass the call on
+    (no forward or backward hooks on the layer or registered globally, no ``module.compile()``, no ``torch.jit``
+    tracing), else the layer. That saves a few µs per layer of a network's forward pass; hooks keep working, since a
+    layer with any hook is called as usual. Where torch's hook tables are not where this expects them, the layer."""
+    hook_tables = [getattr(layer, name, None) for name in _LAYER_HOOKS] + [
+        getattr(_module_internals, name, None) for name in _GLOBAL_HOOKS]
+    if any(table is None or len(table) for table in hook_tables) or torch._C._get_tracing_state() is not None:
+        return layer
+    if getattr(layer, "_compiled_call_impl", True) is not None:
+        return layer
+    return cast(Callable[..., Any], layer.forward)
+
+
+_LAYER_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                 "_global_backward_pre_hooks")
 
 
 def _private_method(obj: object, name: str) -> Callable[..., Any]:

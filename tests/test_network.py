@@ -118,3 +118,46 @@ def test_a_step_that_defines_its_own_field_is_integrated_through_it_at_h_one() -
             x = x + 0.5 * (torch.sign(z) * torch.clamp(z.abs() - layer.theta, min=0) - x)
         torch.testing.assert_close(net(y), x)
         torch.testing.assert_close(net.trajectory(y)[:, -1], x)
+
+
+def test_hooks_on_layers_run_as_with_module_call() -> None:
+    """The loop calls a hook-free layer's ``forward`` directly; a layer with a hook (its own or a global one) must
+    still go through ``nn.Module.__call__``, so every kind of hook fires and a pre-hook's new input is used."""
+    net = net_for(layers=3)
+    y = torch.randn(2, 10)
+    plain = net(y)
+    seen: list[int] = []
+    handles = [layer.register_forward_hook(lambda module, args, out, t=t: seen.append(t))
+               for t, layer in enumerate(net.layers)]
+    torch.testing.assert_close(net(y), plain)
+    assert seen == [0, 1, 2]
+    for handle in handles:
+        handle.remove()
+
+    handle = net.layers[1].register_forward_pre_hook(lambda module, args: (args[0] + 1.0, args[1]))
+    shifted = net(y)
+    handle.remove()
+    x1 = net.layers[0](torch.zeros(2, 20), _context(y))  # the reference: layer 1 sees x_1 + 1
+    x3 = net.layers[2](net.layers[1](x1 + 1.0, _context(y)), _context(y))
+    torch.testing.assert_close(shifted, x3)
+
+    calls: list[str] = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: calls.append(type(module).__name__))
+    try:
+        net(y)
+    finally:
+        handle.remove()
+    assert calls.count(type(net.layers[0]).__name__) == 3
+
+    grads: list[int] = []
+    handle = net.layers[2].register_full_backward_hook(lambda module, gin, gout: grads.append(2))
+    net(y).sum().backward()
+    handle.remove()
+    assert grads == [2]
+
+
+def _context(y: torch.Tensor):
+    from hno_framework import ForwardContext
+
+    return ForwardContext(y=y, mask=None, problem=None)
