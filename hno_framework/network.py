@@ -139,7 +139,7 @@ class UnrolledNetwork(nn.Module):
         ``direct_calls`` (eager only), a layer without hooks runs its ``forward`` without ``nn.Module.__call__``."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
-        calls = [layer_call(layer) for layer in layers] if direct_calls else layers
+        calls: list[Callable[..., Tensor]] = [layer_call(layer) for layer in layers] if direct_calls else [*layers]
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
@@ -247,7 +247,7 @@ def layer_call(layer: nn.Module) -> Callable[..., Any]:
         return layer
     if getattr(layer, "_compiled_call_impl", True) is not None:
         return layer
-    return cast(Callable[..., Any], layer.forward)
+    return layer.forward
 
 
 _LAYER_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
