@@ -5,11 +5,11 @@
 1. ``overhead``: a composed ``lista`` + ``euler`` / ``lista`` + ``2no`` network (m = 250, n = 500, T = 16, tied W)
    against a hand-written plain-torch loop of the same maths and the same parameters, forward + backward, at
    batch 64 and 1,024, each side clearing its gradients through an optimizer over its own parameters (as the
-   trainer does). They are timed **interleaved**, the order rotating every round (ours, plain, matmul; then
-   plain, matmul, ours; then matmul, ours, plain; …: each function in each position equally often, none twice in a
-   row), and the speed is the median over rounds of the per-round ratio plain / ours (≥ 1: no overhead), with a
-   95 % bootstrap interval of that median and the interquartile range of the ratios. A
-   bare-matmul roofline of the same FLOPs is timed beside them.
+   trainer does). They are timed **interleaved**, in a fresh random order every round (seeded: every
+   function equally likely to follow every other; a fixed rotation ran the network always right after the matmul
+   roofline, which read its speed about 1 % low, see ``docs/scaling.md``). The speed is the median over rounds of
+   the per-round ratio plain / ours (≥ 1: no overhead), with a 95 % bootstrap interval of that median and the
+   interquartile range of the ratios. A bare-matmul roofline of the same FLOPs is timed beside them.
 2. ``breakdown``: where the overhead is, forward only (``torch.no_grad``) at batch 1, where Python is what
    costs, ``lista`` + ``euler`` interleaved as above: ``net(y)``; ``net.unroll(y)`` (no ``forward`` wrapper); a loop
    calling the layers (``layer(x, ctx)``: no history, integrator or input checks); a loop calling their
@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -65,9 +66,12 @@ def hand_written(phi: torch.Tensor, W: torch.Tensor, theta: torch.Tensor, alpha:
     return x
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.device) -> dict[str, list[float]]:
-    """Seconds of each function per round: the functions run one after another in every round, the order rotated
-    by one place each round (after a warm-up)."""
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.device, seed: int = 0
+                ) -> dict[str, list[float]]:
+    """Seconds of each function per round: the functions run one after another in every round, in a fresh random
+    order each round (seeded; after a warm-up). A fixed rotation would let each function always follow the same one:
+    the network would always run after the matmul roofline and the hand-written loop after the network, a bias of
+    about 1 % here. A random order makes every function equally likely to follow every other."""
     def once(fn: Callable[[], Any]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -80,10 +84,10 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: torch.de
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    order = list(fns)
-    for round_ in range(repeat):  # rotated: each function in each position equally often, none twice in a row
-        shift = round_ % len(order)
-        for name in order[shift:] + order[:shift]:
+    order, shuffle = list(fns), random.Random(seed).shuffle
+    for _ in range(repeat):
+        shuffle(order)
+        for name in order:
             times[name].append(once(fns[name]))
     return times
 

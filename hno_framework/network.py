@@ -139,7 +139,7 @@ class UnrolledNetwork(nn.Module):
         ``direct_calls`` (eager only), a layer without hooks runs its ``forward`` without ``nn.Module.__call__``."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
-        calls: list[Callable[..., Tensor]] = [layer_call(layer) for layer in layers] if direct_calls else [*layers]
+        calls: list[Callable[..., Tensor]] = layer_calls(layers) if direct_calls else [*layers]
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
@@ -236,21 +236,23 @@ RECOMPILE_LIMIT = 64
 run needs two per stage) before torch.compile runs it eagerly; torch's default of 8 is shared by every network."""
 
 
-def layer_call(layer: nn.Module) -> Callable[..., Any]:
-    """What ``layer(...)`` would run: ``layer.forward`` itself when ``nn.Module.__call__`` would only pass the call on
-    (no forward or backward hooks on the layer or registered globally, no ``module.compile()``, no ``torch.jit``
-    tracing), else the layer. That saves a few µs per layer of a network's forward pass; hooks keep working, since a
-    layer with any hook is called as usual. Where torch's hook tables are not where this expects them, the layer."""
-    hook_tables = [getattr(layer, name, None) for name in _LAYER_HOOKS] + [
-        getattr(_module_internals, name, None) for name in _GLOBAL_HOOKS]
-    if any(table is None or len(table) for table in hook_tables) or torch._C._get_tracing_state() is not None:
-        return layer
-    if getattr(layer, "_compiled_call_impl", True) is not None:
-        return layer
-    return layer.forward
+def layer_calls(layers: Sequence[nn.Module]) -> list[Callable[..., Any]]:
+    """What ``layer(...)`` would run, per layer: ``layer.forward`` itself where ``nn.Module.__call__`` would only pass
+    the call on (no forward or backward hooks on the layer or registered globally, no ``module.compile()``, no
+    ``torch.jit`` tracing), else the layer. That saves a few µs per layer of a network's forward pass; hooks keep
+    working, since a layer with any hook is called as usual. Where torch's hook tables are not where this expects
+    them, every layer is called as usual."""
+    try:
+        hooked = torch._C._get_tracing_state() is not None or any(
+            len(getattr(_module_internals, name)) for name in _GLOBAL_HOOKS)
+        if hooked:
+            return list(layers)
+        return [layer if layer._compiled_call_impl is not None or layer._forward_hooks or layer._forward_pre_hooks
+                or layer._backward_hooks or layer._backward_pre_hooks else layer.forward for layer in layers]
+    except (AttributeError, TypeError):  # another torch's internals: the documented call
+        return list(layers)
 
 
-_LAYER_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 _GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
                  "_global_backward_pre_hooks")
 
