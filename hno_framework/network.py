@@ -139,7 +139,7 @@ class UnrolledNetwork(nn.Module):
         ``direct_calls`` (eager only), a layer without hooks runs its ``forward`` without ``nn.Module.__call__``."""
         ctx = ForwardContext(y=values, mask=mask, problem=problem)
         layers = cast(list[UnfoldingStep], list(self.layers)[:depth])
-        calls: list[Callable[..., Tensor]] = layer_calls(layers) if direct_calls else [*layers]
+        calls: list[Callable[..., Tensor]] = _layer_calls(layers) if direct_calls else [*layers]
         first = layers[0]  # a state of several variables: the step's own layout
         x = first.initial_state(x0)
         history = History(self.integrator.metadata.past_states)
@@ -236,7 +236,7 @@ RECOMPILE_LIMIT = 64
 run needs two per stage) before torch.compile runs it eagerly; torch's default of 8 is shared by every network."""
 
 
-def layer_calls(layers: Sequence[nn.Module]) -> list[Callable[..., Any]]:
+def _layer_calls(layers: Sequence[nn.Module]) -> list[Callable[..., Any]]:
     """What ``layer(...)`` would run, per layer: ``layer.forward`` itself where ``nn.Module.__call__`` would only pass
     the call on (no forward or backward hooks on the layer or registered globally, no ``module.compile()``, no
     ``torch.jit`` tracing), else the layer. That saves a few µs per layer of a network's forward pass; hooks keep

@@ -157,6 +157,22 @@ def test_hooks_on_layers_run_as_with_module_call() -> None:
     assert grads == [2]
 
 
+def test_a_layer_compiled_with_module_compile_runs_compiled() -> None:
+    """``layer.compile()`` installs a compiled call that ``nn.Module.__call__`` runs; the loop must not bypass it."""
+    net = net_for(layers=3)
+    y = torch.randn(2, 10)
+    plain = net(y)
+    graphs: list[torch.fx.GraphModule] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]):
+        graphs.append(gm)
+        return gm.forward
+
+    net.layers[1].compile(backend=backend)
+    torch.testing.assert_close(net(y), plain)
+    assert len(graphs) == 1
+
+
 def _context(y: torch.Tensor):
     from hno_framework import ForwardContext
 
