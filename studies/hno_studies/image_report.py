@@ -145,10 +145,10 @@ def markdown(study: ImageStudyConfig, summary: dict[str, Any], meta: dict[str, A
         for name, values in SEED_TABLE2.items():
             vals = [values[SEED_TABLE2_RATIOS.index(r)] if r in SEED_TABLE2_RATIOS else None for r in ratios]
             lines.append(f"| seed Table 2: {name} (Set11) | " + " | ".join(_fmt(v) for v in vals) + " |")
-        lines += ["", "## PSNR (dB) per image and ratio (95 % bootstrap interval over blocks)", ""]
+        lines += ["", "## PSNR (dB) per image and ratio (95 % bootstrap interval over blocks)"]
         for r in ratios:
             s = summary["settings"][ratio_name(r)]
-            lines += [f"### CS ratio {r * 100:g} % (m = {next(iter(s['networks'].values()))['m']})", "",
+            lines += ["", f"### CS ratio {r * 100:g} % (m = {next(iter(s['networks'].values()))['m']})", "",
                       "| network | " + " | ".join(images) + " | mean (95 % t-interval over images) |",
                       "|---|" + "---|" * (len(images) + 1)]
             for name, e in s["networks"].items():
