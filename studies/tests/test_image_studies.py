@@ -129,6 +129,32 @@ def test_report_only_rebuilds_the_report_from_copied_cells(tmp_path: Path) -> No
     assert other.exit_code != 0 and "another config" in other.output and "--set" in other.output
 
 
+
+def test_the_committed_full_preset_cells_match_the_current_config(tmp_path: Path) -> None:
+    """The image-CS cells committed under docs/results were computed at the example config's full preset; each
+    carries the fingerprint of its cell config. A change that alters a fingerprint (a new config field, a changed
+    default) would turn every committed cell into "another config": this fails first, before the results go stale."""
+    pytest.importorskip("skimage")
+    import shutil
+
+    from click.testing import CliRunner
+
+    from hno_framework.cli import cli
+
+    committed = EXAMPLES.parents[1] / "docs" / "results" / "images" / "image-cs-full"
+    results = sorted(committed.rglob("result.json"))
+    assert results, f"no committed cells under {committed}"
+    copy = tmp_path / "cells"
+    for result in results:  # <ratio>/<network>/result.json: what --report-only reads
+        target = copy / result.relative_to(committed)
+        target.parent.mkdir(parents=True)
+        shutil.copy(result, target)
+    networks = "networks=[{name: LISTA-CS, step: lista-cs, integrator: euler}, {name: 2NO-LISTA-CS, step: lista-cs, integrator: 2no}]"
+    out = CliRunner().invoke(cli, ["experiment", "image-cs", str(EXAMPLES / "image-cs.yaml"), "--report-only",
+                                   "--set", networks, "--set", f"output.dir={copy}"])
+    assert out.exit_code == 0, out.output
+    assert f"{len(results)} of " in out.output and "cells finished" in out.output
+
 @pytest.mark.slow
 @pytest.mark.parametrize("command, config", [("inpainting", "inpainting.yaml"), ("image-cs", "image-cs.yaml")])
 def test_quick_presets_run(tmp_path: Path, command: str, config: str) -> None:
