@@ -45,6 +45,20 @@ def test_compiled_and_eager_agree_on_outputs_trajectories_and_gradients(integrat
     assert compiled.state_dict().keys() == eager.state_dict().keys()
 
 
+def test_torch_compile_of_the_whole_network_traces_one_graph() -> None:
+    """``torch.compile(net, fullgraph=True)``, the user's own compile of the module (not ``enable_compile``): the
+    eager loop, with its direct calls of hook-free layers, must trace without a graph break."""
+    net = small_net("2no", layers=3)
+    y = torch.randn(2, 12, generator=torch.Generator().manual_seed(0))
+    graphs: list[torch.fx.GraphModule] = []
+
+    def backend(gm: torch.fx.GraphModule, inputs: list[torch.Tensor]):
+        graphs.append(gm)
+        return gm.forward
+
+    torch.testing.assert_close(torch.compile(net, backend=backend, fullgraph=True)(y), net(y))
+    assert len(graphs) == 1
+
 def test_a_compiled_network_deep_copies_and_compiles_again() -> None:
     net = small_net("2no").enable_compile(backend="eager")
     y = torch.randn(3, 12)
