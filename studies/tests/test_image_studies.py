@@ -129,7 +129,6 @@ def test_report_only_rebuilds_the_report_from_copied_cells(tmp_path: Path) -> No
     assert other.exit_code != 0 and "another config" in other.output and "--set" in other.output
 
 
-
 def test_the_committed_full_preset_cells_match_the_current_config(tmp_path: Path) -> None:
     """The image-CS cells committed under docs/results were computed at the example config's full preset; each
     carries the fingerprint of its cell config. A change that alters a fingerprint (a new config field, a changed
@@ -154,6 +153,7 @@ def test_the_committed_full_preset_cells_match_the_current_config(tmp_path: Path
                                    "--set", networks, "--set", f"output.dir={copy}"])
     assert out.exit_code == 0, out.output
     assert f"{len(results)} of " in out.output and "cells finished" in out.output
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command, config", [("inpainting", "inpainting.yaml"), ("image-cs", "image-cs.yaml")])
