@@ -45,10 +45,14 @@ def test_tensor(image: GrayImage, patch: int, stride: int) -> Tensor:
 
 @torch.no_grad()
 def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: int, missing_ratio: float | None,
-                mask_seed: int, chunk: int = 4096, mask: Tensor | None = None) -> ImageReconstruction:
+                mask_seed: int, chunk: int = 4096, mask: Tensor | None = None,
+                depth: int | None = None) -> ImageReconstruction:
     """Reconstruct ``image`` tile by tile with ``net`` (module docstring); ``missing_ratio`` None for CS. ``mask``: an
     ``(H, W)`` bool mask of the observed pixels (of the cropped image) to use instead of the seeded image mask, for
-    inpainting (``missing_ratio`` given) with per-sample masks."""
+    inpainting (``missing_ratio`` given) with per-sample masks. ``depth``: the estimate ``x_depth`` after the first
+    ``depth`` layers (1 … T) instead of ``x_T``."""
+    if depth is not None and not 1 <= depth <= net.num_layers:
+        raise ValueError(f"depth must be between 1 and the network's {net.num_layers} layers, got {depth}")
     if mask is not None and missing_ratio is None:
         raise ValueError("a mask is for inpainting: pass missing_ratio too (compressive sensing observes every tile "
                          "through Φ, without a mask)")
@@ -83,7 +87,8 @@ def reconstruct(net: UnrolledNetwork, image: GrayImage, *, patch: int, stride: i
         observed = torch.where(mask, pixels, torch.full_like(pixels, float("nan"))) * 255.0
     was_training = net.training
     net.eval()
-    estimates = torch.cat([net(y[i:i + chunk].to(dtype)).double() for i in range(0, y.shape[0], chunk)])
+    estimates = torch.cat([net.unroll(y[i:i + chunk].to(dtype), depth=depth).estimate.double()
+                           for i in range(0, y.shape[0], chunk)])
     net.train(was_training)
     if analysis is not None:
         estimates = estimates @ analysis  # tiles Dᵀŝ in rows

@@ -193,6 +193,76 @@ def test_fixed_mask_evaluation_tiles_the_patch_mask() -> None:
         assert rec.estimate.shape == (8, 12) and float(rec.estimate.min()) >= 0.0 and float(rec.estimate.max()) <= 255.0
 
 
+def test_reconstruct_at_a_depth_is_that_many_ista_iterations_on_each_tile() -> None:
+    """``reconstruct(depth=d)`` on compressive sensing: the image of ``d`` plain ISTA iterations
+    ``x ← η_{λ/L}(x + Φᵀ(y − Φx)/L)`` from 0 on every 4 × 4 tile (L from an eigendecomposition here), tiles put back
+    by hand, clipped to [0, 255], PSNR by hand. A depth outside 1 … T is refused."""
+    import torch
+
+    from hno_framework.images.sources import GrayImage
+    from hno_studies.image_eval import reconstruct
+
+    pixels = np.random.default_rng(1).uniform(0, 255, (8, 12))
+    image = GrayImage("x", "test", pixels)
+    net = compose(parse_config({"problem": {"kind": "cs", "patch_size": 4, "m": 8, "lam": 0.05, "seed": 1},
+                                "network": {"step": "ista", "layers": 4}}))
+    phi = net.problem.phi.double()
+    lipschitz = float(torch.linalg.eigvalsh(phi.T @ phi).max())
+    tiles = torch.from_numpy(pixels / 255.0).reshape(2, 4, 3, 4).permute(0, 2, 1, 3).reshape(6, 16)
+    y = tiles @ phi.T
+    x = torch.zeros_like(tiles)
+    for depth in range(1, 5):
+        z = x + (y - x @ phi.T) @ phi / lipschitz  # rows: tiles
+        x = torch.sign(z) * torch.clamp(z.abs() - 0.05 / lipschitz, min=0.0)
+        estimate = (x.reshape(2, 3, 4, 4).permute(0, 2, 1, 3).reshape(8, 12).clamp(0.0, 1.0) * 255.0).numpy()
+        expected = 10.0 * np.log10(255.0 ** 2 / np.mean((estimate - pixels) ** 2))
+        rec = reconstruct(net, image, patch=4, stride=4, missing_ratio=None, mask_seed=0, depth=depth)
+        assert rec.psnr_db == pytest.approx(expected, abs=1e-3)
+        np.testing.assert_allclose(rec.estimate.numpy(), estimate, atol=1e-3)
+    assert reconstruct(net, image, patch=4, stride=4, missing_ratio=None, mask_seed=0).psnr_db == rec.psnr_db
+    for depth in (0, 5):
+        with pytest.raises(ValueError, match="depth"):
+            reconstruct(net, image, patch=4, stride=4, missing_ratio=None, mask_seed=0, depth=depth)
+
+
+def test_the_convergence_script_reads_each_finished_cell_layer_by_layer(tmp_path: Path) -> None:
+    """``studies/scripts/image_cs_convergence.py`` on a tiny image-CS run: at the last layer its PSNR is the one the
+    study reported for the cell; its validation curve is the run's; the settled layer is the first within reach of
+    the last; an unfinished cell (no result.json) is left out."""
+    import json
+
+    from hno_studies.image_runner import run_study
+    from hno_studies.image_study import load_study
+
+    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
+    _write_pngs(tmp_path / "imgs" / "test", 2, 8, (16, 16))
+    overrides = ["problem.patch_size=4", "layers=3", "ratios=[0.5]", "training.iterations=6",
+                 "training.validate_every=3", "training.validation_size=20", "training.test_size=20",
+                 "evaluation.bootstrap=50", f"output.dir={tmp_path / 'run'}",
+                 "networks=[{name: LISTA-CS, step: lista-cs}, {name: 2NO-LISTA-CS, step: lista-cs, integrator: 2no}]"]
+    study = load_study(EXAMPLES / "image-cs.yaml", overrides, images=tmp_path / "imgs")
+    run_study(study, progress=False)
+    unfinished = tmp_path / "run" / "ratio-50" / "unfinished"  # a checkpoint without result.json: still training
+    unfinished.mkdir()
+    (unfinished / "best.pt").write_bytes((tmp_path / "run" / "ratio-50" / "lista-cs" / "best.pt").read_bytes())
+    script = _script("image_cs_convergence")
+    found = script.evaluate(study, tmp_path / "run", 0.1)
+    assert list(found) == ["ratio-50"] and sorted(found["ratio-50"]) == ["2no-lista-cs", "lista-cs"]
+    for network, row in found["ratio-50"].items():
+        cell = tmp_path / "run" / "ratio-50" / network
+        reported = json.loads((cell / "result.json").read_text())["psnr_db"]
+        assert len(row["psnr_db"]) == 3
+        assert row["psnr_db"][-1] == pytest.approx(sum(reported.values()) / len(reported), abs=1e-9)
+        history = json.loads((cell / "metrics.json").read_text())["history"]
+        assert row["validation"]["iteration"] == [e["iteration"] for e in history] == [3, 6]
+        assert set(row["coefficients"]) == ({"alpha", "beta"} if network.startswith("2no") else {"h"})
+    assert script.settled_layer([10.0, 12.0, 12.95, 12.5, 13.0], 0.1) == 5
+    assert script.settled_layer([10.0, 12.0, 12.95, 13.05, 13.0], 0.1) == 3
+    assert script.settled_layer([13.0], 0.1) == 1
+    script.plot(found, 0.1, tmp_path / "convergence.png")
+    assert (tmp_path / "convergence.png").stat().st_size > 0
+
+
 def test_a_mask_of_your_own_is_what_the_network_observes() -> None:
     """``reconstruct(mask=...)``: the seeded image mask given explicitly reproduces the default; another mask is what
     ``observed`` shows; a wrong shape or a fixed-mask problem is refused. The mask-count script's tiles observe
