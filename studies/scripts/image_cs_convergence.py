@@ -141,12 +141,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="an image-CS run folder (its output.dir), holding ratio-*/<network>/")
     parser.add_argument("--config", type=Path, default=ROOT / "examples" / "images" / "image-cs.yaml")
+    parser.add_argument("--images", type=Path, default=None,
+                        help="the folder with train/ and test/ the run was given with --images (default: the config's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override the run was given with (repeatable), e.g. images.downscale=2")
     parser.add_argument("--within", type=float, default=0.1, help="dB of the final PSNR that counts as settled")
     parser.add_argument("--out", type=Path, default=Path("convergence.json"))
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    study = load_study(args.config, task="image-cs")
+    study = load_study(args.config, args.overrides, task="image-cs", images=args.images)
     found = evaluate(study, args.run, args.within)
     for ratio, networks in found.items():
         for network, row in networks.items():

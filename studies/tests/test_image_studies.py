@@ -229,8 +229,6 @@ def test_the_convergence_script_reads_each_finished_cell_layer_by_layer(tmp_path
     """``studies/scripts/image_cs_convergence.py`` on a tiny image-CS run: at the last layer its PSNR is the one the
     study reported for the cell; its validation curve is the run's; the settled layer is the first within reach of
     the last; an unfinished cell (no result.json) is left out."""
-    import json
-
     from hno_studies.image_runner import run_study
     from hno_studies.image_study import load_study
 
