@@ -99,12 +99,17 @@ def yaml_blocks(markdown: str) -> list[Any]:
 # -- walking the code -----------------------------------------------------------------------------
 
 
-def walk_commands(cmd: click.Command, path: tuple[str, ...] = ("hno",)) -> list[tuple[tuple[str, ...], click.Command]]:
-    """``(path, command)`` for ``cmd`` and every command below it, depth first."""
+def walk_commands(cmd: click.Command, path: tuple[str, ...] = ("hno",),
+                  parent: click.Context | None = None) -> list[tuple[tuple[str, ...], click.Command]]:
+    """``(path, command)`` for ``cmd`` and every command below it, depth first, as the command line finds them:
+    through ``list_commands``/``get_command``, so the commands plugins register (``hno experiment``) are walked too."""
     out = [(path, cmd)]
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            out += walk_commands(cmd.commands[name], (*path, name))
+        ctx = click.Context(cmd, parent=parent)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                out += walk_commands(sub, (*path, name), ctx)
     return out
 
 

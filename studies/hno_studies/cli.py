@@ -8,6 +8,7 @@ so ``hno --help`` stays fast. Library errors (:class:`~hno_framework.errors.HNOE
 from __future__ import annotations
 
 import shlex
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,16 +75,24 @@ def synthetic_cmd(config: Path, quick: bool, resume: bool, overrides: tuple[str,
 
 # -- natural images (seed Tables 1 and 2) ---------------------------------------------------------
 def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: tuple[str, ...],
-                 images: Path | None, progress: bool, executor: dict[str, Any], report_only: bool = False) -> None:
-    """Run an image study (``hno_studies.image_runner``), or only report its finished cells, and print its table."""
+                 images: Path | None, progress: bool, executor: dict[str, Any], report_only: bool = False,
+                 status: bool = False) -> None:
+    """Run an image study (``hno_studies.image_runner``), or only report its finished cells, or only print where
+    each cell stands, and print its table."""
     from .image_runner import report_finished, run_study
     from .image_study import load_study
 
     study = load_study(config, list(overrides), quick=quick, task=task, images=images)  # type: ignore[arg-type]
     command = "hno " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "hno" in Path(sys.argv[0]).name else None
     out = Path(study.output.dir)
-    if report_only and resume:
-        raise click.UsageError("--report-only trains nothing: drop --resume (or --report-only)")
+    for flag, given in (("--report-only", report_only), ("--status", status)):
+        if given and resume:
+            raise click.UsageError(f"{flag} trains nothing: drop --resume (or {flag})")
+    if status and report_only:
+        raise click.UsageError("--status only reads the cells and --report-only writes their report: pass one of them")
+    if status:
+        _echo_image_status(study)
+        return
     if report_only:
         run = report_finished(study, quick=quick, command=command)
         click.echo(f"{len(run.reused)} of {len(study.cells())} cells finished under {out}")
@@ -102,6 +111,48 @@ def _image_study(task: str, config: Path, quick: bool, resume: bool, overrides: 
                                    "fix the cause and rerun with --resume to train only those")
 
 
+def _echo_image_status(study: Any) -> None:
+    """One line per cell of an image study (:func:`~hno_studies.image_status.study_status`), then the counts and the
+    training time left: cells in training at their own speed, cells not started at the mean training time of their
+    network's finished cells (none finished: unknown)."""
+    from .image_status import study_status
+
+    rows = study_status(study)
+    width = max((len(r["cell"]) for r in rows), default=0)
+    finished: dict[str, list[float]] = {}
+    for r in rows:
+        if r["state"] == "finished" and r.get("seconds") is not None:
+            finished.setdefault(r["cell"].rsplit("/", 1)[-1], []).append(float(r["seconds"]))
+    left, unknown = 0.0, 0
+    for r in rows:
+        if r["state"] == "finished":
+            seconds = "" if r.get("seconds") is None else f", trained in {_hours(r['seconds'])}"
+            detail = f"finished: {r['psnr_db']:.2f} dB mean PSNR{seconds}"
+        elif r["state"] == "training":
+            best = r["best_validation_nmse_db"]
+            detail = (f"training: iteration {r['iteration']:,}/{r['total']:,}, best validation "
+                      f"{'?' if best is None else f'{best:.2f}'} dB, {_hours(r['seconds'])} so far, "
+                      f"≈ {_hours(r['seconds_left'])} left at that speed")
+        elif r["state"] == "another config":
+            detail = ("finished under another config (pass the --set/--images/--quick it was run with; --resume "
+                      "recomputes it)")
+        else:
+            detail = r["state"]
+        click.echo(f"{r['cell']:<{width}}  {detail}")
+        if r["state"] == "training":
+            left += r["seconds_left"] or 0.0
+            unknown += r["seconds_left"] is None
+        elif r["state"] == "not started":
+            same = finished.get(r["cell"].rsplit("/", 1)[-1])
+            left += statistics.fmean(same) if same else 0.0
+            unknown += not same
+    states = ("finished", "training", "not started", "another config", "unreadable checkpoint")
+    counts = {s: sum(r["state"].startswith(s) for r in rows) for s in states}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in states[:3])
+               + f"; ≈ {_hours(left)} of training left" + (f" (+ {unknown} cell(s) with no basis for an estimate)"
+                                                           if unknown else ""))
+
+
 def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
     """The options shared by ``hno experiment inpainting`` and ``image-cs``."""
     fn = executor_options(fn)
@@ -113,6 +164,8 @@ def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
     fn = click.option("--resume", is_flag=True, help="continue unfinished cells from their last checkpoint "
                       "(finished cells are always skipped)")(fn)
     fn = click.option("--quick", is_flag=True, help="apply the config's quick: preset (minutes on one core)")(fn)
+    fn = click.option("--status", is_flag=True, help="only print where every cell stands (finished with its PSNR; "
+                      "training: iteration, best validation NMSE, time left), read from the files")(fn)
     fn = click.option("--report-only", is_flag=True, help="only write results.json, results.md and the figure from "
                       "the cells already finished under output.dir (no training)")(fn)
     return click.argument("config", type=click.Path(path_type=Path))(fn)
@@ -120,27 +173,27 @@ def _image_options(fn: Callable[..., None]) -> Callable[..., None]:
 
 @experiment.command("inpainting")
 @_image_options
-def inpainting_cmd(config: Path, report_only: bool, quick: bool, resume: bool, overrides: tuple[str, ...],
-                   images: Path | None, progress: bool, **executor: Any) -> None:
+def inpainting_cmd(config: Path, report_only: bool, status: bool, quick: bool, resume: bool,
+                   overrides: tuple[str, ...], images: Path | None, progress: bool, **executor: Any) -> None:
     """Natural-image inpainting (seed Table 1): PSNR of ISTA and each network on every test photograph.
 
     Writes, under the config's output.dir: one folder per network (checkpoints, result.json,
     reconstructions.pt); then results.json, results.md and reconstructions.png. See docs/images.md.
     """
-    _image_study("inpainting", config, quick, resume, overrides, images, progress, executor, report_only)
+    _image_study("inpainting", config, quick, resume, overrides, images, progress, executor, report_only, status)
 
 
 @experiment.command("image-cs")
 @_image_options
-def image_cs_cmd(config: Path, report_only: bool, quick: bool, resume: bool, overrides: tuple[str, ...],
-                 images: Path | None, progress: bool, **executor: Any) -> None:
+def image_cs_cmd(config: Path, report_only: bool, status: bool, quick: bool, resume: bool,
+                 overrides: tuple[str, ...], images: Path | None, progress: bool, **executor: Any) -> None:
     """Natural-image compressive sensing (seed Table 2): mean PSNR per CS ratio of each network.
 
     Writes, under the config's output.dir: per CS ratio one folder per network (checkpoints,
     result.json, reconstructions.pt); then results.json, results.md and reconstructions.png.
     See docs/images.md.
     """
-    _image_study("image-cs", config, quick, resume, overrides, images, progress, executor, report_only)
+    _image_study("image-cs", config, quick, resume, overrides, images, progress, executor, report_only, status)
 
 
 def _hours(seconds: float | None) -> str:

@@ -129,6 +129,68 @@ def test_report_only_rebuilds_the_report_from_copied_cells(tmp_path: Path) -> No
     assert other.exit_code != 0 and "another config" in other.output and "--set" in other.output
 
 
+def test_status_says_where_every_cell_stands_from_its_files(tmp_path: Path) -> None:
+    """``--status``: finished cells with their mean PSNR; a cell with a last.pt and no result.json is training, at
+    its checkpoint's iteration; a folder without files (or the ISTA baseline, which keeps no checkpoint) is not
+    started; a result of another config is named as such. Nothing is written; --resume or --report-only with it is
+    a usage error."""
+    from click.testing import CliRunner
+
+    from hno_framework.cli import cli
+    from hno_studies.image_runner import run_study
+    from hno_studies.image_status import study_status
+    from hno_studies.image_study import load_study
+
+    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
+    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
+    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=4", "training.validate_every=2",
+                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
+                 "ista.tune_size=10", "evaluation.bootstrap=50", f"output.dir={tmp_path / 'run'}",
+                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    study = load_study(EXAMPLES / "inpainting.yaml", overrides, images=tmp_path / "imgs")
+    results = {r["network"]: r for r in run_study(study, progress=False).results}
+    rows = {r["cell"]: r for r in study_status(study)}
+    assert [r["state"] for r in rows.values()] == ["finished"] * 3
+    mean = sum(results["LISTA"]["psnr_db"].values()) / len(results["LISTA"]["psnr_db"])
+    assert rows["inpainting/lista"]["psnr_db"] == pytest.approx(mean)
+
+    cells = tmp_path / "run" / "inpainting"
+    (cells / "lista" / "result.json").unlink()  # trained to the end, not yet evaluated: its last.pt remains
+    (cells / "ista" / "result.json").unlink()
+    fake = json.loads((cells / "2no-lista" / "result.json").read_text())
+    (cells / "2no-lista" / "result.json").write_text(json.dumps({**fake, "fingerprint": "0" * 16}))
+    rows = {r["cell"]: r for r in study_status(study)}
+    assert rows["inpainting/ista"]["state"] == "not started"
+    assert rows["inpainting/2no-lista"]["state"] == "another config"
+    training = rows["inpainting/lista"]
+    assert training["state"] == "training" and training["iteration"] == training["total"] == 4
+    assert training["seconds_left"] == 0.0 and training["best_validation_nmse_db"] is not None
+
+    def status(*extra: str) -> Any:
+        args = ["experiment", "inpainting", str(EXAMPLES / "inpainting.yaml"), "--status", *extra,
+                "--images", str(tmp_path / "imgs")]
+        for value in overrides:
+            args += ["--set", value]
+        return CliRunner().invoke(cli, args)
+
+    before = sorted(p.name for p in cells.rglob("*"))
+    shown = status()
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].startswith("inpainting/ista") and "not started" in lines[0]
+    assert "training: iteration 4/4" in lines[1] and "another config" in lines[2]
+    assert lines[-1].startswith("0 finished, 1 training, 1 not started, 1 another config")
+    assert sorted(p.name for p in cells.rglob("*")) == before  # read only
+    for extra in ("--resume", "--report-only"):
+        refused = status(extra)
+        assert refused.exit_code == 2 and extra in refused.output
+    (cells / "lista" / "last.pt").write_bytes(b"not a checkpoint")
+    damaged = status()
+    assert damaged.exit_code == 0 and "unreadable checkpoint" in damaged.output.splitlines()[1]
+    assert damaged.output.splitlines()[-1].startswith("0 finished, 0 training, 1 not started, 1 another config, "
+                                                      "1 unreadable checkpoint")
+
+
 def test_the_committed_full_preset_cells_match_the_current_config(tmp_path: Path) -> None:
     """The image-CS cells committed under docs/results were computed at the example config's full preset; each
     carries the fingerprint of its cell config. A change that alters a fingerprint (a new config field, a changed
