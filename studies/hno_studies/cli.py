@@ -129,10 +129,7 @@ def _echo_image_status(study: Any) -> None:
             seconds = "" if r.get("seconds") is None else f", trained in {_hours(r['seconds'])}"
             detail = f"finished: {r['psnr_db']:.2f} dB mean PSNR{seconds}"
         elif r["state"] == "training":
-            best = r["best_validation_nmse_db"]
-            detail = (f"training: iteration {r['iteration']:,}/{r['total']:,}, best validation "
-                      f"{'?' if best is None else f'{best:.2f}'} dB, {_hours(r['seconds'])} so far, "
-                      f"≈ {_hours(r['seconds_left'])} left at that speed")
+            detail = _training_detail(r)
         elif r["state"] == "another config":
             detail = ("finished under another config (pass the --set/--images/--quick it was run with; --resume "
                       "recomputes it)")
@@ -200,6 +197,15 @@ def _hours(seconds: float | None) -> str:
     return "?" if seconds is None else f"{seconds / 3600:.2f} h"
 
 
+def _training_detail(row: dict[str, Any], where: str = "") -> str:
+    """A status line's detail for a cell in training: its iteration of the total (``where``: e.g. its phase), the best
+    validation NMSE, the time so far and the time left at that speed."""
+    best = row["best_validation_nmse_db"]
+    return (f"training: iteration {row['iteration']:,}/{row['total']:,}{where}, best validation "
+            f"{'?' if best is None else f'{best:.2f}'} dB, {_hours(row['seconds'])} so far, "
+            f"≈ {_hours(row['seconds_left'])} left at that speed")
+
+
 def _echo_status(cfg: Any) -> None:
     """One line per cell of the converged study (:func:`~hno_studies.converged.cell_status`)."""
     from .converged import cell_status
@@ -210,10 +216,7 @@ def _echo_status(cfg: Any) -> None:
         if r["state"] == "finished":
             detail = f"finished: {r['final_nmse_db']:.2f} dB [{r['ci_db'][0]:.2f}, {r['ci_db'][1]:.2f}]"
         elif r["state"] == "training":
-            best = r["best_validation_nmse_db"]
-            detail = (f"training: iteration {r['iteration']:,}/{r['total']:,} (phase {r['phase']}/{r['phases']}), best "
-                      f"validation {'?' if best is None else f'{best:.2f}'} dB, {_hours(r['seconds'])} so far, "
-                      f"≈ {_hours(r['seconds_left'])} left at that speed")
+            detail = _training_detail(r, f" (phase {r['phase']}/{r['phases']})")
         else:
             detail = r["state"]
         click.echo(f"{r['cell']:<{width}}  {detail}")
