@@ -27,6 +27,17 @@ def _write_pngs(folder: Path, count: int, seed: int, shape: tuple[int, int] = (2
         Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(folder / f"im{seed}-{k}.png")
 
 
+def _tiny_inpainting(tmp_path: Path, *extra: str) -> list[str]:
+    """Write 2 training and 1 test photograph under ``tmp_path/imgs``; the overrides of a tiny inpainting study
+    (4 × 4 patches, 2 layers, 3 iterations, ISTA, LISTA and 2NO-LISTA), then ``extra`` (later ones win)."""
+    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
+    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
+    return ["problem.patch_size=4", "layers=2", "training.iterations=3", "training.validate_every=3",
+            "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
+            "ista.tune_size=10", "evaluation.bootstrap=50",
+            "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]", *extra]
+
+
 @pytest.mark.parametrize("name, task", [("inpainting.yaml", "inpainting"), ("image-cs.yaml", "image-cs")])
 def test_example_studies_parse_into_independent_cells(name: str, task: str) -> None:
     from hno_studies.image_study import load_study
@@ -58,12 +69,7 @@ def test_a_tiny_study_runs_end_to_end_on_a_folder(tmp_path: Path) -> None:
     from hno_studies.image_runner import run_study
     from hno_studies.image_study import load_study
 
-    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
-    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
-    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=3", "training.validate_every=3",
-                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
-                 "ista.tune_size=10", "evaluation.bootstrap=50", f"output.dir={tmp_path / 'out'}",
-                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    overrides = _tiny_inpainting(tmp_path, f"output.dir={tmp_path / 'out'}")
     study = load_study(EXAMPLES / "inpainting.yaml", overrides, images=tmp_path / "imgs")
     run = run_study(study, progress=False)
     assert len(run.computed) == 3
@@ -93,12 +99,7 @@ def test_report_only_rebuilds_the_report_from_copied_cells(tmp_path: Path) -> No
     from hno_studies.image_runner import run_study
     from hno_studies.image_study import load_study
 
-    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
-    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
-    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=3", "training.validate_every=3",
-                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
-                 "ista.tune_size=10", "evaluation.bootstrap=50",
-                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    overrides = _tiny_inpainting(tmp_path)
     run = run_study(load_study(EXAMPLES / "inpainting.yaml", [*overrides, f"output.dir={tmp_path / 'run'}"],
                                images=tmp_path / "imgs"), progress=False)
     copy = tmp_path / "copy"
@@ -141,12 +142,8 @@ def test_status_says_where_every_cell_stands_from_its_files(tmp_path: Path) -> N
     from hno_studies.image_status import study_status
     from hno_studies.image_study import load_study
 
-    _write_pngs(tmp_path / "imgs" / "train", 2, 7, (24, 24))
-    _write_pngs(tmp_path / "imgs" / "test", 1, 8, (16, 16))
-    overrides = ["problem.patch_size=4", "layers=2", "training.iterations=4", "training.validate_every=2",
-                 "training.validation_size=20", "training.test_size=20", "ista.iterations=3", "ista.lambdas=[0.01]",
-                 "ista.tune_size=10", "evaluation.bootstrap=50", f"output.dir={tmp_path / 'run'}",
-                 "networks=[{name: LISTA, step: lista}, {name: 2NO-LISTA, step: lista, integrator: 2no}]"]
+    overrides = _tiny_inpainting(tmp_path, "training.iterations=4", "training.validate_every=2",
+                                 f"output.dir={tmp_path / 'run'}")
     study = load_study(EXAMPLES / "inpainting.yaml", overrides, images=tmp_path / "imgs")
     results = {r["network"]: r for r in run_study(study, progress=False).results}
     rows = {r["cell"]: r for r in study_status(study)}
