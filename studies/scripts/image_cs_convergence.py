@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from hno_framework.checkpoint import load_network
+from hno_framework.images.sources import GrayImage
 from hno_framework.io import write_json
 from hno_framework.machine import machine_info
 from hno_framework.network import UnrolledNetwork
@@ -40,9 +41,8 @@ from hno_studies.image_study import ImageStudyConfig, load_study, study_images
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def psnr_per_layer(study: ImageStudyConfig, net: UnrolledNetwork) -> list[float]:
-    """Mean PSNR (dB) over the study's test images of ``x_t``, ``t = 1 … T``: one value per layer."""
-    test = study_images(study)[1]
+def psnr_per_layer(study: ImageStudyConfig, net: UnrolledNetwork, test: list[GrayImage]) -> list[float]:
+    """Mean PSNR (dB) over the ``test`` images of ``x_t``, ``t = 1 … T``: one value per layer."""
     return [statistics.fmean(reconstruct(net, image, patch=study.patch, stride=study.stride, missing_ratio=None,
                                          mask_seed=0, depth=depth).psnr_db for image in test)
             for depth in range(1, net.num_layers + 1)]
@@ -87,6 +87,7 @@ def evaluate(study: ImageStudyConfig, run: Path, within: float) -> dict[str, dic
     if not cells:
         raise SystemExit(f"no finished cell (ratio-*/<network>/result.json) under {run}: pass the output.dir of an "
                          "image-CS run")
+    test = study_images(study)[1]  # loaded once, for every checkpoint
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for cell in cells:
         row: dict[str, Any] = {"validation": validation_curve(cell / "metrics.json")}
@@ -94,7 +95,7 @@ def evaluate(study: ImageStudyConfig, run: Path, within: float) -> dict[str, dic
         if checkpoint.is_file():
             net, config = load_network(checkpoint)
             net.eval()
-            psnrs = psnr_per_layer(study, net)
+            psnrs = psnr_per_layer(study, net, test)
             row.update({"step": config.network.step.name, "integrator": config.network.integrator.name,
                         "m": config.problem.m, "psnr_db": psnrs, "settled_layer": settled_layer(psnrs, within),
                         "coefficients": coefficients(net), "sha256": sha256(checkpoint)})
