@@ -40,7 +40,7 @@ from hno_framework.plotting import (
 )
 
 from .classical import iterations_to_reach
-from .evidence import instance_lines, instance_pairs, tail_metrics, validation_flattery
+from .evidence import instance_lines, instance_pairs, tail_metrics, typical_samples, validation_flattery
 from .learned_coefficients import coefficient_groups, summary_rows
 from .statistics import (
     difference_db,
@@ -197,7 +197,9 @@ def summarise(cfg: ConvergedConfig) -> dict[str, Any]:
             if not any(r["seed"] == s for r in found.get((c.setting, c.network), []))]
     unfinished = [f"{setting}/{network}/seed{s}" for setting, network, s in todo]
     return {"name": cfg.name, "cells": cells, "pairs": pairs,
-            "instance_pairs": instance_pairs(cfg, found, _errors, energies_of), "unfinished": unfinished,
+            "instance_pairs": instance_pairs(cfg, found, _errors, energies_of,
+                                             {s: typical_samples(k, problem.n, problem.sparsity) for s, k in sizes_of.items()}),
+            "unfinished": unfinished,
             "unfinished_core_hours_estimate": remaining_core_hours(cfg, found, [n for _, n, _ in todo]),
             "recipe": cfg.recipe.model_dump(), "test_size": cfg.test_size,
             "support_bins": {"n": problem.n, "sparsity": problem.sparsity, "mean": bins.mean, "sd": bins.sd,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from hno_studies.evidence import instance_pairs, tail_metrics, validation_flattery
+from hno_studies.evidence import instance_lines, instance_pairs, tail_metrics, typical_samples, validation_flattery
 
 
 def test_tail_metrics_against_a_plain_loop() -> None:
@@ -63,3 +63,38 @@ def test_the_instance_level_interval_is_the_paired_t_interval_over_instances() -
     sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 3)
     half = 3.182446305284263 * sd / 2  # t(0.975, 3)
     assert row["instance_level_ci_db"] == pytest.approx([mean - half, mean + half], rel=1e-6)
+
+
+def test_the_typical_sample_difference_leaves_the_densest_samples_out() -> None:
+    """B beats A by a factor of about 0.5 on the typical samples and loses by 100× on the few dense ones: the pooled
+    difference says B is worse, the typical one says it is better, each as a plain sum over its samples."""
+    n, p, count = 500, 0.1, 400
+    limit = 50 + 2 * math.sqrt(45)  # μ + 2σ of Binomial(500, 0.1)
+    k = torch.full((count,), 50.0)
+    k[:4] = 80.0  # 4 dense samples, above the limit
+    energies = {f"i{i}": torch.ones(count, dtype=torch.float64) for i in range(4)}
+    found, typical_db = {}, []
+    g = torch.Generator().manual_seed(2)
+    for i, ratio in enumerate([0.5, 0.4, 0.6, 0.5]):
+        a = torch.rand(1, count, generator=g, dtype=torch.float64)
+        b = a * ratio * (0.5 + torch.rand(1, count, generator=g, dtype=torch.float64))  # mean factor: ratio
+        b[0, :4] = a[0, :4] * 100.0
+        found[(f"i{i}", "A")], found[(f"i{i}", "B")] = [{"seed": 0, "_e": a}], [{"seed": 0, "_e": b}]
+        keep = [j for j in range(count) if k[j] <= limit]
+        typical_db.append(10 * math.log10(sum(float(b[0, j]) for j in keep) / sum(float(a[0, j]) for j in keep)))
+    masks = {f"i{i}": typical_samples(k, n, p) for i in range(4)}
+    (row,) = instance_pairs(_Config(), found, lambda results: torch.cat([r["_e"] for r in results]), energies,  # type: ignore[arg-type]
+                            masks)
+    assert all(q["difference_db"] > 0 for q in row["instances"])  # pooled: the dense samples decide
+    assert [q["typical_difference_db"] for q in row["instances"]] == pytest.approx(typical_db)
+    assert all(q["typical_ci_db"][0] <= q["typical_difference_db"] <= q["typical_ci_db"][1] for q in row["instances"])
+    mean = sum(typical_db) / 4
+    sd = math.sqrt(sum((d - mean) ** 2 for d in typical_db) / 3)
+    half = 3.182446305284263 * sd / 2  # t(0.975, 3)
+    assert row["typical_instance_level_ci_db"] == pytest.approx([mean - half, mean + half], rel=1e-6)
+    lines = instance_lines({"instance_pairs": [row]})
+    assert any("typical samples: HNO − base" in line for line in lines)
+    # without masks the row carries no typical fields and the table keeps its columns
+    (plain,) = instance_pairs(_Config(), found, lambda results: torch.cat([r["_e"] for r in results]), energies)  # type: ignore[arg-type]
+    assert "typical_instance_level_ci_db" not in plain
+    assert not any("typical samples: HNO − base" in line for line in instance_lines({"instance_pairs": [plain]}))
