@@ -45,6 +45,7 @@ from hno_framework.metrics import ratio_to_db
 from hno_framework.network import UnrolledNetwork, count_learnable
 from hno_framework.problems.base import SignalBatch
 
+from .checkpoint_progress import checkpoint_progress
 from .converged_config import (
     ConvergedConfig,
     Recipe,
@@ -275,18 +276,11 @@ def cell_row(cfg: ConvergedConfig, setting: str, network: str, seed: int) -> dic
     elif spec.algorithm is not None:
         row.update(state="not finished (a classical solver keeps no checkpoint: waiting or running)")
     elif last.is_file():
-        try:
-            state = torch.load(last, map_location="cpu", weights_only=True)
-            loop, history = state["loop"], state["history"]
-        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a row, not a crash
-            row.update(state=f"unreadable checkpoint {last}: {type(exc).__name__}: {exc}")
-        else:
-            done, total = int(loop["iteration"]), recipe.iterations
-            seconds = float(loop["seconds"])
-            row.update(state="training", iteration=done, total=total, phase=int(loop["phase_index"]) + 1,
-                       phases=len(recipe.phases), seconds=seconds,
-                       best_validation_nmse_db=history[-1].get("best_validation_nmse_db") if history else None,
-                       seconds_left=seconds / done * (total - done) if done and recipe.protocol == "phases" else None)
+        row.update(checkpoint_progress(last, recipe.iterations))
+        if row["state"] == "training":
+            row["phases"] = len(recipe.phases)
+            if recipe.protocol != "phases":  # stage-wise: stages end on a plateau, the total is not known ahead
+                row["seconds_left"] = None
     return row
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-import torch
-
 from hno_framework.io import read_json
 
+from .checkpoint_progress import checkpoint_progress
 from .image_study import RESULT_FILE, ImageCell, ImageStudyConfig
 
 
@@ -34,16 +33,7 @@ def cell_row(study: ImageStudyConfig, cell: ImageCell) -> dict[str, Any]:
                 "seconds": result.get("train_seconds")}
     if not last.is_file():  # also an ISTA baseline, which keeps no checkpoint
         return row
-    try:
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        loop, history = state["loop"], state["history"]
-        done, seconds = int(loop["iteration"]), float(loop["seconds"])
-    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is a row, not a crash
-        return {**row, "state": f"unreadable checkpoint {last}: {type(exc).__name__}: {exc}"}
-    total = cell.config.training.iterations
-    return {**row, "state": "training", "iteration": done, "total": total, "seconds": seconds,
-            "best_validation_nmse_db": history[-1].get("best_validation_nmse_db") if history else None,
-            "seconds_left": seconds / done * max(total - done, 0) if done else None}
+    return {**row, **checkpoint_progress(last, cell.config.training.iterations)}
 
 
 def study_status(study: ImageStudyConfig) -> list[dict[str, Any]]:
